@@ -1,0 +1,1 @@
+"""synthts built-in plugin: quality metrics."""

@@ -1,0 +1,49 @@
+"""The ``synthts`` command line.
+
+Subcommands live one per module in ``synthts_core/cli/commands/`` (each exposes ``command``)
+and are imported only when used, so ``synthts --help`` stays fast and light.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from typing import Any
+
+import click
+
+from synthts_core.errors import BadInputError, SynthtsError
+
+COMMANDS_PACKAGE = "synthts_core.cli.commands"
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        pkg = importlib.import_module(COMMANDS_PACKAGE)
+        names = [m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
+        return sorted(n.replace("_", "-") for n in names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = cmd_name.replace("-", "_")
+        if module_name not in [c.replace("-", "_") for c in self.list_commands(ctx)]:
+            return None
+        module = importlib.import_module(f"{COMMANDS_PACKAGE}.{module_name}")
+        return module.command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SynthtsError as exc:
+            click.secho(f"error: {exc.message}", fg="red", err=True)
+            ctx.exit(2 if isinstance(exc, BadInputError) else 1)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="synthts")
+def cli() -> None:
+    """synthts: synthetic time series with GANs, end to end."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="synthts")

@@ -1,0 +1,3 @@
+from synthts_core.cli import main
+
+main()

@@ -1,0 +1,2 @@
+"""One module per ``synthts`` subcommand; each exposes ``command``. Keep heavy imports inside
+the command functions."""

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command("plugins")
+@click.option("--all", "show_all", is_flag=True, help="Include built-in plugins.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def command(show_all: bool, as_json: bool) -> None:
+    """List plugins with version, hooks, what each registered, and load errors."""
+    from synthts_core.plugins import make_plugin_manager
+
+    pm = make_plugin_manager()
+    infos = [i for i in pm.plugin_infos() if show_all or not i.builtin]
+    if as_json:
+        click.echo(json.dumps([i.to_json() for i in infos], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="synthts plugins" + ("" if show_all else " (use --all for built-ins)"))
+    for col in ("plugin", "distribution", "version", "hooks", "registered", "error"):
+        table.add_column(col)
+    for i in infos:
+        registered = "\n".join(f"{k}: {', '.join(v)}" for k, v in i.registered.items())
+        table.add_row(i.name, i.distribution or "", i.version or "",
+                      "\n".join(h.removeprefix("register_") for h in i.hooks), registered,
+                      f"[red]{i.error}[/red]" if i.error else "")
+    Console().print(table)

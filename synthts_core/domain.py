@@ -1,0 +1,357 @@
+"""Domain types shared by every plugin and front end.
+
+Metadata are msgspec Structs (they go over the wire and into databases as JSON); array payloads
+travel in plain dataclasses beside them as NumPy arrays and are stored as binary, never as JSON
+lists of floats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import msgspec
+import numpy as np
+
+from synthts_core.errors import BadInputError
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+NAME_ALLOWED = "1-128 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+def check_name(name: Any, field: str = "name") -> str:
+    """Names double as file names, URL segments and database keys, so keep them plain."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise BadInputError(field, f"got {name!r}", allowed=NAME_ALLOWED)
+    return name
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------------- datasets
+
+
+class ComponentSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """A signal or noise generator by registered name, with its parameters."""
+
+    generator: str
+    params: dict[str, Any] = {}
+
+
+class SamplingSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """Time axis: ``length`` points from ``start`` with ``step``; irregular keeps a random
+    ``keep`` fraction of a finer regular grid (TimeSynth's ``keep_percentage``) per series."""
+
+    kind: Literal["regular", "irregular"] = "regular"
+    start: float = 0.0
+    step: float = 1.0
+    keep: float = 1.0
+
+
+class ClassSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """One class (label) of a dataset: ``count`` series from ``signal`` plus optional ``noise``.
+
+    ``channels`` lists one spec per channel when channels differ; otherwise ``signal`` and
+    ``noise`` are used for every channel, drawn independently.
+    """
+
+    label: str
+    count: int
+    signal: ComponentSpec | None = None
+    noise: ComponentSpec | None = None
+    channels: list[ChannelSpec] | None = None
+    transform: Literal["none", "minmax01", "half_shift"] = "none"
+
+
+class ChannelSpec(msgspec.Struct, forbid_unknown_fields=True):
+    signal: ComponentSpec
+    noise: ComponentSpec | None = None
+
+
+class DatasetSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """Everything needed to regenerate a dataset bit for bit."""
+
+    name: str
+    length: int
+    classes: list[ClassSpec]
+    n_channels: int = 1
+    sampling: SamplingSpec = msgspec.field(default_factory=SamplingSpec)
+    seed: int = 0
+    engine: Literal["vectorised", "timesynth"] = "vectorised"
+    tags: list[str] = []
+    description: str = ""
+
+
+class TimeAxis(msgspec.Struct):
+    """Regular: ``start + step * arange(length)``. Irregular: per-series times stored with
+    the values (``Dataset.times``)."""
+
+    kind: Literal["regular", "irregular"] = "regular"
+    start: float = 0.0
+    step: float = 1.0
+
+
+class Normalisation(msgspec.Struct):
+    """Maps stored values back to real units: ``real = value * scale + offset`` per channel."""
+
+    method: Literal["none", "zscore", "minmax"] = "none"
+    offset: list[float] = []
+    scale: list[float] = []
+
+
+class DatasetMeta(msgspec.Struct, kw_only=True):
+    name: str
+    n_series: int
+    n_channels: int
+    length: int
+    label_names: list[str] = []
+    label_counts: list[int] = []
+    time_axis: TimeAxis = msgspec.field(default_factory=TimeAxis)
+    source: Literal["generated", "imported", "synthetic"] = "generated"
+    spec: dict[str, Any] | None = None
+    generators: list[str] = []
+    normalisation: Normalisation = msgspec.field(default_factory=Normalisation)
+    checksum: str = ""
+    tags: list[str] = []
+    description: str = ""
+    created_at: datetime = msgspec.field(default_factory=utcnow)
+
+    @property
+    def n_values(self) -> int:
+        return self.n_series * self.n_channels * self.length
+
+    @property
+    def nbytes(self) -> int:
+        return self.n_values * 4
+
+
+@dataclass
+class Dataset:
+    """Values (series, channels, length) float32; labels (series,) int64 or None; times
+    (series, length) float64 for irregular sampling, else None."""
+
+    meta: DatasetMeta
+    values: np.ndarray
+    labels: np.ndarray | None = None
+    times: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.values = np.ascontiguousarray(self.values, dtype=np.float32)
+        if self.values.ndim != 3:
+            raise BadInputError(
+                "values", f"has shape {self.values.shape}", allowed="3 dimensions (series, channels, length)"
+            )
+        if self.labels is not None:
+            self.labels = np.ascontiguousarray(self.labels, dtype=np.int64)
+            if self.labels.shape != (self.values.shape[0],):
+                raise BadInputError("labels", f"has shape {self.labels.shape}",
+                                    allowed=f"one label per series ({self.values.shape[0]},)")
+        if self.times is not None:
+            self.times = np.ascontiguousarray(self.times, dtype=np.float64)
+            if self.times.shape != (self.values.shape[0], self.values.shape[2]):
+                raise BadInputError("times", f"has shape {self.times.shape}",
+                                    allowed=f"(series, length) = {(self.values.shape[0], self.values.shape[2])}")
+
+    @classmethod
+    def build(cls, name: str, values: np.ndarray, labels: np.ndarray | None = None,
+              label_names: list[str] | None = None, times: np.ndarray | None = None,
+              **meta: Any) -> Dataset:
+        """Construct with derived metadata (shape, label counts, checksum) filled in."""
+        check_name(name)
+        ds = cls(DatasetMeta(name=name, n_series=0, n_channels=0, length=0), values, labels, times)
+        n, c, length = ds.values.shape
+        names = list(label_names or [])
+        counts: list[int] = []
+        if ds.labels is not None:
+            if not names:
+                names = [str(i) for i in range(int(ds.labels.max(initial=-1)) + 1)]
+            if len(ds.labels) and (ds.labels.min() < 0 or ds.labels.max() >= len(names)):
+                raise BadInputError("labels", "contain an index without a label name",
+                                    allowed=f"0..{len(names) - 1}")
+            counts = np.bincount(ds.labels, minlength=len(names)).tolist()
+        if times is not None and "time_axis" not in meta:
+            meta["time_axis"] = TimeAxis(kind="irregular")
+        ds.meta = DatasetMeta(
+            name=name, n_series=n, n_channels=c, length=length, label_names=names,
+            label_counts=counts, checksum=checksum(ds.values, ds.labels, ds.times), **meta,
+        )
+        return ds
+
+    def time_grid(self) -> np.ndarray:
+        """Times of each point: (length,) when regular, (series, length) when irregular."""
+        if self.times is not None:
+            return self.times
+        ax = self.meta.time_axis
+        return ax.start + ax.step * np.arange(self.meta.length, dtype=np.float64)
+
+    def verify(self) -> None:
+        actual = checksum(self.values, self.labels, self.times)
+        if self.meta.checksum and actual != self.meta.checksum:
+            from synthts_core.errors import SynthtsError
+
+            raise SynthtsError(
+                f"dataset {self.meta.name!r} is corrupt: checksum {actual} does not match "
+                f"the stored {self.meta.checksum}"
+            )
+
+
+def checksum(values: np.ndarray, labels: np.ndarray | None = None,
+             times: np.ndarray | None = None) -> str:
+    """sha256 over the little-endian bytes of values, labels and times, and the shape."""
+    h = hashlib.sha256()
+    h.update(repr(tuple(values.shape)).encode())
+    h.update(np.ascontiguousarray(values, dtype="<f4").data)
+    if labels is not None:
+        h.update(b"labels")
+        h.update(np.ascontiguousarray(labels, dtype="<i8").data)
+    if times is not None:
+        h.update(b"times")
+        h.update(np.ascontiguousarray(times, dtype="<f8").data)
+    return "sha256:" + h.hexdigest()
+
+
+class DatasetQuery(msgspec.Struct, kw_only=True):
+    """Paging, sorting and filters for listing datasets. Filters are values, never query text."""
+
+    offset: int = 0
+    limit: int = 50
+    sort: Literal["name", "-name", "created_at", "-created_at", "n_series", "-n_series"] = "-created_at"
+    name_contains: str | None = None
+    tags: list[str] = []
+    generator: str | None = None
+    label: str | None = None
+    source: str | None = None
+
+
+class Page(msgspec.Struct):
+    items: list[Any]
+    total: int
+    offset: int
+    limit: int
+
+
+# ----------------------------------------------------------------------------- training jobs
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelling", "cancelled"]
+TERMINAL_STATUSES = ("succeeded", "failed", "cancelled")
+
+
+class JobSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What to train: a search over one or more architectures on one dataset."""
+
+    dataset: str
+    labels: list[str] | None = None
+    architectures: list[str] = msgspec.field(default_factory=lambda: ["cgan", "wgan_gp"])
+    search_space: dict[str, Any] = {}
+    num_trials: int = 4
+    epochs: int = 10
+    select_metric: str = "mmd"
+    model_name: str | None = None
+    seed: int = 0
+    max_concurrent: int | None = None
+
+
+class TrialState(msgspec.Struct, kw_only=True):
+    trial_id: str
+    architecture: str
+    config: dict[str, Any] = {}
+    status: Literal["pending", "running", "succeeded", "failed", "cancelled"] = "pending"
+    epoch: int = 0
+    epochs: int = 0
+    metrics: dict[str, float] = {}
+    history: list[dict[str, float]] = []
+    error: str | None = None
+    run_id: str | None = None
+    checkpoint: str | None = None
+
+
+class TrainingJob(msgspec.Struct, kw_only=True):
+    id: str
+    spec: JobSpec
+    status: JobStatus = "queued"
+    progress: float = 0.0
+    trials: list[TrialState] = []
+    errors: list[str] = []
+    best_trial: str | None = None
+    model: ModelVersionRef | None = None
+    created_at: datetime = msgspec.field(default_factory=utcnow)
+    updated_at: datetime = msgspec.field(default_factory=utcnow)
+    experiment_path: str | None = None
+
+
+# ----------------------------------------------------------------------------- models
+
+
+class ModelVersionRef(msgspec.Struct, kw_only=True):
+    """A registered model version as the registry describes it."""
+
+    name: str
+    version: str
+    architecture: str = ""
+    aliases: list[str] = []
+    run_id: str | None = None
+    metrics: dict[str, float] = {}
+    config: dict[str, Any] = {}
+    created_at: datetime | None = None
+    source: str | None = None
+
+
+class RegisteredModel(msgspec.Struct, kw_only=True):
+    name: str
+    description: str = ""
+    latest_version: str | None = None
+    aliases: dict[str, str] = {}
+    n_versions: int = 0
+
+
+@dataclass
+class ModelBundle:
+    """What a model version is made of: a JSON config naming the architecture plugin and its
+    hyper-parameters, the dataset it learned, and the weights as safetensors bytes."""
+
+    config: dict[str, Any]
+    weights: bytes
+    metrics: dict[str, float]
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+class MetricResult(msgspec.Struct, kw_only=True):
+    """A metric value, its spread over repeats, and per-class values where labels exist."""
+
+    name: str
+    value: float
+    std: float | None = None
+    per_class: dict[str, float] = {}
+    higher_is_better: bool = False
+    details: dict[str, Any] = {}
+
+
+class EvaluationReport(msgspec.Struct, kw_only=True):
+    model: ModelVersionRef | None = None
+    dataset: str
+    dataset_checksum: str = ""
+    n_synthetic: int = 0
+    metrics: list[MetricResult] = []
+    created_at: datetime = msgspec.field(default_factory=utcnow)
+
+
+def to_builtins(obj: Any) -> Any:
+    """Structs to JSON-ready builtins (datetimes as ISO strings)."""
+    return msgspec.to_builtins(obj)
+
+
+def from_builtins(data: Any, type_: type) -> Any:
+    """Builtins to a Struct, raising ``BadInputError`` that names the offending field."""
+    try:
+        return msgspec.convert(data, type_, str_keys=True)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        path = text.rsplit(" - at `", 1)[1].rstrip("`") if " - at `" in text else type_.__name__
+        raise BadInputError(path.removeprefix("$."), text.split(" - at `")[0]) from None

@@ -1,0 +1,57 @@
+"""The hook specifications: the whole plugin contract of synthts.
+
+Every hook receives a typed registry and the plugin calls ``registry.add(...)`` on it. Each is
+documented in docs/plugin_hooks.md (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from synthts_core.registry import (
+        ArchitectureRegistry,
+        MetricRegistry,
+        PresetRegistry,
+        SignalRegistry,
+        StorageRegistry,
+        TrackerRegistry,
+    )
+
+PROJECT_NAME = "synthts"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_signal_generators(registry: SignalRegistry) -> None:
+    """Add signal and noise generators (``SignalGenerator``) with ``registry.add(gen)``."""
+
+
+@hookspec
+def register_dataset_presets(registry: PresetRegistry) -> None:
+    """Add named dataset specs (``DatasetPreset``) with ``registry.add(preset)``."""
+
+
+@hookspec
+def register_gan_architectures(registry: ArchitectureRegistry) -> None:
+    """Add GAN families (``GanArchitecture``) with ``registry.add(arch)``."""
+
+
+@hookspec
+def register_storage_backends(registry: StorageRegistry) -> None:
+    """Add storage backends with ``registry.add_backend(scheme, factory, description)``;
+    ``factory(uri, settings)`` returns a ``StorageBackend``."""
+
+
+@hookspec
+def register_trackers(registry: TrackerRegistry) -> None:
+    """Add trackers with ``registry.add_tracker(name, factory, description)``;
+    ``factory(settings)`` returns a ``Tracker``."""
+
+
+@hookspec
+def register_metrics(registry: MetricRegistry) -> None:
+    """Add quality metrics (``Metric``) with ``registry.add(metric)``."""

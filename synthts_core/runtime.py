@@ -1,0 +1,74 @@
+"""The runtime: settings + plugin manager + opened storage and tracker.
+
+Services, the API, the CLI and the training workers each hold one. Storage and tracker open
+lazily so a command that needs neither (``synthts plugins``) never touches a server.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from synthts_core.interfaces import StorageBackend, Tracker
+from synthts_core.plugins import PluginManager, make_plugin_manager
+from synthts_core.registry import Registries
+from synthts_core.settings import Settings
+
+
+class Runtime:
+    def __init__(self, settings: Settings | None = None,
+                 plugin_manager: PluginManager | None = None) -> None:
+        self.settings = settings or Settings()
+        self._pm = plugin_manager
+        self._storage: StorageBackend | None = None
+        self._tracker: Tracker | None = None
+        self._lock = threading.RLock()
+
+    @property
+    def pm(self) -> PluginManager:
+        if self._pm is None:
+            self._pm = make_plugin_manager(strict=self.settings.strict_plugins,
+                                           disabled=self.settings.disable_plugins)
+        return self._pm
+
+    @property
+    def registries(self) -> Registries:
+        return self.pm.registries
+
+    @property
+    def storage(self) -> StorageBackend:
+        with self._lock:
+            if self._storage is None:
+                uri = self.settings.storage_uri
+                if uri.startswith("sqlite:"):
+                    self.settings.ensure_data_dir()
+                info = self.registries.storage.for_uri(uri)
+                backend = info.factory(uri, self.settings)
+                backend.open()
+                self._storage = backend
+            return self._storage
+
+    @property
+    def tracker(self) -> Tracker:
+        with self._lock:
+            if self._tracker is None:
+                info = self.registries.trackers.require(self.settings.tracker, "SYNTHTS_TRACKER")
+                self._tracker = info.factory(self.settings)
+            return self._tracker
+
+    def close(self) -> None:
+        with self._lock:
+            for part in (self._storage, self._tracker):
+                if part is not None:
+                    try:
+                        part.close()
+                    except Exception:  # noqa: BLE001, S110 - closing must not raise
+                        pass
+            self._storage = None
+            self._tracker = None
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""Services: the only callers of plugin hooks and registries on behalf of front ends."""

@@ -1,0 +1,125 @@
+"""Settings from ``SYNTHTS_*`` environment variables and a ``.env`` file.
+
+Embedded defaults live in one data folder (SQLite file, MLflow store, Ray storage), per user
+unless ``SYNTHTS_DATA_DIR`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "synthts"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SYNTHTS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir,
+                           description="Folder for the embedded defaults (SQLite, MLflow, Ray).")
+    storage: str | None = Field(None, description="Storage URI: sqlite:///path/file.db or "
+                                "mongodb://host:port/db. Default: sqlite file in the data folder.")
+    mongo_username: str | None = Field(None, description="MongoDB user (if not in the URI).")
+    mongo_password: SecretStr | None = Field(None, description="MongoDB password.")
+    mongo_timeout_ms: int = Field(3000, description="MongoDB server selection timeout.")
+    tracker: str = Field("mlflow", description="Tracker plugin name.")
+    mlflow_uri: str | None = Field(None, description="MLflow tracking server URI. Default: a "
+                                   "SQLite store and artifact folder in the data folder.")
+    mlflow_experiment: str = Field("synthts", description="MLflow experiment prefix.")
+    ray_address: str | None = Field(None, description="Existing Ray cluster address; default "
+                                    "starts a local Ray in-process.")
+    ray_num_cpus: int | None = Field(None, description="CPUs for the local Ray (default: all).")
+    ray_cpus_per_trial: float = Field(1.0, description="CPUs reserved by each trial.")
+    ray_gpus_per_trial: float = Field(0.0, description="GPUs reserved by each trial.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="Torch device for training and generation.")
+    api_host: str = Field("127.0.0.1", description="Address `synthts serve` binds.")
+    api_port: int = Field(8000, description="Port `synthts serve` binds.")
+    api_url: str | None = Field(None, description="API the TUI talks to (default: start one).")
+    api_token: SecretStr | None = Field(None, description="Bearer token required for writes.")
+    max_request_bytes: int = Field(64 * 1024 * 1024, description="Largest request body.")
+    max_generate_values: int = Field(10_000_000, description="Largest series x channels x "
+                                     "length one generation request may ask for.")
+    model_cache_size: int = Field(8, description="Loaded model versions kept in memory.")
+    strict_plugins: bool = Field(False, description="Re-raise plugin import errors.")
+    disable_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Entry-point names "
+                                       "not to load (comma-separated).")
+
+    @field_validator("disable_plugins", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser().absolute()
+
+    # derived locations of the embedded defaults
+    @property
+    def storage_uri(self) -> str:
+        return self.storage or f"sqlite:///{self.data_dir / 'synthts.db'}"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return self.mlflow_uri or f"sqlite:///{self.data_dir / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifact_dir(self) -> Path:
+        return self.data_dir / "mlartifacts"
+
+    @property
+    def ray_storage_dir(self) -> Path:
+        return self.data_dir / "ray"
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+    def masked(self) -> dict[str, Any]:
+        """Effective settings for display, secrets masked, with derived locations."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "********" if value.get_secret_value() else ""
+            elif isinstance(value, Path):
+                value = str(value)
+            elif name in ("storage", "mlflow_uri", "ray_address") and isinstance(value, str):
+                value = mask_uri(value)
+            out[name] = value
+        out["storage_uri (effective)"] = mask_uri(self.storage_uri)
+        out["mlflow_tracking_uri (effective)"] = mask_uri(self.mlflow_tracking_uri)
+        return out
+
+
+def mask_uri(uri: str) -> str:
+    """Hide a password in ``scheme://user:password@host``."""
+    if "://" not in uri or "@" not in uri:
+        return uri
+    scheme, rest = uri.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    if ":" in creds:
+        creds = creds.split(":", 1)[0] + ":********"
+    return f"{scheme}://{creds}@{host}"
+
+
+def describe_settings() -> list[dict[str, str]]:
+    """Every setting with its environment variable, default and description (for docs)."""
+    rows = []
+    for name, f in Settings.model_fields.items():
+        default = "per-user data folder" if name == "data_dir" else f.default
+        rows.append({"env": f"SYNTHTS_{name.upper()}", "default": repr(default),
+                     "description": f.description or ""})
+    return rows

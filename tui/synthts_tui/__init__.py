@@ -1,0 +1,1 @@
+"""Textual terminal UI of synthts, a client of the HTTP API."""

@@ -7,6 +7,7 @@ and are imported only when used, so ``synthts --help`` stays fast and light.
 from __future__ import annotations
 
 import importlib
+import keyword
 import pkgutil
 import sys
 from typing import Any
@@ -22,12 +23,15 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         pkg = importlib.import_module(COMMANDS_PACKAGE)
         names = [m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
-        return sorted(n.replace("_", "-") for n in names)
+        # ``import_.py`` -> ``import``: a trailing underscore dodges Python keywords
+        return sorted(n.rstrip("_").replace("_", "-") for n in names)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        module_name = cmd_name.replace("-", "_")
-        if module_name not in [c.replace("-", "_") for c in self.list_commands(ctx)]:
+        if cmd_name not in self.list_commands(ctx):
             return None
+        module_name = cmd_name.replace("-", "_")
+        if keyword.iskeyword(module_name):
+            module_name += "_"
         module = importlib.import_module(f"{COMMANDS_PACKAGE}.{module_name}")
         return module.command
 

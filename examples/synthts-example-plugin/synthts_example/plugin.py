@@ -1,4 +1,7 @@
-"""What a third-party plugin looks like: one module, ``hookimpl`` and a registry call."""
+"""What a third-party plugin looks like: one module, ``hookimpl`` and registry calls.
+
+It adds a signal generator (``sawtooth``) and a quality metric (``range_gap``).
+"""
 
 from __future__ import annotations
 
@@ -35,6 +38,31 @@ class Sawtooth:
         return params["amplitude"] * (2.0 * (cycles - np.floor(cycles)) - 1.0)
 
 
+class RangeGap:
+    """Relative gap between the mean peak-to-peak range of real and synthetic series.
+
+    0 means the synthetic series swing as widely as the real ones; 1 means a gap as large as
+    the real range itself. A cheap sanity check that a generator did not collapse to a flat line.
+    """
+
+    name = "range_gap"
+    description = "|mean range(real) - mean range(synthetic)| / mean range(real), per channel mean."
+    higher_is_better = False
+    min_channels = 1
+
+    def compute(self, real: np.ndarray, synthetic: np.ndarray,
+                rng: np.random.Generator) -> float:
+        real_range = np.ptp(real, axis=-1).mean(axis=0)
+        synth_range = np.ptp(synthetic, axis=-1).mean(axis=0)
+        gap = np.abs(real_range - synth_range) / np.maximum(real_range, 1e-12)
+        return float(gap.mean())
+
+
 @hookimpl
 def register_signal_generators(registry) -> None:
     registry.add(Sawtooth())
+
+
+@hookimpl
+def register_metrics(registry) -> None:
+    registry.add(RangeGap())

@@ -20,3 +20,21 @@ def test_sawtooth_stays_within_amplitude():
 def test_registered_through_entry_point(synthts_pm):
     synthts_pm.load_entry_points()
     assert synthts_pm.registries.signals.plugin_of("sawtooth") == "example"
+
+
+def test_range_gap_metric_separates_flat_from_matching():
+    from synthts_example.plugin import RangeGap
+
+    rng = np.random.default_rng(0)
+    times = np.arange(64.0)
+    real = Sawtooth().generate(32, times, {"frequency": 0.1, "amplitude": 1.0}, rng)[:, None]
+    same = Sawtooth().generate(32, times, {"frequency": 0.1, "amplitude": 1.0}, rng)[:, None]
+    flat = np.zeros_like(real)
+    metric = RangeGap()
+    assert metric.compute(real, same, rng) < 0.05
+    assert metric.compute(real, flat, rng) > 0.95
+
+
+def test_metric_registered_through_entry_point(synthts_pm):
+    synthts_pm.load_entry_points()
+    assert synthts_pm.registries.metrics.plugin_of("range_gap") == "example"

@@ -9,6 +9,9 @@ import pytest
 
 from synthts_core.plugins import PluginManager, make_plugin_manager
 from synthts_core.settings import Settings
+from synthts_core.testing.mlflow_server import mlflow_server_uri  # noqa: F401 - fixture
+from synthts_core.testing.mongo import fresh_mongo_uri, mongo_server, mongo_uri  # noqa: F401
+from synthts_core.testing.ray_cluster import local_ray  # noqa: F401 - fixture
 
 
 @pytest.fixture

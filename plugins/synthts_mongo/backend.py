@@ -1,0 +1,383 @@
+"""MongoDB storage through mongoengine, for deployments that already run a Mongo server.
+
+Arrays go into chunk documents (raw little-endian bytes, a few MiB each), so a dataset is not
+limited by the 16 MiB document cap. A create writes every chunk under a fresh ``upload_id``
+first and then inserts the metadata document: that insert is the commit point, so readers and
+lists never see a half-written dataset; a failed create deletes its chunks, and chunks left by a
+crashed process are swept when a backend opens. A down server raises
+``BackendUnavailableError`` after ``SYNTHTS_MONGO_TIMEOUT_MS``; pymongo reconnects by itself
+once the server is back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import msgspec
+from mongoengine import connect, disconnect
+from mongoengine.errors import NotUniqueError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, InvalidURI, OperationFailure
+from pymongo.uri_parser import parse_uri
+
+from synthts_core.domain import (
+    Dataset,
+    DatasetMeta,
+    DatasetQuery,
+    Page,
+    TrainingJob,
+    check_name,
+    utcnow,
+)
+from synthts_core.errors import (
+    BackendUnavailableError,
+    BadInputError,
+    ConflictError,
+    NotFoundError,
+    SynthtsError,
+)
+from synthts_core.storage_support import (
+    DEFAULT_CHUNK_BYTES,
+    CorruptDataError,
+    Stream,
+    apply_job_changes,
+    check_paging,
+    check_query,
+    check_storable,
+    dataset_arrays,
+    digest,
+    iter_chunks,
+    layout,
+    read_selected,
+)
+from synthts_mongo.documents import SCHEMA_VERSION, Documents, bind_documents
+
+INSERT_BATCH_BYTES = 32 * 1024 * 1024
+ORPHAN_AGE = timedelta(hours=1)
+"""Chunks without a published dataset older than this belong to a crashed create."""
+
+SORT_FIELDS = {
+    "name": ("name",), "-name": ("-name",),
+    "created_at": ("created_at", "id"), "-created_at": ("-created_at", "-id"),
+    "n_series": ("n_series", "name"), "-n_series": ("-n_series", "name"),
+}
+
+_meta_decoder = msgspec.json.Decoder(DatasetMeta)
+_job_decoder = msgspec.json.Decoder(TrainingJob)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guard(method: F) -> F:
+    """Turn an unreachable or refusing server into ``BackendUnavailableError``."""
+
+    @functools.wraps(method)
+    def wrapper(self: MongoStorage, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except ConnectionFailure as exc:
+            raise BackendUnavailableError(
+                "MongoDB storage", f"{self.safe_uri} did not answer within "
+                f"{self.timeout_ms} ms ({type(exc).__name__})",
+                hint="start the server or fix SYNTHTS_STORAGE / SYNTHTS_MONGO_TIMEOUT_MS") from None
+        except OperationFailure as exc:
+            if exc.code in (13, 18):  # Unauthorized, AuthenticationFailed
+                raise BackendUnavailableError(
+                    "MongoDB storage", f"{self.safe_uri} refused the credentials: {exc.details}",
+                    hint="set SYNTHTS_MONGO_USERNAME and SYNTHTS_MONGO_PASSWORD") from None
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+def connection_options(uri: str, settings: Any, timeout_ms: int) -> tuple[str, dict[str, Any]]:
+    """Database name and mongoengine ``connect`` options (credentials from the URI win)."""
+    try:
+        parsed = parse_uri(uri)
+    except (InvalidURI, ValueError) as exc:
+        raise BadInputError("SYNTHTS_STORAGE", str(exc),
+                            allowed="mongodb://[user:password@]host[:port]/database") from None
+    options: dict[str, Any] = {
+        "host": uri, "serverSelectionTimeoutMS": timeout_ms, "connectTimeoutMS": timeout_ms,
+        "socketTimeoutMS": max(60_000, 10 * timeout_ms), "tz_aware": True,
+        "uuidRepresentation": "standard",
+    }
+    username = getattr(settings, "mongo_username", None)
+    if not parsed.get("username") and username:
+        secret = getattr(settings, "mongo_password", None)
+        options["username"] = username
+        options["password"] = secret.get_secret_value() if secret is not None else None
+    return parsed.get("database") or "synthts", options
+
+
+class MongoStorage:
+    """A ``StorageBackend`` on a MongoDB (or MongoDB-wire) server."""
+
+    def __init__(self, uri: str, settings: Any = None, *,
+                 chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> None:
+        from synthts_core.settings import mask_uri
+
+        self.uri = uri
+        self.safe_uri = mask_uri(uri)
+        self.timeout_ms = int(getattr(settings, "mongo_timeout_ms", 3000))
+        self.chunk_bytes = chunk_bytes
+        self.database, self._options = connection_options(uri, settings, self.timeout_ms)
+        self._docs: Documents | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def docs(self) -> Documents:
+        if self._docs is None:
+            raise SynthtsError("MongoDB storage is not open: call open() first")
+        return self._docs
+
+    def open(self) -> None:
+        if self._docs is not None:
+            return
+        alias = f"synthts-storage-{uuid.uuid4().hex[:12]}"
+        connect(db=self.database, alias=alias, **self._options)
+        self._docs = bind_documents(alias)
+        try:
+            self._prepare()
+        except BaseException:
+            self.close()
+            raise
+
+    @_guard
+    def _prepare(self) -> None:
+        self.ping()
+        for cls in self.docs.all():
+            cls.ensure_indexes()
+        self.migrate()
+        self.sweep_orphans()
+
+    def close(self) -> None:
+        if self._docs is not None:
+            disconnect(self._docs.alias)
+            self._docs.forget()
+            self._docs = None
+
+    @_guard
+    def ping(self) -> None:
+        self.docs.Schema._get_db().command("ping")
+
+    def migrate(self) -> None:
+        """Record the schema version; refuse a database written by a newer synthts."""
+        coll = self.docs.Schema._get_collection()
+        coll.update_one({"_id": "storage"}, {"$setOnInsert": {"version": SCHEMA_VERSION}},
+                        upsert=True)
+        stored = coll.find_one({"_id": "storage"})["version"]
+        if stored > SCHEMA_VERSION:
+            raise SynthtsError(f"database {self.database!r} uses storage schema {stored}, newer "
+                               f"than this synthts understands ({SCHEMA_VERSION}); upgrade synthts")
+        # version 1 is the first: later versions add their steps here, oldest first
+
+    def schema_version(self) -> int:
+        return int(self.docs.Schema._get_collection().find_one({"_id": "storage"})["version"])
+
+    @_guard
+    def sweep_orphans(self, older_than: timedelta = ORPHAN_AGE) -> int:
+        """Delete chunks of creates that never published (crashed processes)."""
+        chunks = self.docs.Chunk._get_collection()
+        datasets = self.docs.Dataset._get_collection()
+        removed = 0
+        for upload in chunks.distinct("upload_id", {"created_at": {"$lt": utcnow() - older_than}}):
+            if datasets.find_one({"upload_id": upload}, {"_id": 1}) is None:
+                removed += chunks.delete_many({"upload_id": upload}).deleted_count
+        return removed
+
+    # ------------------------------------------------------------------ datasets
+
+    def _conflict(self, name: str) -> ConflictError:
+        return ConflictError(f"dataset {name!r} already exists; choose another name or delete "
+                             "it first", name=name)
+
+    @_guard
+    def create_dataset(self, dataset: Dataset) -> DatasetMeta:
+        check_name(dataset.meta.name)
+        meta = check_storable(dataset)
+        if self.docs.Dataset.objects(name=meta.name).count():
+            raise self._conflict(meta.name)
+        streams = layout(dataset, self.chunk_bytes)
+        arrays = dataset_arrays(dataset)
+        upload = uuid.uuid4().hex
+        chunks = self.docs.Chunk._get_collection()
+        now = utcnow()
+        try:
+            batch: list[dict[str, Any]] = []
+            size = 0
+            for name, stream in streams.items():
+                for k, chunk in iter_chunks(arrays[name], stream):
+                    batch.append({"upload_id": upload, "stream": name, "idx": k,
+                                  "digest": digest(chunk), "data": bytes(chunk),
+                                  "created_at": now})
+                    size += len(chunk)
+                    if size >= INSERT_BATCH_BYTES:
+                        chunks.insert_many(batch, ordered=True)
+                        batch, size = [], 0
+            if batch:
+                chunks.insert_many(batch, ordered=True)
+            del batch
+            self.docs.Dataset(
+                name=meta.name, created_at=meta.created_at, n_series=meta.n_series,
+                source=meta.source, tags=meta.tags, generators=meta.generators,
+                label_names=meta.label_names, upload_id=upload,
+                streams=[s.to_dict() for s in streams.values()],
+                meta_json=msgspec.json.encode(meta).decode(),
+            ).save(force_insert=True)
+        except BaseException as exc:
+            self._discard(upload)
+            if isinstance(exc, NotUniqueError | DuplicateKeyError):
+                raise self._conflict(meta.name) from None
+            raise
+        return meta
+
+    def _discard(self, upload: str) -> None:
+        """Best effort: if the server is gone too, ``sweep_orphans`` finishes the job later."""
+        with contextlib.suppress(ConnectionFailure):
+            self.docs.Chunk._get_collection().delete_many({"upload_id": upload})
+
+    def _find(self, name: str) -> dict[str, Any]:
+        doc = self.docs.Dataset._get_collection().find_one({"name": name})
+        if doc is None:
+            raise NotFoundError("dataset", name, hint="`synthts datasets list` shows what exists")
+        return doc
+
+    @_guard
+    def get_dataset_meta(self, name: str) -> DatasetMeta:
+        return _meta_decoder.decode(self._find(name)["meta_json"])
+
+    @_guard
+    def read_dataset(self, name: str, *, series: slice | list[int] | None = None,
+                     labels: list[int] | None = None,
+                     channels: list[int] | None = None) -> Dataset:
+        doc = self._find(name)
+        meta = _meta_decoder.decode(doc["meta_json"])
+        streams = {d["name"]: Stream.from_dict(d) for d in doc["streams"]}
+        chunks = self.docs.Chunk._get_collection()
+        upload = doc["upload_id"]
+
+        def fetch(stream: str, indices: list[int]) -> dict[int, tuple[bytes, str]]:
+            found = chunks.find({"upload_id": upload, "stream": stream, "idx": {"$in": indices}},
+                                {"idx": 1, "data": 1, "digest": 1, "_id": 0})
+            return {c["idx"]: (c["data"], c["digest"]) for c in found}
+
+        try:
+            return read_selected(meta, streams, fetch, series=series, labels=labels,
+                                 channels=channels)
+        except CorruptDataError:
+            current = self.docs.Dataset._get_collection().find_one({"name": name})
+            if current is None or current["upload_id"] != upload:
+                raise NotFoundError("dataset", name, hint="it was deleted while being read") from None
+            raise
+
+    @_guard
+    def list_datasets(self, query: DatasetQuery) -> Page:
+        check_query(query)
+        qs = self.docs.Dataset.objects
+        if query.name_contains:
+            qs = qs.filter(__raw__={"name": {"$regex": re.escape(query.name_contains),
+                                              "$options": "i"}})
+        if query.tags:
+            qs = qs.filter(tags__all=list(query.tags))
+        if query.generator:
+            qs = qs.filter(generators=query.generator)
+        if query.label:
+            qs = qs.filter(label_names=query.label)
+        if query.source:
+            qs = qs.filter(source=query.source)
+        total = qs.count()
+        rows = qs.order_by(*SORT_FIELDS[query.sort]).skip(query.offset).limit(query.limit)
+        items = [_meta_decoder.decode(d.meta_json) for d in rows.only("meta_json")]
+        return Page(items, total, query.offset, query.limit)
+
+    @_guard
+    def update_dataset(self, name: str, *, new_name: str | None = None,
+                       tags: list[str] | None = None,
+                       description: str | None = None) -> DatasetMeta:
+        changes: dict[str, Any] = {}
+        if new_name is not None:
+            changes["name"] = check_name(new_name, "new_name")
+        if tags is not None:
+            changes["tags"] = sorted({check_name(t, "tags") for t in tags})
+        if description is not None:
+            changes["description"] = str(description)
+        coll = self.docs.Dataset._get_collection()
+        for _ in range(100):
+            doc = self._find(name)
+            meta = msgspec.structs.replace(_meta_decoder.decode(doc["meta_json"]), **changes)
+            try:
+                result = coll.update_one(
+                    {"_id": doc["_id"], "meta_json": doc["meta_json"]},
+                    {"$set": {"name": meta.name, "tags": meta.tags,
+                              "meta_json": msgspec.json.encode(meta).decode()}})
+            except DuplicateKeyError:
+                raise self._conflict(meta.name) from None
+            if result.matched_count:
+                return meta
+            time.sleep(0.01)
+        raise ConflictError(f"dataset {name!r} kept changing; try again", name=name)
+
+    @_guard
+    def delete_dataset(self, name: str) -> None:
+        doc = self.docs.Dataset._get_collection().find_one_and_delete({"name": name})
+        if doc is None:
+            raise NotFoundError("dataset", name)
+        self._discard(doc["upload_id"])
+
+    # ------------------------------------------------------------------ jobs
+
+    @_guard
+    def create_job(self, job: TrainingJob) -> TrainingJob:
+        if not isinstance(job.id, str) or not 0 < len(job.id) <= 128:
+            raise BadInputError("id", f"got {job.id!r}", allowed="1-128 characters")
+        try:
+            self.docs.Job(job_id=job.id, status=job.status, created_at=job.created_at,
+                          updated_at=job.updated_at, rev=0,
+                          doc=msgspec.json.encode(job).decode()).save(force_insert=True)
+        except (NotUniqueError, DuplicateKeyError):
+            raise ConflictError(f"training job {job.id!r} already exists", name=job.id) from None
+        return job
+
+    def _job_doc(self, job_id: str) -> dict[str, Any]:
+        doc = self.docs.Job._get_collection().find_one({"_id": job_id})
+        if doc is None:
+            raise NotFoundError("training job", job_id)
+        return doc
+
+    @_guard
+    def update_job(self, job_id: str, **changes: Any) -> TrainingJob:
+        """Read, change, then write only if nobody wrote in between (else read again)."""
+        coll = self.docs.Job._get_collection()
+        for attempt in range(1000):
+            doc = self._job_doc(job_id)
+            job = apply_job_changes(_job_decoder.decode(doc["doc"]), changes)
+            result = coll.update_one(
+                {"_id": job_id, "rev": doc["rev"]},
+                {"$set": {"status": job.status, "updated_at": job.updated_at,
+                          "doc": msgspec.json.encode(job).decode()}, "$inc": {"rev": 1}})
+            if result.matched_count:
+                return job
+            time.sleep(min(0.05, 0.001 * (attempt + 1)))
+        raise ConflictError(f"training job {job_id!r} kept changing; try again", name=job_id)
+
+    @_guard
+    def get_job(self, job_id: str) -> TrainingJob:
+        return _job_decoder.decode(self._job_doc(job_id)["doc"])
+
+    @_guard
+    def list_jobs(self, *, offset: int = 0, limit: int = 50, status: str | None = None) -> Page:
+        check_paging(offset, limit)
+        coll = self.docs.Job._get_collection()
+        filt = {} if status is None else {"status": status}
+        total = coll.count_documents(filt)
+        rows = coll.find(filt, {"doc": 1}).sort([("created_at", -1), ("_id", -1)]) \
+            .skip(offset).limit(limit)
+        return Page([_job_decoder.decode(r["doc"]) for r in rows], total, offset, limit)

@@ -1,0 +1,156 @@
+"""``synthts datasets``: list, inspect, export and delete stored datasets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from synthts_core.runtime import Runtime
+
+SORTS = ["name", "-name", "created_at", "-created_at", "n_series", "-n_series"]
+
+
+@contextmanager
+def _runtime() -> Iterator[Runtime]:
+    from synthts_core.runtime import Runtime
+
+    with Runtime() as rt:
+        yield rt
+
+
+def _size(nbytes: int) -> str:
+    size = float(nbytes)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+@click.group("datasets")
+def command() -> None:
+    """Stored datasets: list, show, export, delete."""
+
+
+@command.command("list")
+@click.option("--name", "name_contains", help="Only names containing this text.")
+@click.option("--tag", "tags", multiple=True, help="Only datasets with this tag (repeatable).")
+@click.option("--generator", help="Only datasets made with this signal generator.")
+@click.option("--label", help="Only datasets with this label.")
+@click.option("--sort", type=click.Choice(SORTS), default="-created_at", show_default=True)
+@click.option("--offset", type=int, default=0, show_default=True)
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_command(name_contains: str | None, tags: tuple[str, ...], generator: str | None,
+                 label: str | None, sort: str, offset: int, limit: int, as_json: bool) -> None:
+    """List datasets, newest first."""
+    from synthts_core.domain import DatasetQuery, to_builtins
+    from synthts_core.services import datasets
+
+    query = DatasetQuery(offset=offset, limit=limit, sort=sort, name_contains=name_contains,
+                         tags=list(tags), generator=generator, label=label)  # type: ignore[arg-type]
+    with _runtime() as rt:
+        page = datasets.list_datasets(rt, query)
+    if as_json:
+        click.echo(json.dumps(to_builtins(page), indent=2))
+        return
+    if not page.items:
+        click.echo("no datasets" + (" match" if page.total or offset else ""))
+        return
+    rows = [("name", "series", "channels", "length", "labels", "tags", "created")]
+    for m in page.items:
+        rows.append((m.name, str(m.n_series), str(m.n_channels), str(m.length),
+                     ",".join(m.label_names), ",".join(m.tags),
+                     m.created_at.strftime("%Y-%m-%d %H:%M")))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    shown = f"{offset + 1}-{offset + len(page.items)}"
+    click.echo(f"({shown} of {page.total})")
+
+
+@command.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show_command(name: str, as_json: bool) -> None:
+    """Spec, checksum, size and label counts of one dataset."""
+    from synthts_core.domain import to_builtins
+    from synthts_core.services import datasets
+
+    with _runtime() as rt:
+        meta = datasets.get_meta(rt, name)
+    data: dict[str, Any] = to_builtins(meta)
+    data["n_values"] = meta.n_values
+    data["nbytes"] = meta.nbytes
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"name:        {meta.name}")
+    click.echo(f"shape:       {meta.n_series} series x {meta.n_channels} channels x "
+               f"{meta.length} steps ({meta.n_values:,} values, {_size(meta.nbytes)})")
+    click.echo(f"checksum:    {meta.checksum}")
+    click.echo(f"created:     {meta.created_at.isoformat()}")
+    click.echo(f"source:      {meta.source}")
+    click.echo(f"time axis:   {meta.time_axis.kind} (start {meta.time_axis.start}, "
+               f"step {meta.time_axis.step})")
+    click.echo(f"generators:  {', '.join(meta.generators) or '-'}")
+    click.echo(f"tags:        {', '.join(meta.tags) or '-'}")
+    if meta.description:
+        click.echo(f"description: {meta.description}")
+    if meta.label_names:
+        click.echo("labels:")
+        width = max(len(n) for n in meta.label_names)
+        for label, count in zip(meta.label_names, meta.label_counts, strict=False):
+            click.echo(f"  {label.ljust(width)}  {count}")
+    else:
+        click.echo("labels:      none")
+    if meta.spec is not None:
+        click.echo("spec:")
+        click.echo(json.dumps(meta.spec, indent=2))
+
+
+@command.command("export")
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "npy"]), required=True)
+@click.option("--layout", type=click.Choice(["long", "wide"]), default="long", show_default=True,
+              help="long: one row per value; wide: one row per series and channel.")
+@click.option("--label", "labels", multiple=True, help="Only series with this label (repeatable).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="File to write ('-' for standard output).")
+def export_command(name: str, fmt: str, layout: str, labels: tuple[str, ...],
+                   output: Path) -> None:
+    """Write a dataset as CSV, Parquet or .npy (values only)."""
+    from synthts_core.services import datasets
+
+    with _runtime() as rt:
+        data = datasets.export(rt, name, fmt, layout=layout,  # type: ignore[arg-type]
+                               labels=list(labels) or None)
+    if str(output) == "-":
+        click.get_binary_stream("stdout").write(data)
+        return
+    tmp = output.with_name(output.name + ".partial")
+    tmp.write_bytes(data)
+    tmp.replace(output)
+    click.echo(f"wrote {output} ({_size(len(data))})", err=True)
+
+
+@command.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_command(name: str, yes: bool) -> None:
+    """Delete a dataset (asks first unless --yes)."""
+    from synthts_core.services import datasets
+
+    with _runtime() as rt:
+        meta = datasets.get_meta(rt, name)
+        if not yes:
+            click.confirm(f"Delete dataset {name!r} ({meta.n_series} series, "
+                          f"{_size(meta.nbytes)})?", abort=True)
+        datasets.delete(rt, name)
+    click.echo(f"deleted {name}")

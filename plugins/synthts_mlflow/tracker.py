@@ -1,0 +1,204 @@
+"""The MLflow tracker: experiments and runs (the registry half is in ``model_registry``).
+
+Everything goes through one ``MlflowClient`` bound to this tracker's URIs, never through
+``mlflow.set_tracking_uri`` (that is process-global and Ray workers may host several
+trackers). The embedded default is a SQLite store plus an artifact folder in the data folder;
+``SYNTHTS_MLFLOW_URI`` points at a server instead.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from synthts_core.errors import BackendUnavailableError, BadInputError, SynthtsError
+from synthts_core.settings import Settings, mask_uri
+from synthts_mlflow.model_registry import ModelRegistryMixin
+from synthts_mlflow.resilience import call_backend, http_limits, ping_http
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mlflow import MlflowClient
+
+T = TypeVar("T")
+RUN_STATUSES = ("FINISHED", "FAILED", "KILLED")
+BATCH = 100  # MLflow's limit on params/tags per log_batch
+
+
+class MlflowTracker(ModelRegistryMixin):
+    """Tracker over MLflow; safe to share between threads, cheap to rebuild per process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.tracking_uri = settings.mlflow_tracking_uri
+        self.remote = self.tracking_uri.split("://", 1)[0] in ("http", "https")
+        self.uri = mask_uri(self.tracking_uri)
+        self._client: MlflowClient | None = None
+        self._client_lock = threading.Lock()
+        self._experiments: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def client(self) -> MlflowClient:
+        """Created on first use: opening the SQLite store runs MLflow's migrations (seconds)."""
+        with self._client_lock:
+            if self._client is None:
+                if not self.remote:
+                    self.settings.ensure_data_dir()
+                    self.settings.mlflow_artifact_dir.mkdir(parents=True, exist_ok=True)
+                from mlflow import MlflowClient
+
+                self._client = self._call(MlflowClient, tracking_uri=self.tracking_uri,
+                                          registry_uri=self.tracking_uri)
+            return self._client
+
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        scope: AbstractContextManager[None] = http_limits() if self.remote else nullcontext()
+        with scope:
+            return call_backend(self.uri, fn, *args, **kwargs)
+
+    def ping(self) -> None:
+        """Fail fast with BackendUnavailableError when the store or server is unreachable."""
+        if self.remote:
+            ping_http(self.tracking_uri)
+            return
+        try:
+            self._call(self.client.search_experiments, max_results=1)
+        except SynthtsError:
+            raise
+        except Exception as exc:
+            raise BackendUnavailableError("MLflow", f"{self.uri}: {exc}") from exc
+
+    def close(self) -> None:
+        """MLflow keeps no connection we own; drop the client so a later call reconnects."""
+        with self._client_lock:
+            self._client = None
+            self._experiments.clear()
+
+    # ------------------------------------------------------------------ experiments
+    def experiment_name(self, experiment: str | None) -> str:
+        """Experiments live under the configured prefix (``SYNTHTS_MLFLOW_EXPERIMENT``)."""
+        prefix = self.settings.mlflow_experiment
+        if not experiment or experiment == prefix:
+            return prefix
+        return f"{prefix}/{experiment}"
+
+    def experiment_id(self, experiment: str | None) -> str:
+        name = self.experiment_name(experiment)
+        cached = self._experiments.get(name)
+        if cached is not None:
+            return cached
+        from mlflow.exceptions import MlflowException
+
+        found = self._call(self.client.get_experiment_by_name, name)
+        if found is None:
+            location = None
+            if not self.remote:
+                safe = name.replace("/", "__")
+                location = (self.settings.mlflow_artifact_dir / safe).as_uri()
+            try:
+                exp_id = self._call(self.client.create_experiment, name,
+                                    artifact_location=location)
+            except MlflowException:
+                # another process created it between our look-up and create
+                found = self._call(self.client.get_experiment_by_name, name)
+                if found is None:
+                    raise
+                exp_id = found.experiment_id
+        else:
+            exp_id = found.experiment_id
+        self._experiments[name] = exp_id
+        return exp_id
+
+    # ------------------------------------------------------------------ runs
+    def start_run(self, experiment: str, run_name: str, params: Mapping[str, Any],
+                  tags: Mapping[str, str] | None = None) -> str:
+        """Create a run and log its params in batches; returns the run id."""
+        from mlflow.entities import Param
+
+        exp_id = self.experiment_id(experiment)
+        run = self._call(self.client.create_run, exp_id, run_name=run_name,
+                         tags={str(k): str(v) for k, v in (tags or {}).items()})
+        run_id = run.info.run_id
+        entries = [Param(str(k), _param_text(v)) for k, v in params.items()]
+        for start in range(0, len(entries), BATCH):
+            self._call(self.client.log_batch, run_id, params=entries[start:start + BATCH])
+        return run_id
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int) -> None:
+        """One round trip for all metrics of a step."""
+        from mlflow.entities import Metric
+
+        if not metrics:
+            return
+        now = int(time.time() * 1000)
+        entries = [Metric(str(k), _metric_value(k, v), now, int(step)) for k, v in metrics.items()]
+        for start in range(0, len(entries), 1000):
+            self._call(self.client.log_batch, run_id, metrics=entries[start:start + 1000])
+
+    def log_artifact(self, run_id: str, name: str, data: bytes) -> None:
+        """Store ``data`` as the run's artifact ``name`` (a relative path like ``figs/e1.html``)."""
+        path = artifact_path(name)
+        with tempfile.TemporaryDirectory(prefix="synthts-artifact-") as tmp:
+            local = Path(tmp) / path.name
+            local.write_bytes(data)
+            parent = str(path.parent) if str(path.parent) != "." else None
+            self._call(self.client.log_artifact, run_id, str(local), artifact_path=parent)
+
+    def log_artifact_files(self, run_id: str, files: Mapping[str, bytes], folder: str) -> None:
+        """Several artifacts under one folder in one upload (used for a model version)."""
+        with tempfile.TemporaryDirectory(prefix="synthts-artifacts-") as tmp:
+            for name, data in files.items():
+                local = Path(tmp) / artifact_path(name)
+                local.parent.mkdir(parents=True, exist_ok=True)
+                local.write_bytes(data)
+            self._call(self.client.log_artifacts, run_id, tmp,
+                       artifact_path=str(artifact_path(folder)))
+
+    def end_run(self, run_id: str, status: Literal["FINISHED", "FAILED", "KILLED"]) -> None:
+        if status not in RUN_STATUSES:
+            raise BadInputError("status", f"got {status!r}", allowed=", ".join(RUN_STATUSES))
+        self._call(self.client.set_terminated, run_id, status=status)
+
+    def run_history(self, run_id: str) -> dict[str, list[tuple[int, float]]]:
+        """Every metric of the run as (step, value) pairs in step order."""
+        run = self._call(self.client.get_run, run_id)
+        history: dict[str, list[tuple[int, float]]] = {}
+        for key in sorted(run.data.metrics):
+            points = self._call(self.client.get_metric_history, run_id, key)
+            history[key] = sorted((int(m.step), float(m.value)) for m in points)
+        return history
+
+
+def artifact_path(name: str) -> PurePosixPath:
+    """A relative artifact path without ``..``; anything else is bad input."""
+    path = PurePosixPath(name)
+    if not name or path.is_absolute() or ".." in path.parts or "\\" in name:
+        raise BadInputError("name", f"artifact path {name!r} is not allowed",
+                            allowed="a relative path without '..', e.g. 'figures/epoch_1.html'")
+    return path
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _metric_value(key: Any, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise BadInputError(f"metrics.{key}", f"got {value!r}", allowed="a number") from None
+    return number if not math.isinf(number) else math.copysign(1.7976931348623157e308, number)

@@ -1,0 +1,103 @@
+"""``synthts models list|show``: browse the model registry."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from synthts_core.runtime import Runtime
+
+
+@contextmanager
+def cli_runtime(ctx: click.Context) -> Iterator[Runtime]:
+    """The runtime a caller passed as ``obj`` (tests, embedding apps), else one from the
+    settings that is closed when the command ends."""
+    from synthts_core.runtime import Runtime
+
+    given = ctx.find_object(Runtime)
+    if given is not None:
+        yield given
+        return
+    rt = Runtime()
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+@click.group("models")
+def command() -> None:
+    """Registered models: list them, show one version."""
+
+
+@command.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def list_command(ctx: click.Context, as_json: bool) -> None:
+    """Every registered model with its number of versions, aliases and latest version."""
+    from synthts_core.domain import to_builtins
+    from synthts_core.services import models
+
+    with cli_runtime(ctx) as rt:
+        rows = models.list_models(rt)
+    if as_json:
+        click.echo(json.dumps(to_builtins(rows), indent=2))
+        return
+    if not rows:
+        click.echo("no registered models yet (train one with `synthts train`)")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="registered models")
+    for col in ("name", "versions", "aliases", "latest", "description"):
+        table.add_column(col)
+    for m in rows:
+        aliases = ", ".join(f"{a}->v{v}" for a, v in sorted(m.aliases.items()))
+        table.add_row(m.name, str(m.n_versions), aliases, m.latest_version or "", m.description)
+    Console(width=max(100, Console().width)).print(table)
+
+
+@command.command("show")
+@click.argument("model")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def show_command(ctx: click.Context, model: str, as_json: bool) -> None:
+    """One version: MODEL is NAME, NAME@VERSION or NAME@ALIAS (default: latest)."""
+    from synthts_core.domain import to_builtins
+    from synthts_core.services import models
+
+    with cli_runtime(ctx) as rt:
+        name, version = models.parse_model_ref(model)
+        ref = models.get_version(rt, name, version)
+        if not ref.config:  # too large for a tag: read it from the version's files
+            ref.config = rt.tracker.load_bundle(name, ref.version).config
+    data: dict[str, Any] = to_builtins(ref)
+    data["dataset"] = _dataset(ref.config)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{ref.name} version {ref.version}  ({ref.architecture or 'unknown architecture'})")
+    click.echo(f"  aliases:  {', '.join(ref.aliases) or '-'}")
+    click.echo(f"  created:  {data.get('created_at') or '-'}")
+    click.echo(f"  run:      {ref.run_id or '-'}")
+    ds = data["dataset"]
+    click.echo(f"  dataset:  {ds['name'] or '-'} {ds['checksum']}".rstrip())
+    click.echo("  metrics:")
+    for key, value in sorted(ref.metrics.items()):
+        click.echo(f"    {key:<24} {value:.6g}")
+    click.echo("  config:")
+    for line in json.dumps(ref.config, indent=2, sort_keys=True).splitlines():
+        click.echo(f"    {line}")
+
+
+def _dataset(config: dict[str, Any]) -> dict[str, str]:
+    dataset = config.get("dataset")
+    if isinstance(dataset, dict):
+        return {"name": str(dataset.get("name", "")), "checksum": str(dataset.get("checksum", ""))}
+    return {"name": str(dataset or ""), "checksum": str(config.get("dataset_checksum", ""))}

@@ -1,0 +1,129 @@
+"""``synthts sample MODEL[@version|alias]``: generate series from a registered model."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from synthts_core.cli.commands.models import cli_runtime
+
+if TYPE_CHECKING:
+    from synthts_core.services.models import Sample
+
+FORMATS = (".csv", ".npy", ".html")
+PLOT_SERIES_PER_LABEL = 5
+
+
+@click.command("sample")
+@click.argument("model")
+@click.option("--n", "n", type=int, default=1, show_default=True,
+              help="Series per label (conditional models: every label unless --label is given).")
+@click.option("--label", "labels", multiple=True, help="Label name or index; repeatable.")
+@click.option("--seed", type=int, default=None, help="Seed for reproducible latents.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write .csv (long format), .npy (values; labels beside it) or .html (plot).")
+@click.option("--store", "store_as", default=None,
+              help="Also save the series as a synthetic dataset with this name.")
+@click.pass_context
+def command(ctx: click.Context, model: str, n: int, labels: tuple[str, ...], seed: int | None,
+            output: Path | None, store_as: str | None) -> None:
+    """Generate N series per label from MODEL (NAME, NAME@VERSION or NAME@ALIAS)."""
+    from synthts_core.errors import BadInputError
+    from synthts_core.services import models
+
+    if output is not None and output.suffix.lower() not in FORMATS:
+        raise BadInputError("output", f"unknown file type {output.suffix!r}",
+                            allowed=", ".join(FORMATS))
+    with cli_runtime(ctx) as rt:
+        result = models.sample(rt, model, n, labels=list(labels) or None, seed=seed)
+        if store_as:
+            meta = rt.storage.create_dataset(result.to_dataset(store_as))
+            click.echo(f"stored dataset {meta.name!r} ({meta.n_series} series)")
+    if output is not None:
+        suffix = output.suffix.lower()
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".csv":
+            write_csv(result, output)
+        elif suffix == ".npy":
+            write_npy(result, output)
+        else:
+            write_html(result, output)
+        click.echo(f"wrote {output}")
+    _summary(result)
+
+
+def label_of(result: Sample, i: int) -> str:
+    if result.labels is None:
+        return ""
+    index = int(result.labels[i])
+    return result.label_names[index] if index < len(result.label_names) else str(index)
+
+
+def write_csv(result: Sample, path: Path) -> None:
+    """Long format: one row per point (series, label, channel, t, value)."""
+    import numpy as np
+
+    n, c, length = result.values.shape
+    steps = np.arange(length)
+    with path.open("w", newline="") as fh:
+        fh.write("series,label,channel,t,value\n")
+        for i in range(n):
+            cell = io.StringIO()
+            csv.writer(cell, lineterminator="").writerow([label_of(result, i)])
+            prefix = cell.getvalue().replace("%", "%%")
+            for ch in range(c):
+                block = np.column_stack([steps, result.values[i, ch].astype(np.float64)])
+                np.savetxt(fh, block, fmt=f"{i},{prefix},{ch},%d,%.9g")
+
+
+def write_npy(result: Sample, path: Path) -> None:
+    """Values (n, c, L) float32; labels, when the model has them, in ``<stem>.labels.npy``."""
+    import numpy as np
+
+    np.save(path, result.values, allow_pickle=False)
+    if result.labels is not None:
+        labels_path = path.with_name(path.stem + ".labels.npy")
+        np.save(labels_path, result.labels, allow_pickle=False)
+        click.echo(f"wrote {labels_path} (label names: {', '.join(result.label_names)})")
+
+
+def write_html(result: Sample, path: Path) -> None:
+    """A self-contained plotly page: a few series of each label, one panel per label."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    n, c, _ = result.values.shape
+    groups: dict[str, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(label_of(result, i) or "all", []).append(i)
+    fig = make_subplots(rows=len(groups), cols=1, shared_xaxes=True,
+                        subplot_titles=[f"label {g}" if g != "all" else "samples" for g in groups])
+    for row, (label, members) in enumerate(groups.items(), start=1):
+        for i in members[:PLOT_SERIES_PER_LABEL]:
+            for ch in range(c):
+                fig.add_trace(go.Scatter(y=result.values[i, ch], mode="lines", showlegend=False,
+                                         name=f"{label} #{i} ch{ch}", line={"width": 1}),
+                              row=row, col=1)
+    fig.update_layout(height=max(300, 220 * len(groups)),
+                      title=f"{result.ref.name}@{result.ref.version}: {n} series")
+    fig.write_html(path, include_plotlyjs=True, full_html=True)
+
+
+def _summary(result: Sample) -> None:
+    values = result.values
+    click.echo(f"{result.ref.name}@{result.ref.version}: {values.shape[0]} series x "
+               f"{values.shape[1]} channels x {values.shape[2]} points")
+    if result.labels is not None:
+        import numpy as np
+
+        counts = np.bincount(result.labels, minlength=len(result.label_names))
+        for index, count in enumerate(counts):
+            if count:
+                name = result.label_names[index] if index < len(result.label_names) else index
+                click.echo(f"  {name}: {count}")
+    click.echo(f"  mean {float(values.mean()):.4g}  std {float(values.std()):.4g}  "
+               f"min {float(values.min()):.4g}  max {float(values.max()):.4g}")

@@ -1,0 +1,274 @@
+"""Registered models: browse the registry, load versions safely, and generate from them.
+
+Loading never unpickles: the module is rebuilt by the architecture plugin named in the
+version's config and gets its safetensors weights. ``ModelCache`` keeps a few loaded versions
+so the API answers repeated generation requests without reloading, and loads each version once
+even when many requests for it arrive together. Torch is imported only when a model is loaded.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from synthts_core.domain import Dataset, ModelVersionRef, RegisteredModel, check_name
+from synthts_core.errors import BadInputError, LimitExceededError, NotFoundError
+
+if TYPE_CHECKING:
+    from synthts_core.runtime import Runtime
+
+DEFAULT_VERSION = "latest"
+
+
+def parse_model_ref(text: str) -> tuple[str, str]:
+    """``name``, ``name@3``, ``name@best`` -> (name, version or alias); no suffix means latest."""
+    if not isinstance(text, str) or not text.strip():
+        raise BadInputError("model", f"got {text!r}", allowed="NAME or NAME@VERSION|ALIAS")
+    name, sep, version = text.strip().partition("@")
+    check_name(name, "model")
+    if sep and not version:
+        raise BadInputError("model", f"{text!r} has nothing after '@'",
+                            allowed="NAME@3, NAME@best or NAME@latest")
+    return name, version or DEFAULT_VERSION
+
+
+def list_models(rt: Runtime) -> list[RegisteredModel]:
+    return rt.tracker.list_models()
+
+
+def list_versions(rt: Runtime, name: str) -> list[ModelVersionRef]:
+    return rt.tracker.list_versions(check_name(name, "model"))
+
+
+def get_version(rt: Runtime, name: str, version_or_alias: str = DEFAULT_VERSION) -> ModelVersionRef:
+    return rt.tracker.get_version(check_name(name, "model"), version_or_alias)
+
+
+def resolve_device(setting: str) -> str:
+    """``auto`` is CUDA when there is one, else the CPU; an explicit device must exist."""
+    import torch
+
+    if setting == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise BadInputError("SYNTHTS_DEVICE", "cuda was asked for but no CUDA device is visible",
+                            allowed="auto, cpu")
+    if setting == "mps" and not torch.backends.mps.is_available():
+        raise BadInputError("SYNTHTS_DEVICE", "mps was asked for but is not available",
+                            allowed="auto, cpu")
+    return setting
+
+
+class LoadedModel:
+    """A registered version rebuilt from its plugin, ready to generate in real units."""
+
+    def __init__(self, ref: ModelVersionRef, config: Mapping[str, Any], trainer: Any,
+                 device: str, metrics: Mapping[str, float] | None = None) -> None:
+        self.ref = ref
+        self.config = dict(config)
+        self.trainer = trainer
+        self.device = device
+        self.metrics = dict(metrics or {})
+        self.label_names: list[str] = [str(x) for x in self.config.get("label_names") or []]
+        conditional = getattr(trainer, "conditional", None)
+        self.conditional = bool(conditional if conditional is not None
+                                else int(self.config.get("n_classes") or 0) > 0)
+        self.n_channels = int(self.config.get("n_channels", 1))
+        self.length = int(self.config.get("length", 0))
+        self._offset, self._scale = _normalisation(self.config, self.n_channels)
+        self._lock = threading.Lock()
+
+    def label_index(self, label: str | int) -> int:
+        """A label by name, or by index (an int or a digit string that is not a name)."""
+        names = self.label_names
+        n_classes = len(names) or int(self.config.get("n_classes") or 0)
+        if isinstance(label, str) and label in names:
+            return names.index(label)
+        index = -1
+        if (isinstance(label, int | np.integer) and not isinstance(label, bool)) or (
+                isinstance(label, str) and label.strip().lstrip("-").isdigit()):
+            index = int(label)
+        if 0 <= index < n_classes:
+            return index
+        allowed = ", ".join(names) if names else f"0..{n_classes - 1}"
+        raise BadInputError("labels", f"unknown label {label!r}", allowed=allowed)
+
+    def plan(self, n: int | None = None, labels: Sequence[str | int] | None = None,
+             counts: Mapping[str, int] | None = None) -> np.ndarray | None:
+        """Label index per series to generate (None for an unconditional model).
+
+        ``counts`` gives any number per label; ``labels`` gives ``n`` series of each listed
+        label; neither gives ``n`` series of every label (conditional) or ``n`` in all."""
+        if counts is not None and (labels is not None or n is not None):
+            raise BadInputError("counts", "give counts alone, or n with labels",
+                                allowed="counts, or n and labels")
+        if not self.conditional:
+            if labels or counts:
+                raise BadInputError("labels", f"model {self.ref.name!r} is unconditional",
+                                    allowed="no labels")
+            return None
+        if counts is not None:
+            if not isinstance(counts, Mapping) or not counts:
+                raise BadInputError("counts", f"got {counts!r}", allowed="{label: count, ...}")
+            parts = [np.full(_count(c, f"counts.{k}"), self.label_index(k), np.int64)
+                     for k, c in counts.items()]
+            return np.concatenate(parts)
+        per_label = _count(1 if n is None else n, "n")
+        chosen = labels if labels else range(len(self.label_names)
+                                             or int(self.config.get("n_classes") or 0))
+        return np.repeat(np.array([self.label_index(x) for x in chosen], np.int64), per_label)
+
+    def generate(self, n: int | None = None, labels: Sequence[str | int] | None = None,
+                 counts: Mapping[str, int] | None = None, seed: int | None = None,
+                 max_values: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(values float32 (n, c, L) in real units, label index per series or None)."""
+        label_idx = self.plan(n, labels, counts)
+        total = len(label_idx) if label_idx is not None else _count(1 if n is None else n, "n")
+        if max_values is not None and total * self.n_channels * self.length > max_values:
+            raise LimitExceededError("generated values (series x channels x length)",
+                                     total * self.n_channels * self.length, max_values,
+                                     "SYNTHTS_MAX_GENERATE_VALUES")
+        if seed is not None and (not isinstance(seed, int) or seed < 0):
+            raise BadInputError("seed", f"got {seed!r}", allowed="an integer >= 0")
+        with self._lock:  # torch modules are not safe to run from several threads at once
+            raw = self.trainer.generate(total, labels=label_idx, seed=seed)
+        values = np.asarray(_to_numpy(raw), dtype=np.float32)
+        values = values * self._scale + self._offset
+        return values.astype(np.float32, copy=False), label_idx
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": f"{self.ref.name}@{self.ref.version}", "device": self.device,
+                "architecture": self.ref.architecture or self.config.get("architecture"),
+                "labels": self.label_names, "channels": self.n_channels, "length": self.length}
+
+
+def load_model(rt: Runtime, ref: ModelVersionRef) -> LoadedModel:
+    """Download the bundle, rebuild the module through its plugin, load the weights."""
+    bundle = rt.tracker.load_bundle(ref.name, ref.version)
+    arch_name = bundle.config.get("architecture")
+    if not isinstance(arch_name, str) or arch_name not in rt.registries.architectures:
+        raise NotFoundError("GAN architecture", str(arch_name),
+                            hint=f"model {ref.name}@{ref.version} needs it; installed: "
+                            f"{', '.join(rt.registries.architectures.names()) or 'none'}")
+    device = resolve_device(rt.settings.device)
+    trainer = rt.registries.architectures.get(arch_name).build(bundle.config, device)
+    trainer.load_weights(bundle.weights)
+    return LoadedModel(ref, bundle.config, trainer, device, bundle.metrics)
+
+
+class ModelCache:
+    """Bounded LRU of loaded versions, keyed by (name, version number), thread-safe.
+
+    Aliases are resolved on every ``get`` (``best`` may have moved); numeric versions already
+    loaded are served without asking the registry."""
+
+    def __init__(self, rt: Runtime, size: int | None = None) -> None:
+        self.rt = rt
+        self.size = max(1, int(size if size is not None else rt.settings.model_cache_size))
+        self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[tuple[str, str], threading.Lock] = {}
+        self.loads = 0
+        self.hits = 0
+
+    def _cached(self, key: tuple[str, str]) -> LoadedModel | None:
+        with self._lock:
+            model = self._models.get(key)
+            if model is not None:
+                self._models.move_to_end(key)
+                self.hits += 1
+            return model
+
+    def get(self, name: str, version_or_alias: str = DEFAULT_VERSION) -> LoadedModel:
+        version = str(version_or_alias)
+        if version.isdigit() and (hit := self._cached((name, version))) is not None:
+            return hit
+        ref = get_version(self.rt, name, version)
+        key = (ref.name, ref.version)
+        if (hit := self._cached(key)) is not None:
+            return hit
+        with self._lock:
+            key_lock = self._loading.setdefault(key, threading.Lock())
+        with key_lock:  # one loader per version; the others wait and then hit the cache
+            if (hit := self._cached(key)) is not None:
+                return hit
+            model = load_model(self.rt, ref)
+            with self._lock:
+                self.loads += 1
+                self._models[key] = model
+                while len(self._models) > self.size:
+                    self._models.popitem(last=False)
+                self._loading.pop(key, None)
+            return model
+
+    def keys(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self._models)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._models.clear()
+
+
+@dataclass
+class Sample:
+    """Generated series in real units with the model that made them."""
+
+    values: np.ndarray
+    labels: np.ndarray | None
+    label_names: list[str]
+    ref: ModelVersionRef
+    seed: int | None = None
+
+    def to_dataset(self, name: str, config: Mapping[str, Any] | None = None) -> Dataset:
+        """A synthetic dataset (``source="synthetic"``) recording which version made it."""
+        spec = {"model": self.ref.name, "version": self.ref.version, "seed": self.seed,
+                "dataset": (config or {}).get("dataset")}
+        return Dataset.build(
+            name, self.values, self.labels, self.label_names if self.labels is not None else None,
+            source="synthetic", spec=spec, tags=["synthetic"],
+            description=f"sampled from {self.ref.name}@{self.ref.version}")
+
+
+def sample(rt: Runtime, ref_text: str, n: int | None = None,
+           labels: Sequence[str | int] | None = None, seed: int | None = None,
+           counts: Mapping[str, int] | None = None) -> Sample:
+    """Load ``NAME[@version|alias]`` and generate from it (one-shot, no cache)."""
+    name, version = parse_model_ref(ref_text)
+    model = load_model(rt, get_version(rt, name, version))
+    values, label_idx = model.generate(n, labels=labels, counts=counts, seed=seed,
+                                       max_values=rt.settings.max_generate_values)
+    return Sample(values, label_idx, model.label_names, model.ref, seed)
+
+
+def _count(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise BadInputError(field, f"got {value!r}", allowed="an integer >= 1")
+    return int(value)
+
+
+def _normalisation(config: Mapping[str, Any], n_channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (offset, scale) shaped (1, c, 1): ``real = value * scale + offset``."""
+    norm = config.get("normalisation") or {}
+    method = norm.get("method", "none") if isinstance(norm, Mapping) else "none"
+    if method == "none":
+        return np.zeros((1, n_channels, 1), np.float32), np.ones((1, n_channels, 1), np.float32)
+    offset = np.asarray(norm.get("offset") or [0.0], np.float32).reshape(-1)
+    scale = np.asarray(norm.get("scale") or [1.0], np.float32).reshape(-1)
+    for field, arr in (("offset", offset), ("scale", scale)):
+        if arr.size not in (1, n_channels):
+            raise BadInputError(f"config.normalisation.{field}", f"has {arr.size} values",
+                                allowed=f"1 or {n_channels} (one per channel)")
+    return (np.broadcast_to(offset, (n_channels,)).reshape(1, -1, 1).copy(),
+            np.broadcast_to(scale, (n_channels,)).reshape(1, -1, 1).copy())
+
+
+def _to_numpy(raw: Any) -> np.ndarray:
+    if hasattr(raw, "detach"):
+        return raw.detach().float().cpu().numpy()
+    return np.asarray(raw)

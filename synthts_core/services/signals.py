@@ -1,4 +1,4 @@
-"""Signal catalogue service: parameter validation and previews."""
+"""Signal catalogue service: parameter validation and the catalogue front ends show."""
 
 from __future__ import annotations
 
@@ -7,6 +7,18 @@ from typing import Any
 
 from synthts_core.errors import BadInputError
 from synthts_core.interfaces import SignalGenerator
+from synthts_core.registry import Registries
+
+
+def prefixed(exc: BadInputError, prefix: str) -> BadInputError:
+    """The same error with its field placed under ``prefix`` (``classes[2].signal.params.``),
+    so a generator's own cross-field check still names the full path."""
+    if not prefix or exc.field.startswith(prefix):
+        return exc
+    message = exc.message.removeprefix(f"{exc.field}: ")
+    if exc.allowed:
+        message = message.removesuffix(f" (allowed: {exc.allowed})")
+    return BadInputError(prefix + exc.field, message, allowed=exc.allowed, value=exc.value)
 
 
 def validate_params(generator: SignalGenerator, params: Mapping[str, Any] | None,
@@ -18,5 +30,28 @@ def validate_params(generator: SignalGenerator, params: Mapping[str, Any] | None
     checked = generator.schema.validate(params, prefix)
     check = getattr(generator, "check", None)
     if check is not None:
-        check(checked)
+        try:
+            check(checked)
+        except BadInputError as exc:
+            raise prefixed(exc, prefix) from None
     return checked
+
+
+def catalogue(registries: Registries) -> list[dict[str, Any]]:
+    """Every registered signal and noise generator as plain data (name, kind, description,
+    parameter schema, which plugin added it and which engines can run it), for the API's
+    catalogue endpoint and the TUI's forms."""
+    out = []
+    for entry in registries.signals.entries():
+        gen = entry.item
+        engines = ["vectorised", *sorted(getattr(gen, "engines", {}) or {})]
+        out.append({
+            "name": entry.name,
+            "kind": gen.kind,
+            "description": getattr(gen, "description", ""),
+            "random": bool(getattr(gen, "random", True)),
+            "plugin": entry.plugin,
+            "engines": engines,
+            "schema": gen.schema.to_json(),
+        })
+    return out

@@ -1,3 +1,39 @@
-"""Entry point of the built-in metrics plugin (filled in by its issue)."""
+"""Entry point of the built-in metrics plugin: registers every quality metric.
+
+Metric modules that need torch import it inside ``compute``; registering them costs nothing.
+Definitions, ranges and directions are in docs/metrics.md.
+"""
 
 from __future__ import annotations
+
+from synthts_core import hookimpl
+from synthts_metrics.features import FeatureCosineSimilarity
+from synthts_metrics.mmd import MMD
+from synthts_metrics.posthoc import DiscriminativeScore, PredictiveScore
+from synthts_metrics.statistics import (
+    AutocorrelationDistance,
+    CrossCorrelationDistance,
+    MarginalDistance,
+    SpectrumDistance,
+)
+
+
+def builtin_metrics() -> list[object]:
+    """One instance of each built-in metric with its default settings."""
+    return [
+        MMD(),
+        DiscriminativeScore(),
+        PredictiveScore(),
+        PredictiveScore(mirror=True),
+        AutocorrelationDistance(),
+        MarginalDistance(),
+        SpectrumDistance(),
+        CrossCorrelationDistance(),
+        FeatureCosineSimilarity(),
+    ]
+
+
+@hookimpl
+def register_metrics(registry) -> None:
+    for metric in builtin_metrics():
+        registry.add(metric)

@@ -1,0 +1,42 @@
+"""Shared helpers: input checks and bounded subsampling.
+
+Every metric works on float32 arrays (n, channels, length). Large sets are subsampled to a fixed
+number of series (drawn with the caller's ``rng``) so one metric stays fast on a CPU whatever the
+dataset size; the bound of each metric is stated in docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from synthts_core.errors import BadInputError
+
+
+def check_pair(real: np.ndarray, synthetic: np.ndarray, *, min_series: int = 2,
+               min_channels: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Both sets as float64 (n, c, L) with matching channels and length, finite values."""
+    out = []
+    for field, arr in (("real", real), ("synthetic", synthetic)):
+        a = np.asarray(arr)
+        if a.ndim != 3:
+            raise BadInputError(field, f"has shape {a.shape}",
+                                allowed="3 dimensions (series, channels, length)")
+        if a.shape[0] < min_series:
+            raise BadInputError(field, f"has {a.shape[0]} series", allowed=f">= {min_series}")
+        if a.shape[1] < min_channels:
+            raise BadInputError(field, f"has {a.shape[1]} channels", allowed=f">= {min_channels}")
+        if not np.isfinite(a).all():
+            raise BadInputError(field, "contains NaN or infinite values", allowed="finite numbers")
+        out.append(a.astype(np.float64, copy=False))
+    if out[0].shape[1:] != out[1].shape[1:]:
+        raise BadInputError("synthetic", f"has (channels, length) {out[1].shape[1:]}",
+                            allowed=f"the real set's {out[0].shape[1:]}")
+    return out[0], out[1]
+
+
+def subsample(x: np.ndarray, max_series: int, rng: np.random.Generator) -> np.ndarray:
+    """At most ``max_series`` series, drawn without replacement (order kept for determinism)."""
+    if x.shape[0] <= max_series:
+        return x
+    idx = np.sort(rng.choice(x.shape[0], size=max_series, replace=False))
+    return x[idx]

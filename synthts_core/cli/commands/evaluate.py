@@ -1,0 +1,95 @@
+"""``synthts evaluate``: score a registered model version against a dataset, print a table and
+write an HTML report with figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command("evaluate")
+@click.argument("model")
+@click.option("--dataset", help="Dataset to compare with (default: the one the model learned).")
+@click.option("--metrics", help="Comma-separated metric names (default: every installed metric).")
+@click.option("--n-per-label", type=int, help="Series to generate per label (default: as many "
+              "as the dataset has).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for generation and "
+              "the metrics' random choices.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="HTML report path (default: evaluation-MODEL-VERSION.html).")
+@click.option("--no-report", is_flag=True, help="Skip the HTML report.")
+@click.option("--no-store", is_flag=True, help="Do not log the report with the model version.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def command(model: str, dataset: str | None, metrics: str | None, n_per_label: int | None,
+            seed: int, output: str | None, no_report: bool, no_store: bool,
+            as_json: bool) -> None:
+    """Evaluate MODEL[@version|alias] (quality metrics per class and pooled)."""
+    from synthts_core.domain import to_builtins
+    from synthts_core.runtime import Runtime
+    from synthts_core.services.evaluation import run_evaluation
+
+    metric_list = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    with Runtime() as rt:
+        run = run_evaluation(rt, model, dataset, metric_list, n_per_label, seed,
+                             store=not no_store)
+    report = run.report
+    path = None
+    if not no_report:
+        ref = report.model
+        default = f"evaluation-{ref.name}-{ref.version}.html" if ref else "evaluation.html"
+        path = Path(output or default)
+        path.write_text(_html(run), encoding="utf-8")
+    if as_json:
+        data = to_builtins(report)
+        data["skipped"] = run.skipped
+        data["html"] = str(path) if path else None
+        click.echo(json.dumps(data))
+        return
+    _print_table(report, run.skipped)
+    if path:
+        click.echo(f"report written to {path}")
+
+
+def _print_table(report, skipped: dict[str, str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    ref = report.model
+    title = (f"{ref.name}@{ref.version} vs {report.dataset} "
+             f"({report.n_synthetic} synthetic series)") if ref else report.dataset
+    table = Table(title=title)
+    for col in ("metric", "value", "std", "better"):
+        table.add_column(col, justify="right" if col in ("value", "std") else "left")
+    classes = sorted({k for r in report.metrics for k in r.per_class})
+    for label in classes:
+        table.add_column(label, justify="right")
+    for r in report.metrics:
+        row = [r.name, f"{r.value:.4f}", "" if r.std is None else f"{r.std:.4f}",
+               "higher" if r.higher_is_better else "lower"]
+        row += [f"{r.per_class[c]:.4f}" if c in r.per_class else "" for c in classes]
+        table.add_row(*row)
+    console = Console()
+    console.print(table)
+    for name, why in skipped.items():
+        console.print(f"[yellow]skipped {name}: {why}[/yellow]")
+
+
+def _html(run) -> str:
+    from synthts_core import figures
+    from synthts_core.services.evaluation import embeddings
+
+    real = run.real
+    label_names = run.label_names or real.meta.label_names
+    figs = [figures.metrics_table_figure(run.report.metrics),
+            figures.real_vs_synthetic_figure(real.values, real.labels, run.synthetic_values,
+                                             run.synthetic_labels, label_names)]
+    for method in ("pca", "tsne"):
+        r_pts, s_pts = embeddings(real.values, run.synthetic_values, method,
+                                  max_points=1000 if method == "pca" else 500)
+        figs.append(figures.embedding_figure(r_pts, s_pts, method))
+    ref = run.report.model
+    title = f"Evaluation of {ref.name}@{ref.version} on {run.report.dataset}" if ref else \
+        f"Evaluation on {run.report.dataset}"
+    return figures.to_html(figs, title)

@@ -1,0 +1,243 @@
+"""Evaluation: compare a synthetic set with a real one through the registered metrics.
+
+``compare`` is the engine (per class where labels exist, plus pooled); ``score`` is the single
+number training uses to pick the best trial; ``evaluate`` loads a registered model version,
+generates as many series per label as the real set has, compares and stores the report with the
+version in the tracker. ``embeddings`` gives 2-D PCA / t-SNE points for figures. scikit-learn and
+torch are imported only when used.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from synthts_core.domain import Dataset, EvaluationReport, MetricResult, to_builtins
+from synthts_core.errors import BadInputError
+
+if TYPE_CHECKING:
+    from synthts_core.registry import Registries
+    from synthts_core.runtime import Runtime
+
+MAX_EMBED_POINTS = 5000
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvaluationRun:
+    """A report with the arrays it was computed from (for figures; never serialised)."""
+
+    report: EvaluationReport
+    real: Dataset
+    synthetic_values: np.ndarray
+    synthetic_labels: np.ndarray | None
+    label_names: list[str]
+    skipped: dict[str, str]
+
+
+def _metric_names(registries: Registries, metrics: Sequence[str] | None) -> list[str]:
+    if metrics is None:
+        return registries.metrics.names()
+    if isinstance(metrics, str):
+        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
+    if not metrics:
+        raise BadInputError("metrics", "is empty",
+                            allowed=", ".join(registries.metrics.names()) or "none installed")
+    for name in metrics:
+        registries.metrics.require(name, "metrics")
+    return list(dict.fromkeys(metrics))
+
+
+def _split(result: float | tuple[float, float]) -> tuple[float, float | None]:
+    if isinstance(result, tuple):
+        return float(result[0]), float(result[1])
+    return float(result), None
+
+
+def _check_synthetic(real: Dataset, values: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float32)
+    if values.ndim != 3 or values.shape[1:] != real.values.shape[1:]:
+        raise BadInputError("synthetic_values", f"has shape {values.shape}",
+                            allowed=f"(n, {real.meta.n_channels}, {real.meta.length}) like "
+                                    f"dataset {real.meta.name!r}")
+    if labels is not None and np.asarray(labels).shape != (values.shape[0],):
+        raise BadInputError("synthetic_labels", f"has shape {np.asarray(labels).shape}",
+                            allowed=f"one label per series ({values.shape[0]},)")
+    return values
+
+
+def compare(registries: Registries, real: Dataset, synthetic_values: np.ndarray,
+            synthetic_labels: np.ndarray | None, metrics: Sequence[str] | None = None, *,
+            seed: int = 0, per_class: bool = True) -> list[MetricResult]:
+    """One ``MetricResult`` per metric: the pooled value (and std) plus one value per class
+    present in both sets (per-class stds in ``details["per_class_std"]``). A metric needing more
+    channels than the data has is left out; ``skipped_metrics`` says which and why."""
+    values = _check_synthetic(real, synthetic_values, synthetic_labels)
+    names = _metric_names(registries, metrics)
+    skipped = skipped_metrics(registries, names, real.meta.n_channels)
+    classes: list[tuple[str, np.ndarray, np.ndarray]] = []
+    if per_class and real.labels is not None and synthetic_labels is not None:
+        syn_labels = np.asarray(synthetic_labels)
+        for idx, label in enumerate(real.meta.label_names):
+            r_mask, s_mask = real.labels == idx, syn_labels == idx
+            if r_mask.sum() >= 2 and s_mask.sum() >= 2:
+                classes.append((label, r_mask, s_mask))
+    results = []
+    for k, name in enumerate(names):
+        metric = registries.metrics.get(name)
+        if name in skipped:
+            log.info("metric %s skipped: %s", name, skipped[name])
+            continue
+        value, std = _split(metric.compute(real.values, values, np.random.default_rng([seed, k])))
+        per: dict[str, float] = {}
+        per_std: dict[str, float] = {}
+        for ci, (label, r_mask, s_mask) in enumerate(classes):
+            v, s = _split(metric.compute(real.values[r_mask], values[s_mask],
+                                         np.random.default_rng([seed, k, ci + 1])))
+            per[label] = v
+            if s is not None:
+                per_std[label] = s
+        details: dict[str, Any] = {"description": metric.description,
+                                   "n_real": len(real.values), "n_synthetic": len(values)}
+        if per_std:
+            details["per_class_std"] = per_std
+        results.append(MetricResult(name=name, value=value, std=std, per_class=per,
+                                    higher_is_better=bool(metric.higher_is_better),
+                                    details=details))
+    return results
+
+
+def skipped_metrics(registries: Registries, metrics: Sequence[str] | None,
+                    channels: int) -> dict[str, str]:
+    """Metric name -> why it cannot run on data with ``channels`` channels."""
+    out = {}
+    for name in _metric_names(registries, metrics):
+        needs = int(getattr(registries.metrics.get(name), "min_channels", 1))
+        if needs > channels:
+            out[name] = f"needs at least {needs} channels, the data has {channels}"
+    return out
+
+
+def score(registries: Registries, metric_name: str, real_values: np.ndarray,
+          synthetic_values: np.ndarray, seed: int = 0) -> float:
+    """One metric on pooled sets (the mean where it reports (mean, std)); training ranks trials
+    by it, reading ``higher_is_better`` from the registry."""
+    metric = registries.metrics.require(metric_name, "select_metric")
+    return _split(metric.compute(np.asarray(real_values, np.float32),
+                                 np.asarray(synthetic_values, np.float32),
+                                 np.random.default_rng(seed)))[0]
+
+
+def higher_is_better(registries: Registries, metric_name: str) -> bool:
+    return bool(registries.metrics.require(metric_name, "select_metric").higher_is_better)
+
+
+def evaluate(rt: Runtime, model_ref_text: str, dataset_name: str | None = None,
+             metrics: Sequence[str] | None = None, n_per_label: int | None = None,
+             seed: int = 0, *, store: bool = True) -> EvaluationReport:
+    """Evaluate ``NAME[@version|alias]`` against a stored dataset (default: the one it learned).
+
+    Generates as many series per label as the real set has (or ``n_per_label``), computes the
+    metrics and, unless ``store=False``, logs the report with the version in the tracker."""
+    return run_evaluation(rt, model_ref_text, dataset_name, metrics, n_per_label, seed,
+                          store=store).report
+
+
+def run_evaluation(rt: Runtime, model_ref_text: str, dataset_name: str | None = None,
+                   metrics: Sequence[str] | None = None, n_per_label: int | None = None,
+                   seed: int = 0, *, store: bool = True) -> EvaluationRun:
+    """``evaluate`` keeping the real and generated arrays, so a caller (the CLI's HTML report)
+    can draw figures without generating twice."""
+    from synthts_core.services.models import ModelCache, parse_model_ref
+
+    name, version = parse_model_ref(model_ref_text)
+    names = _metric_names(rt.registries, metrics)
+    model = ModelCache(rt, size=1).get(name, version)
+    if dataset_name is None:
+        dataset_name = (model.config.get("dataset") or {}).get("name")
+        if not dataset_name:
+            raise BadInputError("dataset", f"model {name}@{model.ref.version} does not record "
+                                "its training dataset", allowed="a dataset name")
+    real = rt.storage.read_dataset(dataset_name)
+    if real.values.shape[1:] != (model.n_channels, model.length):
+        raise BadInputError("dataset", f"{dataset_name!r} has (channels, length) "
+                            f"{real.values.shape[1:]}",
+                            allowed=f"the model's ({model.n_channels}, {model.length})")
+    counts = _generation_counts(real, model, n_per_label)
+    values, labels = model.generate(counts=counts, seed=seed) if counts else model.generate(
+        n=n_per_label or real.meta.n_series, seed=seed)
+    real_for_model = _relabel_for_model(real, model.label_names)
+    results = compare(rt.registries, real_for_model, values, labels, names, seed=seed)
+    report = EvaluationReport(model=model.ref, dataset=dataset_name,
+                              dataset_checksum=real.meta.checksum,
+                              n_synthetic=len(values), metrics=results)
+    if store:
+        rt.tracker.log_evaluation(model.ref.name, model.ref.version, to_builtins(report))
+    return EvaluationRun(report, real_for_model, values, labels, model.label_names,
+                         skipped_metrics(rt.registries, names, real.meta.n_channels))
+
+
+def _generation_counts(real: Dataset, model: Any, n_per_label: int | None) -> dict[str, int]:
+    """Per-label counts for a conditional model: the real set's, or ``n_per_label`` each, for
+    the labels both know."""
+    if not model.conditional:
+        return {}
+    if n_per_label is not None and (isinstance(n_per_label, bool) or int(n_per_label) < 1):
+        raise BadInputError("n_per_label", f"got {n_per_label!r}", allowed="an integer >= 1")
+    counts = {}
+    for label, count in zip(real.meta.label_names, real.meta.label_counts, strict=False):
+        if label in model.label_names and count > 0:
+            counts[label] = int(n_per_label or count)
+    if not counts:
+        raise BadInputError("dataset", f"{real.meta.name!r} shares no label with the model",
+                            allowed=", ".join(model.label_names))
+    return counts
+
+
+def _relabel_for_model(real: Dataset, model_labels: list[str]) -> Dataset:
+    """The real set with label indices in the model's label order (series of labels the model
+    does not know are dropped), so per-class comparison lines up."""
+    if real.labels is None or not model_labels or real.meta.label_names == model_labels:
+        return real
+    mapping = np.array([model_labels.index(n) if n in model_labels else -1
+                        for n in real.meta.label_names])
+    new = mapping[real.labels]
+    keep = new >= 0
+    return Dataset.build(real.meta.name, real.values[keep], new[keep], model_labels)
+
+
+def embeddings(real: np.ndarray, synthetic: np.ndarray,
+               method: Literal["pca", "tsne"] = "pca", max_points: int = 1000,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """2-D points for real and synthetic series (each flattened), fitted on both together.
+
+    At most ``max_points`` series per set (bounded by 5000) are embedded; t-SNE is slow, keep it
+    at a few thousand points in all."""
+    if method not in ("pca", "tsne"):
+        raise BadInputError("method", f"got {method!r}", allowed="pca, tsne")
+    if not 2 <= int(max_points) <= MAX_EMBED_POINTS:
+        raise BadInputError("max_points", f"got {max_points!r}",
+                            allowed=f"2..{MAX_EMBED_POINTS}")
+    rng = np.random.default_rng(seed)
+    sets = []
+    for arr in (real, synthetic):
+        a = np.asarray(arr, dtype=np.float64)
+        if len(a) > max_points:
+            a = a[np.sort(rng.choice(len(a), max_points, replace=False))]
+        sets.append(a.reshape(len(a), -1))
+    joined = np.concatenate(sets)
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        points = PCA(n_components=2, random_state=seed).fit_transform(joined)
+    else:
+        from sklearn.manifold import TSNE
+
+        perplexity = float(min(30, max(2, (len(joined) - 1) // 3)))
+        points = TSNE(n_components=2, perplexity=perplexity, init="pca",
+                      random_state=seed).fit_transform(joined)
+    return points[: len(sets[0])], points[len(sets[0]):]

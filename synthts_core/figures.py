@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 REAL_COLOUR = "#1f77b4"
 SYNTHETIC_COLOUR = "#d62728"
 MAX_PANELS = 12
+NOT_CURVES = {"epoch", "resumed_from_epoch", "epoch_s", "time_s"}
 
 
 def _x_axis(length: int, times: np.ndarray | None, row: int) -> np.ndarray:
@@ -144,7 +145,8 @@ def interpolation_animation(frames: np.ndarray, times: np.ndarray | None = None,
 
 def training_curves_figure(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> go.Figure:
     """One panel per logged quantity, one line per trial; x is ``epoch`` where logged."""
-    keys = sorted({k for h in histories.values() for row in h for k in row if k != "epoch"})
+    keys = sorted({k for h in histories.values() for row in h for k in row
+                   if k not in NOT_CURVES})
     keys = keys or ["(no metrics)"]
     fig = make_subplots(rows=len(keys), cols=1, shared_xaxes=True, subplot_titles=keys,
                         vertical_spacing=0.06)
@@ -166,21 +168,27 @@ def _fmt(value: Any) -> str:
 
 
 def metrics_table_figure(results: Sequence[Any]) -> go.Figure:
-    """A table of ``MetricResult``s (or their dicts): value ± std, direction, per-class values."""
+    """``MetricResult``s (or their dicts) as a table: one row per metric, the pooled value ±
+    std and direction, then one column per class where per-class values exist."""
     rows = [r if isinstance(r, Mapping) else {
         "name": r.name, "value": r.value, "std": r.std, "per_class": r.per_class,
         "higher_is_better": r.higher_is_better} for r in results]
-    header = ["metric", "value", "std", "better", "per class"]
+    classes: list[str] = []
+    for r in rows:
+        classes += [c for c in (r.get("per_class") or {}) if c not in classes]
+    header = ["metric", "better", "all", "± std", *classes]
     cells = [
         [r["name"] for r in rows],
+        ["higher" if r.get("higher_is_better") else "lower" for r in rows],
         [_fmt(r["value"]) for r in rows],
         [_fmt(r.get("std")) for r in rows],
-        ["higher" if r.get("higher_is_better") else "lower" for r in rows],
-        ["<br>".join(f"{k}: {_fmt(v)}" for k, v in (r.get("per_class") or {}).items())
-         for r in rows],
+        *([_fmt((r.get("per_class") or {}).get(c)) for r in rows] for c in classes),
     ]
-    fig = go.Figure(go.Table(header={"values": header}, cells={"values": cells, "align": "left"}))
-    fig.update_layout(title="Metrics", height=max(250, 60 + 40 * len(rows)))
+    fig = go.Figure(go.Table(header={"values": header, "align": "left"},
+                             cells={"values": cells, "align": "left"},
+                             columnwidth=[2.2, 1, 1, 1] + [1] * len(classes)))
+    fig.update_layout(title="Metrics", height=max(250, 120 + 30 * len(rows)),
+                      margin={"l": 10, "r": 10})
     return fig
 
 

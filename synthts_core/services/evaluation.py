@@ -72,10 +72,12 @@ def _check_synthetic(real: Dataset, values: np.ndarray, labels: np.ndarray | Non
 
 def compare(registries: Registries, real: Dataset, synthetic_values: np.ndarray,
             synthetic_labels: np.ndarray | None, metrics: Sequence[str] | None = None, *,
-            seed: int = 0, per_class: bool = True) -> list[MetricResult]:
+            seed: int = 0, per_class: bool = True,
+            pooled_only: Sequence[str] = ()) -> list[MetricResult]:
     """One ``MetricResult`` per metric: the pooled value (and std) plus one value per class
     present in both sets (per-class stds in ``details["per_class_std"]``). A metric needing more
-    channels than the data has is left out; ``skipped_metrics`` says which and why."""
+    channels than the data has is left out; ``skipped_metrics`` says which and why.
+    Metrics named in ``pooled_only`` (the slow post-hoc ones, say) skip the per-class values."""
     values = _check_synthetic(real, synthetic_values, synthetic_labels)
     names = _metric_names(registries, metrics)
     skipped = skipped_metrics(registries, names, real.meta.n_channels)
@@ -95,7 +97,7 @@ def compare(registries: Registries, real: Dataset, synthetic_values: np.ndarray,
         value, std = _split(metric.compute(real.values, values, np.random.default_rng([seed, k])))
         per: dict[str, float] = {}
         per_std: dict[str, float] = {}
-        for ci, (label, r_mask, s_mask) in enumerate(classes):
+        for ci, (label, r_mask, s_mask) in enumerate([] if name in pooled_only else classes):
             v, s = _split(metric.compute(real.values[r_mask], values[s_mask],
                                          np.random.default_rng([seed, k, ci + 1])))
             per[label] = v
@@ -149,7 +151,8 @@ def evaluate(rt: Runtime, model_ref_text: str, dataset_name: str | None = None,
 
 def run_evaluation(rt: Runtime, model_ref_text: str, dataset_name: str | None = None,
                    metrics: Sequence[str] | None = None, n_per_label: int | None = None,
-                   seed: int = 0, *, store: bool = True) -> EvaluationRun:
+                   seed: int = 0, *, store: bool = True,
+                   pooled_only: Sequence[str] = ()) -> EvaluationRun:
     """``evaluate`` keeping the real and generated arrays, so a caller (the CLI's HTML report)
     can draw figures without generating twice."""
     from synthts_core.services.models import ModelCache, parse_model_ref
@@ -171,7 +174,8 @@ def run_evaluation(rt: Runtime, model_ref_text: str, dataset_name: str | None = 
     values, labels = model.generate(counts=counts, seed=seed) if counts else model.generate(
         n=n_per_label or real.meta.n_series, seed=seed)
     real_for_model = _relabel_for_model(real, model.label_names)
-    results = compare(rt.registries, real_for_model, values, labels, names, seed=seed)
+    results = compare(rt.registries, real_for_model, values, labels, names, seed=seed,
+                      pooled_only=pooled_only)
     report = EvaluationReport(model=model.ref, dataset=dataset_name,
                               dataset_checksum=real.meta.checksum,
                               n_synthetic=len(values), metrics=results)

@@ -137,7 +137,10 @@ def test_embedding_and_metrics_table_and_training_curves():
         MetricResult(name="mmd", value=0.01, per_class={"a": 0.02}),
         MetricResult(name="discriminative", value=0.1, std=0.02)]))
     cells = table["data"][0]["cells"]["values"]
-    assert cells[0] == ["mmd", "discriminative"] and cells[2] == ["", "0.02"]
+    header = table["data"][0]["header"]["values"]
+    assert header == ["metric", "better", "all", "± std", "a"]
+    assert cells[0] == ["mmd", "discriminative"] and cells[3] == ["", "0.02"]
+    assert cells[4] == ["0.02", ""]  # per-class column
     curves = _json(figures.training_curves_figure({
         "t1": [{"epoch": 1, "mmd": 0.3, "g_loss": 1.0}, {"epoch": 2, "mmd": 0.2, "g_loss": 0.9}],
         "t2": [{"epoch": 1, "mmd": 0.4}]}))

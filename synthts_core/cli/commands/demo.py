@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("demo")
+@click.option("--full", is_flag=True,
+              help="The seed's full size: 10 classes x 1000 series x 1024 points.")
+@click.option("--count", type=click.IntRange(1, 100_000), default=None,
+              help="Series per class (default 100; 1000 with --full).")
+@click.option("--length", type=click.IntRange(8, 65_536), default=None,
+              help="Points per series (default 256; 1024 with --full).")
+@click.option("--trials", type=click.IntRange(1, 1000), default=4, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 100_000), default=15, show_default=True)
+@click.option("--arch", "architectures", multiple=True, default=("cgan", "wgan_gp"),
+              show_default=True, help="GAN architectures to search over.")
+@click.option("--metric", default="mmd", show_default=True,
+              help="Quality metric that picks the best trial.")
+@click.option("--metrics", default=None,
+              help="Comma-separated metrics to evaluate (default: mmd, autocorrelation, marginal, "
+                   "spectrum, feature_cosine per class and discriminative pooled).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("out"), show_default=True, help="Folder for report.html.")
+def command(full: bool, count: int | None, length: int | None, trials: int, epochs: int,
+            architectures: tuple[str, ...], metric: str, metrics: str | None, seed: int,
+            out_dir: Path) -> None:
+    """Run the main job: generate -> store -> train -> register -> generate -> evaluate -> plot.
+
+    Uses the embedded defaults unless settings say otherwise (see `synthts config`).
+    """
+    from synthts_core.runtime import Runtime
+    from synthts_core.services.main_job import MainJobOptions, run_main_job
+
+    base = MainJobOptions.full() if full else MainJobOptions()
+    opts = MainJobOptions(
+        count=count if count is not None else base.count,
+        length=length if length is not None else base.length,
+        trials=trials, epochs=epochs, architectures=tuple(architectures), metric=metric,
+        seed=seed, out_dir=out_dir,
+    )
+    if metrics:
+        opts.metrics = tuple(m.strip() for m in metrics.split(",") if m.strip())
+    with Runtime() as rt:
+        click.echo(f"storage: {rt.settings.storage_uri}")
+        result = run_main_job(rt, opts, log=click.echo)
+    click.echo("timings (s): " + ", ".join(f"{k}={v}" for k, v in result.timings.items()))

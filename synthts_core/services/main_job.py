@@ -1,0 +1,189 @@
+"""The main job, end to end on whatever storage / tracker / Ray the settings name:
+generate -> store -> train (Ray Tune search) -> register -> generate from the model ->
+evaluate -> plot (a self-contained HTML report).
+
+``synthts demo`` runs it on the embedded defaults; every step goes through the same services the
+API and TUI use, so the demo is also the smoke test of the whole system.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synthts_core.domain import Dataset, EvaluationReport, JobSpec, TrainingJob
+from synthts_core.errors import NotFoundError
+from synthts_core.runtime import Runtime
+from synthts_core.settings import mask_uri
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class MainJobOptions:
+    preset: str = "harmonics10"
+    count: int | None = 100          # series per class; None = the preset's (1000 for harmonics10)
+    length: int | None = 256         # None = the preset's (1024 for harmonics10)
+    architectures: tuple[str, ...] = ("cgan", "wgan_gp")
+    trials: int = 4
+    epochs: int = 15
+    metric: str = "mmd"
+    search_space: dict[str, Any] = field(default_factory=dict)
+    n_per_label: int = 100
+    # fast metrics per class; the post-hoc GRU ones (tens of seconds each on CPU) pooled only
+    metrics: tuple[str, ...] = ("mmd", "autocorrelation", "marginal", "spectrum",
+                                "feature_cosine", "discriminative")
+    pooled_only: tuple[str, ...] = ("discriminative", "predictive", "predictive_trts")
+    seed: int = 0
+    dataset_name: str | None = None
+    model_name: str | None = None
+    out_dir: Path = Path("out")
+
+    @classmethod
+    def full(cls, **kw: Any) -> MainJobOptions:
+        """The seed's full size: 10 classes x 1000 series x 1024 points."""
+        return cls(count=None, length=None, **kw)
+
+
+@dataclass
+class MainJobResult:
+    dataset: Dataset
+    job: TrainingJob
+    report: EvaluationReport
+    report_path: Path
+    timings: dict[str, float]
+    environment: dict[str, Any]
+
+
+def _timed(timings: dict[str, float], step: str, log: Log):
+    class _Step:
+        def __enter__(self) -> None:
+            log(f"[{step}] ...")
+            self.t0 = time.perf_counter()
+
+        def __exit__(self, *exc: Any) -> None:
+            timings[step] = round(time.perf_counter() - self.t0, 2)
+            if exc[0] is None:
+                log(f"[{step}] done in {timings[step]:.1f} s")
+
+    return _Step()
+
+
+def ensure_dataset(rt: Runtime, opts: MainJobOptions, log: Log) -> Dataset:
+    """Generate the preset and store it, or reuse the stored one if it is bit-identical."""
+    from synthts_core.services import generation
+
+    name = opts.dataset_name or _default_dataset_name(opts)
+    spec = generation.resolve_preset(rt.registries, opts.preset, name=name, seed=opts.seed,
+                                     count=opts.count, length=opts.length)
+    dataset = generation.build_dataset(rt.registries, spec)
+    try:
+        stored = rt.storage.get_dataset_meta(name)
+    except NotFoundError:
+        rt.storage.create_dataset(dataset)
+        log(f"stored dataset {name!r}: {dataset.values.shape} ({dataset.meta.checksum[:19]})")
+        return dataset
+    if stored.checksum != dataset.meta.checksum:
+        raise NotFoundError("dataset", name, hint="a different dataset already has this name; "
+                            "pass --dataset-name to choose another")
+    log(f"reusing stored dataset {name!r} (same checksum)")
+    return dataset
+
+
+def _default_dataset_name(opts: MainJobOptions) -> str:
+    size = "full" if opts.count is None and opts.length is None else (
+        f"{opts.count or 'n'}x{opts.length or 'len'}")
+    return f"{opts.preset}-{size}-s{opts.seed}"
+
+
+def run_main_job(rt: Runtime, opts: MainJobOptions, log: Log = print) -> MainJobResult:
+    from synthts_core.services import evaluation, training
+    from synthts_core.services.report import build_report
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    with _timed(timings, "generate + store", log):
+        dataset = ensure_dataset(rt, opts, log)
+
+    with _timed(timings, "train (Ray Tune) + register", log):
+        spec = JobSpec(dataset=dataset.meta.name, architectures=list(opts.architectures),
+                       num_trials=opts.trials, epochs=opts.epochs, select_metric=opts.metric,
+                       search_space=opts.search_space, seed=opts.seed,
+                       model_name=opts.model_name or f"{dataset.meta.name}-gan")
+        job = training.submit_job(rt, spec)
+        log(f"training job {job.id}: {opts.trials} trials x {opts.epochs} epochs over "
+            f"{', '.join(opts.architectures)}")
+        job = training.run_job(rt, job.id, on_progress=_progress_printer(log))
+        if job.model is None:
+            raise RuntimeError(f"training job {job.id} registered no model: {job.errors}")
+        log(f"registered {job.model.name} version {job.model.version} "
+            f"({job.model.architecture}, {opts.metric}={job.model.metrics.get(opts.metric)})")
+
+    ref_text = f"{job.model.name}@{job.model.version}"
+    with _timed(timings, "generate from the model + evaluate", log):
+        metrics = [m for m in opts.metrics if m in rt.registries.metrics]
+        run = evaluation.run_evaluation(rt, ref_text, dataset.meta.name, metrics=metrics,
+                                        n_per_label=opts.n_per_label, seed=opts.seed,
+                                        pooled_only=opts.pooled_only)
+        for m in run.report.metrics:
+            log(f"  {m.name:<28} {m.value:.4f}" + (f" ± {m.std:.4f}" if m.std else ""))
+
+    environment = describe_environment(rt)
+    with _timed(timings, "report", log):
+        opts.out_dir.mkdir(parents=True, exist_ok=True)
+        report_path = opts.out_dir / "report.html"
+        timings["total"] = round(time.perf_counter() - started, 2)
+        html = build_report(rt, dataset=dataset, job=job, run=run, environment=environment,
+                            timings=timings, seed=opts.seed)
+        report_path.write_text(html, encoding="utf-8")
+    timings["total"] = round(time.perf_counter() - started, 2)
+    log(f"report: {report_path.resolve()}")
+    return MainJobResult(dataset, job, run.report, report_path, timings, environment)
+
+
+def _progress_printer(log: Log) -> Callable[[TrainingJob], None]:
+    last: dict[str, int] = {}
+
+    def _print(job: TrainingJob) -> None:
+        for trial in job.trials:
+            if trial.status in ("running", "succeeded") and last.get(trial.trial_id) != trial.epoch:
+                last[trial.trial_id] = trial.epoch
+                shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(trial.metrics.items())
+                                  if k in ("mmd", "loss_d", "loss_g"))
+                log(f"  trial {trial.trial_id} {trial.architecture:<8} epoch "
+                    f"{trial.epoch}/{trial.epochs} {shown}")
+            elif trial.status == "failed" and last.get(trial.trial_id) != -1:
+                last[trial.trial_id] = -1
+                log(f"  trial {trial.trial_id} failed: {trial.error}")
+
+    return _print
+
+
+def describe_environment(rt: Runtime) -> dict[str, Any]:
+    """What ran where: the report's last section."""
+    from importlib import metadata
+
+    from synthts_core.services.models import resolve_device
+
+    s = rt.settings
+    versions = {}
+    for dist in ("synthts", "torch", "ray", "mlflow", "numpy", "litestar", "plotly"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = "not installed"
+    return {
+        "storage": mask_uri(s.storage_uri),
+        "tracker": f"{s.tracker} at {mask_uri(s.mlflow_tracking_uri)}",
+        "ray": s.ray_address or "local Ray started in-process",
+        "ray_resources_per_trial": f"{s.ray_cpus_per_trial} CPU, {s.ray_gpus_per_trial} GPU",
+        "device": resolve_device(s.device),
+        "data_dir": str(s.data_dir),
+        "host": f"{platform.node()} ({platform.system()} {platform.machine()}, "
+                f"Python {platform.python_version()})",
+        "versions": versions,
+    }

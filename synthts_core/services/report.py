@@ -1,0 +1,115 @@
+"""The main job's self-contained HTML report: real vs synthetic per class, the metric table,
+training curves, embeddings, a latent interpolation animation and what ran where.
+
+plotly.js is inlined once, so the file opens offline and in CI's headless Chromium.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from synthts_core.domain import Dataset, TrainingJob
+    from synthts_core.runtime import Runtime
+    from synthts_core.services.evaluation import EvaluationRun
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
+h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #ddd; }
+table.facts { border-collapse: collapse; font-size: 0.92rem; }
+table.facts td, table.facts th { border: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: left;
+  vertical-align: top; }
+.muted { color: #666; }
+"""
+
+
+def _facts_table(rows: list[tuple[str, Any]]) -> str:
+    body = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_text(v))}</td></tr>"
+                   for k, v in rows)
+    return f'<table class="facts">{body}</table>'
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def _trials_table(job: TrainingJob, metric: str) -> str:
+    head = ("<tr><th>trial</th><th>architecture</th><th>status</th><th>epochs</th>"
+            f"<th>{html.escape(metric)}</th><th>config</th><th>error</th></tr>")
+    rows = []
+    for t in job.trials:
+        best = " (best)" if t.trial_id == job.best_trial else ""
+        rows.append(
+            f"<tr><td>{html.escape(t.trial_id + best)}</td><td>{html.escape(t.architecture)}</td>"
+            f"<td>{html.escape(t.status)}</td><td>{t.epoch}/{t.epochs}</td>"
+            f"<td>{html.escape(_text(t.metrics.get(metric, '')))}</td>"
+            f"<td>{html.escape(_text(t.config))}</td><td>{html.escape(t.error or '')}</td></tr>")
+    return f'<table class="facts">{head}{"".join(rows)}</table>'
+
+
+def build_report(rt: Runtime, *, dataset: Dataset, job: TrainingJob, run: EvaluationRun,
+                 environment: dict[str, Any], timings: dict[str, float], seed: int = 0) -> str:
+    from synthts_core import figures
+    from synthts_core.services import evaluation, interpolation
+    from synthts_core.services.models import ModelCache
+
+    assert job.model is not None
+    metric = job.spec.select_metric
+    model = ModelCache(rt, size=1).get(job.model.name, job.model.version)
+    if model.conditional and len(model.label_names) >= 2:
+        walk = interpolation.between_labels(model, model.label_names[0],
+                                            model.label_names[-1], steps=24, z=seed)
+    else:
+        walk = interpolation.between_latents(model, seed, seed + 1, steps=24)
+    real_pts, synth_pts = evaluation.embeddings(run.real.values, run.synthetic_values, "pca",
+                                                max_points=500, seed=seed)
+    sections: list[tuple[str, str, Any]] = [
+        ("Real vs synthetic, per class",
+         f"{len(run.synthetic_values)} synthetic series from {job.model.name} version "
+         f"{job.model.version} beside the real ones.",
+         figures.real_vs_synthetic_figure(run.real.values, run.real.labels,
+                                          run.synthetic_values, run.synthetic_labels,
+                                          run.label_names, per_label=3)),
+        ("Quality metrics",
+         "Lower is better unless marked higher; per-class values where labels exist. "
+         "Definitions: docs/metrics.md.",
+         figures.metrics_table_figure(run.report.metrics)),
+        ("Training curves",
+         f"{len(job.trials)} trials; the best by {metric} was registered.",
+         figures.training_curves_figure(
+             {f"{t.trial_id} {t.architecture}": t.history for t in job.trials if t.history})),
+        ("Embedding (PCA)", "Real and synthetic series projected together.",
+         figures.embedding_figure(real_pts, synth_pts, "pca")),
+        ("Latent interpolation", walk.description + " (press Play).",
+         figures.interpolation_animation(walk.values, title="Latent interpolation")),
+    ]
+    parts = []
+    for i, (title, caption, fig) in enumerate(sections):
+        parts.append(f"<h2>{html.escape(title)}</h2><p class=\"muted\">{html.escape(caption)}</p>"
+                     + fig.to_html(full_html=False, include_plotlyjs=(i == 0),
+                                   div_id=f"figure-{i}"))
+    parts.append("<h2>Trials</h2>" + _trials_table(job, metric))
+    meta = dataset.meta
+    parts.append("<h2>What ran where</h2>" + _facts_table([
+        ("dataset", f"{meta.name}: {meta.n_series} series x {meta.n_channels} channel(s) x "
+                    f"{meta.length} points, labels {', '.join(meta.label_names)}"),
+        ("dataset checksum", meta.checksum),
+        ("training job", f"{job.id} ({job.status})"),
+        ("registered model", f"{job.model.name} version {job.model.version} "
+                             f"({job.model.architecture}); aliases {job.model.aliases}"),
+        *environment.items(),
+        *((f"time: {k}", f"{v:.1f} s") for k, v in timings.items()),
+    ]))
+    title = f"synthts report: {meta.name}"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+            f"<h1>{html.escape(title)}</h1><p class=\"muted\">written {stamp}</p>"
+            + "\n".join(parts) + "</body></html>\n")

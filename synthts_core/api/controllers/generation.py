@@ -1,0 +1,211 @@
+"""Generation from a registered model version: series per label (any count per label), latent
+interpolation, and plotly figures of both.
+
+The hot path is kept short: a loaded model comes from the bounded ``ModelCache`` without a
+thread hop when it is already there (loading happens in a worker thread), every forward pass
+runs on the app's single inference thread, and the answer is float32 ``.npy`` or compact JSON
+(7 significant digits, float32's precision).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import Any, Literal
+
+import msgspec
+import numpy as np
+from litestar import Controller, Request, Response, post
+from litestar.concurrency import sync_to_thread
+from litestar.params import Parameter
+
+from synthts_core.api import encoding
+from synthts_core.api.problems import problems
+from synthts_core.api.schemas import (
+    GenerateCreate,
+    GenerateRead,
+    InterpolateCreate,
+    InterpolationRead,
+)
+from synthts_core.api.security import WRITE_SECURITY
+from synthts_core.api.state import ApiState
+from synthts_core.errors import BadInputError
+
+ModelName = Parameter(max_length=128, description="Registered model name")
+VersionParam = Parameter(max_length=128, description="Version number or alias")
+
+
+async def loaded_model(api: ApiState, name: str, version: str) -> Any:
+    """The cached model; a miss (or an alias, which must be resolved) loads in a thread."""
+    from synthts_core.domain import check_name
+
+    check_name(name, "name")
+    cache = api.models
+    if version.isdigit() and (name, version) in cache.keys():  # noqa: SIM118 - a method
+        return cache.get(name, version)  # in memory: no I/O, no thread hop
+    return await sync_to_thread(cache.get, name, version)
+
+
+def compact(values: np.ndarray) -> list[Any]:
+    """Values rounded to 7 significant digits so JSON carries float32's precision, not the
+    17 digits of a widened double."""
+    a = np.asarray(values, dtype=np.float64)
+    nonzero = a != 0
+    magnitude = np.floor(np.log10(np.abs(a, where=nonzero, out=np.ones_like(a))))
+    scale = 10.0 ** np.clip(6 - magnitude, -300, 300)
+    return (np.round(a * scale) / scale).tolist()
+
+
+async def _generate(api: ApiState, name: str, version: str,
+                    data: GenerateCreate) -> tuple[Any, np.ndarray, np.ndarray | None]:
+    model = await loaded_model(api, name, version)
+    run = partial(model.generate, data.n, labels=data.labels, counts=data.counts,
+                  seed=data.seed, max_values=api.runtime.settings.max_generate_values)
+    values, labels = await asyncio.get_running_loop().run_in_executor(api.inference, run)
+    return model, values, labels
+
+
+class GenerationController(Controller):
+    path = "/models/{name:str}/versions/{version:str}"
+    tags = ["generation"]
+
+    @post("/generate", operation_id="generateSeries", status_code=200,
+          security=WRITE_SECURITY, responses=problems(401, 404, 413, 503),
+          operation_class=encoding.alternative_media((encoding.NPY, "binary")))
+    async def generate(
+        self, request: Request[Any, Any, Any], api: ApiState, data: GenerateCreate,
+        name: str = ModelName, version: str = VersionParam,
+        format: Literal["json", "npy"] | None = Parameter(
+            default=None, description="json or npy; default from the Accept header"),
+    ) -> Response[GenerateRead]:
+        """Generate series: ``n`` per label for ``labels`` (all labels when omitted), or
+        ``counts`` per label; ``seed`` makes it reproducible. At most
+        SYNTHTS_MAX_GENERATE_VALUES values (series x channels x length) per request. The
+        ``.npy`` answer carries label indices in the X-Synthts-Label-Runs header."""
+        model, values, labels = await _generate(api, name, version, data)
+        ref = model.ref
+        headers = {"X-Synthts-Model": f"{ref.name}@{ref.version}"}
+        if encoding.wants_binary(request, format):
+            return encoding.npy_response(values, labels, model.label_names, headers)
+        body = GenerateRead(model=ref.name, version=str(ref.version), shape=list(values.shape),
+                            label_names=model.label_names,
+                            labels=labels.tolist() if labels is not None else None,
+                            values=compact(values))
+        return Response(body, headers=headers)
+
+    @post("/generate/figure", operation_id="generateFigure", status_code=200,
+          security=WRITE_SECURITY, responses=problems(401, 404, 413, 503),
+          operation_class=encoding.alternative_media((encoding.HTML, "html")))
+    async def generate_figure(
+        self, api: ApiState, data: GenerateCreate, name: str = ModelName,
+        version: str = VersionParam,
+        dataset: str | None = Parameter(default=None, max_length=128,
+                                        description="Real dataset to plot beside the samples"),
+        per_label: int = Parameter(default=3, ge=1, le=20, description="Series per label"),
+        format: Literal["json", "html"] = Parameter(
+            default="json", description="Plotly figure JSON, or a standalone HTML page"),
+    ) -> Response[dict[str, Any]]:
+        """A plotly figure of generated series per label, beside real series of ``dataset``
+        when given (JSON for clients that render plotly, or a standalone HTML page)."""
+        from synthts_core import figures
+
+        model, values, labels = await _generate(api, name, version, data)
+        title = f"{model.ref.name}@{model.ref.version}"
+        if dataset is None:
+            fig = await sync_to_thread(partial(figures.dataset_figure, values, labels,
+                                               model.label_names, per_label=per_label))
+        else:
+            real, real_labels = await sync_to_thread(_real_sample, api, dataset,
+                                                     model.label_names, per_label)
+            fig = await sync_to_thread(partial(
+                figures.real_vs_synthetic_figure, real, real_labels, values, labels,
+                model.label_names, per_label=per_label))
+        return _figure_response(fig, format, title)
+
+    @post("/interpolate", operation_id="interpolateLatent", status_code=200,
+          security=WRITE_SECURITY, responses=problems(401, 404, 413, 503))
+    async def interpolate(self, api: ApiState, data: InterpolateCreate,
+                          name: str = ModelName, version: str = VersionParam
+                          ) -> InterpolationRead:
+        """Series along a path in latent space: between two labels (``start_label`` ->
+        ``end_label``) at one latent point, or between two latent points (vectors or seeds)."""
+        model, walk = await _interpolate(api, name, version, data)
+        weights = walk.label_weights
+        return InterpolationRead(
+            model=model.ref.name, version=str(model.ref.version), steps=data.steps,
+            description=walk.description, fractions=np.asarray(walk.fractions).tolist(),
+            label_weights=None if weights is None else np.asarray(weights).tolist(),
+            values=compact(walk.values))
+
+    @post("/interpolate/figure", operation_id="interpolationFigure", status_code=200,
+          security=WRITE_SECURITY, responses=problems(401, 404, 413, 503),
+          operation_class=encoding.alternative_media((encoding.HTML, "html")))
+    async def interpolation_figure(
+        self, api: ApiState, data: InterpolateCreate, name: str = ModelName,
+        version: str = VersionParam,
+        format: Literal["json", "html"] = Parameter(
+            default="json", description="Plotly figure JSON, or a standalone HTML page"),
+    ) -> Response[dict[str, Any]]:
+        """The interpolation as an animated plotly figure (one frame per step)."""
+        from synthts_core import figures
+
+        model, walk = await _interpolate(api, name, version, data)
+        title = f"{model.ref.name}@{model.ref.version}: {walk.description}"
+        captions = [f"{float(f):.2f}" for f in np.asarray(walk.fractions)]
+        fig = await sync_to_thread(partial(figures.interpolation_animation, walk.values,
+                                           captions=captions, title=title))
+        return _figure_response(fig, format, title)
+
+
+async def _interpolate(api: ApiState, name: str, version: str,
+                       data: InterpolateCreate) -> tuple[Any, Any]:
+    from synthts_core.api.security import check_volume
+    from synthts_core.services import interpolation
+
+    if data.end_label is not None and data.start_label is None:
+        raise BadInputError("start_label", "is required with end_label",
+                            allowed="both labels for a label walk")
+    model = await loaded_model(api, name, version)
+    check_volume(data.steps, model.n_channels, model.length,
+                 api.runtime.settings.max_generate_values)
+    start = data.start if data.start is not None else data.seed
+    if data.end_label is not None:
+        run = partial(interpolation.between_labels, model, data.start_label, data.end_label,
+                      data.steps, start)
+    else:
+        end = data.end if data.end is not None else data.seed + 1
+        run = partial(interpolation.between_latents, model, start, end, data.steps,
+                      data.start_label)
+    walk = await asyncio.get_running_loop().run_in_executor(api.inference, run)
+    return model, walk
+
+
+def _real_sample(api: ApiState, dataset: str, label_names: list[str],
+                 per_label: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """A few real series per label, their labels re-indexed to the model's label names."""
+    from synthts_core.services import datasets
+
+    meta = datasets.get_meta(api.runtime, dataset)
+    all_labels = api.labels_of(dataset, meta)
+    if all_labels is None or not label_names:
+        return datasets.read(api.runtime, dataset, series=slice(0, per_label)).values, None
+    index: list[int] = []
+    for lab in label_names:
+        if lab in meta.label_names:
+            own = meta.label_names.index(lab)
+            index.extend(np.flatnonzero(all_labels == own)[:per_label].tolist())
+    if not index:
+        raise BadInputError("dataset", f"{dataset!r} shares no label with the model",
+                            allowed=", ".join(label_names))
+    real = datasets.read(api.runtime, dataset, series=sorted(index))
+    to_model = {i: label_names.index(n) for i, n in enumerate(meta.label_names)
+                if n in label_names}
+    return real.values, np.array([to_model[int(x)] for x in real.labels], np.int64)
+
+
+def _figure_response(fig: Any, format: str, title: str) -> Response[Any]:
+    from synthts_core import figures
+
+    if format == "html":
+        return Response(figures.to_html(fig, title), media_type=encoding.HTML)
+    return Response(msgspec.json.decode(fig.to_json()))

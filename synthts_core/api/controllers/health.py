@@ -1,0 +1,113 @@
+"""Liveness, readiness and the plugin list."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from litestar import Controller, Response, get
+from litestar.concurrency import sync_to_thread
+from litestar.openapi.datastructures import ResponseSpec
+
+from synthts_core import __version__
+from synthts_core.api.problems import problems
+from synthts_core.api.schemas import CheckRead, HealthRead, InfoRead, PluginRead, ReadyRead
+from synthts_core.runtime import Runtime
+from synthts_core.settings import mask_uri
+
+
+class HealthController(Controller):
+    path = "/"
+    tags = ["health"]
+
+    @get("/health", operation_id="liveness", sync_to_thread=False)
+    def liveness(self) -> HealthRead:
+        """The process answers. Touches no backend, so it stays cheap for frequent probes
+        (also served at /health for orchestrators)."""
+        return HealthRead(status="ok", version=__version__)
+
+    @get("/ready", operation_id="readiness", responses={
+        503: ResponseSpec(data_container=ReadyRead, description="A backend is unreachable")})
+    async def readiness(self, runtime: Runtime) -> Response[ReadyRead]:
+        """Storage and tracker answer a ping; 503 with the failing check otherwise, so a load
+        balancer stops routing here while a database is down (also served at /ready)."""
+        return await readiness_response(runtime)
+
+
+@get("/health", operation_id="rootLiveness", sync_to_thread=False, include_in_schema=False)
+def root_liveness() -> HealthRead:
+    """Liveness at the root path, where orchestrators look for it."""
+    return HealthRead(status="ok", version=__version__)
+
+
+@get("/ready", operation_id="rootReadiness", include_in_schema=False)
+async def root_readiness(runtime: Runtime) -> Response[ReadyRead]:
+    """Readiness at the root path, where orchestrators look for it."""
+    return await readiness_response(runtime)
+
+
+async def readiness_response(runtime: Runtime) -> Response[ReadyRead]:
+    checks = {
+        "storage": await sync_to_thread(_check, runtime, "storage"),
+        "tracker": await sync_to_thread(_check, runtime, "tracker"),
+    }
+    ok = all(c.ok for c in checks.values())
+    return Response(ReadyRead(status="ready" if ok else "unavailable", checks=checks),
+                    status_code=200 if ok else 503)
+
+
+class InfoController(Controller):
+    path = "/info"
+    tags = ["health"]
+
+    @get("/", operation_id="serverInfo", sync_to_thread=True, responses=problems())
+    def info(self, runtime: Runtime) -> InfoRead:
+        """Connected storage, tracker and Ray (secrets masked), limits, and counts of datasets,
+        jobs and registered models (null where a backend does not answer)."""
+        from synthts_core.domain import DatasetQuery
+
+        s = runtime.settings
+        return InfoRead(
+            version=__version__, storage=mask_uri(s.storage_uri),
+            tracker=mask_uri(s.mlflow_tracking_uri) if s.tracker == "mlflow" else s.tracker,
+            ray=mask_uri(s.ray_address) if s.ray_address else "local (started in-process)",
+            auth_required_for_writes=bool(s.api_token and s.api_token.get_secret_value()),
+            max_request_bytes=s.max_request_bytes, max_generate_values=s.max_generate_values,
+            datasets=_count(lambda: runtime.storage.list_datasets(
+                DatasetQuery(limit=1)).total),
+            jobs=_count(lambda: runtime.storage.list_jobs(limit=1).total),
+            models=_count(lambda: len(runtime.tracker.list_models())))
+
+
+class PluginsController(Controller):
+    path = "/plugins"
+    tags = ["health"]
+
+    @get("/", operation_id="listPlugins", sync_to_thread=True)
+    def list_plugins(self, runtime: Runtime) -> list[PluginRead]:
+        """Installed plugins with what each registered and any load error, as `synthts plugins`
+        shows them (a broken plugin is listed, not fatal)."""
+        return [PluginRead(**info.to_json()) for info in runtime.pm.plugin_infos()]
+
+
+def _check(runtime: Runtime, part: str) -> CheckRead:
+    start = time.perf_counter()
+    try:
+        backend = getattr(runtime, part)
+        backend.ping()
+    except Exception as exc:
+        return CheckRead(ok=False, detail=_short(exc))
+    elapsed = f"{(time.perf_counter() - start) * 1000:.1f} ms"
+    return CheckRead(ok=True, target=mask_uri(str(getattr(backend, "uri", ""))), detail=elapsed)
+
+
+def _count(fn: Callable[[], int]) -> int | None:
+    try:
+        return int(fn())
+    except Exception:
+        return None
+
+
+def _short(exc: Exception) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return text.splitlines()[0][:300]

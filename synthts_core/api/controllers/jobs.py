@@ -1,0 +1,135 @@
+"""Training jobs: submit (202 + id, the search runs on Ray Tune in the background), list, get
+per-trial progress, cancel, and follow progress as server-sent events. Also the catalogue of
+GAN architectures with their hyper-parameter spaces, which a job form is built from."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Literal
+
+import anyio
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.concurrency import sync_to_thread
+from litestar.params import Parameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from synthts_core.api.problems import problems
+from synthts_core.api.schemas import (
+    ArchitectureList,
+    ArchitectureRead,
+    JobCreate,
+    JobEvent,
+    JobPage,
+    JobRead,
+    PageInfo,
+    ParamRead,
+)
+from synthts_core.api.security import WRITE_SECURITY
+from synthts_core.runtime import Runtime
+
+JobId = Parameter(max_length=128, description="Job id as returned by POST /jobs")
+KEEPALIVE_S = 15.0
+
+
+class JobsController(Controller):
+    path = "/jobs"
+    tags = ["jobs"]
+
+    @post("/", operation_id="submitJob", sync_to_thread=True, status_code=202,
+          security=WRITE_SECURITY, responses=problems(401, 404, 503))
+    def submit_job(self, runtime: Runtime, data: JobCreate) -> Response[JobRead]:
+        """Validate and record a training job, start it in the background and answer 202 at
+        once with its id; follow it with GET /jobs/{id} or /jobs/{id}/events."""
+        from synthts_core.domain import JobSpec, from_builtins
+        from synthts_core.services import training
+
+        spec = from_builtins(msgspec.to_builtins(data), JobSpec)
+        job = training.submit_job(runtime, spec)
+        training.start_job_in_background(runtime, job.id)
+        location = f"/api/v1/jobs/{job.id}"
+        return Response(JobRead.from_domain(runtime.storage.get_job(job.id)), status_code=202,
+                        headers={"Location": location})
+
+    @get("/", operation_id="listJobs", sync_to_thread=True, responses=problems())
+    def list_jobs(
+        self, runtime: Runtime,
+        offset: int = Parameter(default=0, ge=0, le=10**9, description="Items to skip"),
+        limit: int = Parameter(default=50, ge=1, le=500, description="Items per page"),
+        status: Literal["queued", "running", "succeeded", "failed", "cancelling",
+                        "cancelled"] | None = Parameter(default=None,
+                                                        description="Only jobs in this status"),
+    ) -> JobPage:
+        """A page of training jobs, newest first."""
+        page = runtime.storage.list_jobs(offset=offset, limit=limit, status=status)
+        return JobPage(items=[JobRead.from_domain(j) for j in page.items],
+                       page=PageInfo.of(page.total, offset, limit))
+
+    @get("/{job_id:str}", operation_id="getJob", sync_to_thread=True, responses=problems(404))
+    def get_job(self, runtime: Runtime, job_id: str = JobId) -> JobRead:
+        """Status, overall progress and each trial's epoch, metrics and history; the
+        registered model once the job has succeeded."""
+        return JobRead.from_domain(runtime.storage.get_job(job_id))
+
+    @post("/{job_id:str}/cancel", operation_id="cancelJob", sync_to_thread=True,
+          status_code=202, security=WRITE_SECURITY, responses=problems(401, 404, 409))
+    def cancel_job(self, runtime: Runtime, job_id: str = JobId) -> JobRead:
+        """Ask a job to stop (202): a queued job is cancelled at once, running trials stop at
+        their next epoch. A job that has already ended answers 409."""
+        from synthts_core.services import training
+
+        training.cancel_job(runtime, job_id)
+        return JobRead.from_domain(runtime.storage.get_job(job_id))
+
+    @get("/{job_id:str}/events", operation_id="streamJobEvents", responses=problems(404))
+    async def job_events(
+        self, runtime: Runtime, job_id: str = JobId,
+        interval: float = Parameter(default=1.0, ge=0.1, le=60.0,
+                                    description="Seconds between polls of the job"),
+    ) -> ServerSentEvent:
+        """Server-sent events: a ``progress`` event whenever the job changes and one ``end``
+        event when it reaches a terminal status, then the stream closes. Comments keep idle
+        connections alive."""
+        job = await sync_to_thread(runtime.storage.get_job, job_id)  # 404 before streaming
+        return ServerSentEvent(_job_stream(runtime, job_id, interval, JobRead.from_domain(job)),
+                               headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _job_stream(runtime: Runtime, job_id: str, interval: float,
+                      first: JobRead) -> AsyncIterator[ServerSentEventMessage]:
+    read, last, idle, seq = first, b"", 0.0, 0
+    while True:
+        event = JobEvent(id=read.id, status=read.status, progress=read.progress,
+                         terminal=read.terminal, trials=read.trials, errors=read.errors)
+        payload = msgspec.json.encode(event)
+        if payload != last:
+            seq += 1
+            yield ServerSentEventMessage(data=payload.decode(), event="progress", id=seq)
+            last, idle = payload, 0.0
+        elif idle >= KEEPALIVE_S:
+            yield ServerSentEventMessage(comment="keep-alive")
+            idle = 0.0
+        if read.terminal:
+            yield ServerSentEventMessage(data=msgspec.json.encode(read).decode(), event="end",
+                                         id=seq + 1)
+            return
+        await anyio.sleep(interval)
+        idle += interval
+        read = JobRead.from_domain(await sync_to_thread(runtime.storage.get_job, job_id))
+
+
+class ArchitecturesController(Controller):
+    path = "/architectures"
+    tags = ["jobs"]
+
+    @get("/", operation_id="listArchitectures", sync_to_thread=False, responses=problems())
+    def list_architectures(self, runtime: Runtime) -> Response[ArchitectureList]:
+        """Installed GAN families with their hyper-parameter spaces (what a job may search)."""
+        regs = runtime.registries.architectures
+        items = [ArchitectureRead(
+            name=name, description=getattr(arch, "description", "") or "",
+            conditional=bool(arch.conditional), plugin=regs.plugin_of(name),
+            space=[msgspec.convert(p, ParamRead) for p in arch.space.to_json()])
+            for name, arch in ((n, regs.get(n)) for n in regs.names())]
+        return Response(ArchitectureList(items=items),
+                        headers={"Cache-Control": "public, max-age=300"})

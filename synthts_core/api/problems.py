@@ -1,0 +1,137 @@
+"""The one map from errors to HTTP responses: RFC 9457 problem details, never a stack trace.
+
+Core errors (``SynthtsError``) carry their own status and ``to_problem()``; Litestar's own
+exceptions (validation, 404 routes, 405, 413 body limit, 401 guard) are translated here so a
+client sees one shape for every failure. Anything else is logged with its traceback on the
+server and answered with a generic 500 that reveals nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions.http_exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    RequestEntityTooLarge,
+    ValidationException,
+)
+from litestar.openapi.datastructures import ResponseSpec
+
+from synthts_core.api.schemas import Problem
+from synthts_core.errors import SynthtsError
+
+log = logging.getLogger("synthts.api")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "Missing or wrong bearer token (only when SYNTHTS_API_TOKEN is set)",
+    404: "No such resource",
+    406: "No acceptable representation",
+    409: "Conflict with the current state (e.g. the name is taken)",
+    413: "A configured limit was exceeded; the problem names the setting",
+    415: "Unsupported media type",
+    422: "Invalid input; the problem names the field and what is allowed",
+    503: "A backend (storage, tracker, Ray) is unavailable",
+}
+
+
+def problem_response(status: int, title: str, detail: str, headers: dict[str, str] | None = None,
+                     **extra: Any) -> Response[bytes]:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
+                            "detail": detail}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return Response(msgspec.json.encode(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE,
+                    headers=headers)
+
+
+def _validation_problem(exc: ValidationException) -> Response[bytes]:
+    errors: list[dict[str, Any]] = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            errors.append({k: str(getattr(v, "value", v)) for k, v in item.items()
+                           if k in ("key", "message", "source")})
+    field = errors[0].get("key") if errors else None
+    detail = exc.detail or "invalid input"
+    if errors:
+        first = errors[0]
+        where = f"{first.get('source', 'request')} field {first.get('key')!r}" if first.get("key") \
+            else first.get("source", "request")
+        detail = f"{where}: {first.get('message', detail)}"
+    return problem_response(422, "Invalid input", detail, field=field or None, errors=errors)
+
+
+def handle_synthts_error(request: Request[Any, Any, Any], exc: SynthtsError) -> Response[bytes]:
+    """Core errors map to their own status; 5xx ones are logged (they mean a backend failed)."""
+    problem = exc.to_problem()
+    if exc.status_code >= 500:
+        log.warning("%s %s -> %s: %s", request.method, request.url.path, exc.status_code,
+                    exc.message)
+    problem.pop("type", None)
+    status = problem.pop("status")
+    title = problem.pop("title")
+    detail = problem.pop("detail")
+    return problem_response(status, title, detail, **_jsonable(problem))
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    """Litestar's own errors, reshaped as problem details."""
+    if isinstance(exc, ValidationException):
+        return _validation_problem(exc)
+    if isinstance(exc, RequestEntityTooLarge):
+        limit = request.app.state.runtime.settings.max_request_bytes
+        return problem_response(
+            413, "Limit exceeded",
+            f"request body exceeds the limit of {limit} bytes (raise SYNTHTS_MAX_REQUEST_BYTES "
+            "to allow more)", limit=limit, setting="SYNTHTS_MAX_REQUEST_BYTES")
+    if isinstance(exc, NotAuthorizedException):
+        return problem_response(401, "Unauthorized", exc.detail,
+                                headers={"WWW-Authenticate": 'Bearer realm="synthts"'})
+    status = exc.status_code
+    if status >= 500:
+        log.error("%s %s -> %s: %s", request.method, request.url.path, status, exc.detail)
+        return problem_response(status, "Internal error", "the server failed to answer; "
+                                "the error is in its log")
+    return problem_response(status, _title(status), exc.detail, headers=exc.headers)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """A bug: log the traceback server-side, tell the client nothing about the internals."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(500, "Internal error",
+                            "an unexpected error happened; it has been logged on the server")
+
+
+EXCEPTION_HANDLERS = {
+    SynthtsError: handle_synthts_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI documentation of the problem responses a handler can give."""
+    return {
+        s: ResponseSpec(data_container=Problem, media_type=PROBLEM_MEDIA_TYPE,
+                        description=_DESCRIPTIONS.get(s, _title(s)), generate_examples=False)
+        for s in sorted({400, 422, *statuses})
+    }
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _jsonable(extra: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, (str, int, float, bool, list, dict, type(None))) else str(v)
+            for k, v in extra.items()}

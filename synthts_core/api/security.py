@@ -1,0 +1,58 @@
+"""Bearer-token guard and request limits.
+
+When ``SYNTHTS_API_TOKEN`` is set, every request that can change state or start work (any
+method other than GET, HEAD and OPTIONS) must carry ``Authorization: Bearer <token>``; reads
+stay open so dashboards and health probes need no secret. The comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec import SecurityScheme
+
+from synthts_core.errors import LimitExceededError
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SECURITY_SCHEME_NAME = "BearerToken"
+BEARER_SCHEME = SecurityScheme(
+    type="http", scheme="bearer",
+    description="Needed for writes when the server has SYNTHTS_API_TOKEN set.")
+WRITE_SECURITY: list[dict[str, list[str]]] = [{SECURITY_SCHEME_NAME: []}]
+
+
+def token_matches(header: str | None, token: str) -> bool:
+    """``Authorization`` header carries exactly ``Bearer <token>`` (constant-time compare)."""
+    if not header:
+        return False
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def require_token_for_writes(connection: ASGIConnection[Any, Any, Any, Any],
+                             _: BaseRouteHandler) -> None:
+    """Litestar guard: unsafe methods need the bearer token when one is configured."""
+    if connection.scope.get("method", "GET") in SAFE_METHODS:
+        return
+    secret = connection.app.state.runtime.settings.api_token
+    token = secret.get_secret_value() if secret is not None else ""
+    if not token:
+        return
+    if not token_matches(connection.headers.get("authorization"), token):
+        raise NotAuthorizedException(
+            "this request changes state or starts work and the server requires a token: send "
+            "'Authorization: Bearer <SYNTHTS_API_TOKEN>'")
+
+
+def check_volume(n_series: int, n_channels: int, length: int, max_values: int,
+                 what: str = "requested series x channels x length") -> None:
+    """Refuse to generate more values than ``SYNTHTS_MAX_GENERATE_VALUES`` in one request."""
+    total = int(n_series) * int(n_channels) * int(length)
+    if total > max_values:
+        raise LimitExceededError(what, total, max_values, "SYNTHTS_MAX_GENERATE_VALUES")

@@ -119,7 +119,12 @@ def describe_settings() -> list[dict[str, str]]:
     """Every setting with its environment variable, default and description (for docs)."""
     rows = []
     for name, f in Settings.model_fields.items():
-        default = "per-user data folder" if name == "data_dir" else f.default
-        rows.append({"env": f"SYNTHTS_{name.upper()}", "default": repr(default),
+        if name == "data_dir":
+            default = "~/.local/share/synthts (or $XDG_DATA_HOME/synthts)"
+        elif f.default_factory is not None:
+            default = repr(f.default_factory())
+        else:
+            default = repr(f.default)
+        rows.append({"env": f"SYNTHTS_{name.upper()}", "default": default,
                      "description": f.description or ""})
     return rows

@@ -1,3 +1,108 @@
-"""Entry point of the built-in gan plugin (filled in by its issue)."""
+"""Entry point of the built-in gan plugin: C-GAN, WGAN-GP and conditional WGAN-GP.
+
+The hyper-parameter spaces are plain data (``ParamSchema``); the same data drives Ray Tune
+search spaces, API schemas and TUI forms. torch is imported only when a model is built.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from synthts_core import hookimpl
+from synthts_core.errors import BadInputError
+from synthts_core.schema import ParamSchema, bool_param, choice_param, float_param, int_param
+
+BACKBONE_HELP = ("Network family: 'mlp' = the seed's fully connected networks, 'conv' = 1-D "
+                 "convolutional (weights independent of the length; better on long series).")
+
+
+def _common(lr: float = 2e-4) -> tuple:
+    return (
+        choice_param("backbone", "mlp", ("mlp", "conv"), help=BACKBONE_HELP),
+        int_param("latent_dim", 100, 2, 1024, help="Size of the generator's noise vector."),
+        float_param("lr", lr, 1e-6, 0.1, log=True, help="Adam learning rate (both networks)."),
+        float_param("beta1", 0.5, 0.0, 1.0, high_exclusive=True, help="Adam beta1."),
+        float_param("beta2", 0.999, 0.0, 1.0, high_exclusive=True, help="Adam beta2."),
+        int_param("batch_size", 128, 2, 8192, help="Series per batch (shrunk for tiny sets)."),
+        int_param("conv_width", 64, 4, 512,
+                  help="conv backbone: channels of the widest-resolution layer."),
+        int_param("conv_layers", 3, 1, 8, help="conv backbone: number of 2x down/upsampling "
+                  "layers; needs length >= 4 * 2**conv_layers."),
+        choice_param("precision", "fp32", ("fp32", "bf16"),
+                     help="bf16 autocast on CUDA (CPU always runs fp32)."),
+        bool_param("cuda_graphs", True, help="Capture the training step as a CUDA graph on GPU."),
+        bool_param("augment", True, help="Random circular shift of every series each epoch."),
+    )
+
+
+def _embed() -> Any:
+    return int_param("embed_dim", 10, 1, 512, help="Size of the label embedding.")
+
+
+def _wgan() -> tuple:
+    return (
+        int_param("n_critic", 5, 1, 50, help="Critic updates per generator update."),
+        float_param("gp_weight", 10.0, 0.0, 1000.0, help="Gradient penalty weight."),
+    )
+
+
+class GanArchitectureEntry:
+    """One registered architecture: its space and a ``build`` that returns a ``GanTrainer``."""
+
+    def __init__(self, name: str, description: str, conditional: bool,
+                 space: ParamSchema) -> None:
+        self.name = name
+        self.description = description
+        self.conditional = conditional
+        self.space = space
+
+    def build(self, config: Mapping[str, Any], device: str = "cpu") -> Any:
+        """``config``: one value per space parameter (missing ones take their default) plus
+        ``length``, ``n_channels``, ``n_classes``, ``seed``; extra keys are ignored."""
+        from synthts_gan.trainer import GanConfig, GanTrainer
+
+        values = self.space.defaults()
+        values.update({k: v for k, v in config.items() if k in values})
+        checked = self.space.validate(values)
+        for key in ("length", "n_channels"):
+            if int(config.get(key, 0)) < 1:
+                raise BadInputError(key, f"got {config.get(key)!r}", allowed="an integer >= 1")
+        cfg = GanConfig.from_mapping({
+            **checked, "architecture": self.name, "length": int(config["length"]),
+            "n_channels": int(config["n_channels"]),
+            "n_classes": int(config.get("n_classes") or 0), "seed": int(config.get("seed", 0)),
+        })
+        return GanTrainer(cfg, resolve_device(device))
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` = CUDA when torch sees a GPU, else CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def builtin_architectures() -> list[GanArchitectureEntry]:
+    return [
+        GanArchitectureEntry(
+            "cgan", "Conditional GAN (the seed's): label embedding, least-squares loss, "
+            "dropout in the discriminator.", True,
+            ParamSchema((*_common(), _embed(),
+                         float_param("dropout", 0.5, 0.0, 1.0, high_exclusive=True,
+                                     help="Discriminator dropout.")))),
+        GanArchitectureEntry(
+            "wgan_gp", "Wasserstein GAN with gradient penalty (unconditional, the seed's).",
+            False, ParamSchema((*_common(), *_wgan()))),
+        GanArchitectureEntry(
+            "cwgan_gp", "Conditional WGAN-GP: the label embedding feeds generator and critic.",
+            True, ParamSchema((*_common(), _embed(), *_wgan()))),
+    ]
+
+
+@hookimpl
+def register_gan_architectures(registry) -> None:
+    for arch in builtin_architectures():
+        registry.add(arch)

@@ -49,3 +49,11 @@ def test_config_command_masks_secrets(tmp_path):
     assert data["api_token"] == "********"
     assert data["storage"] == "mongodb://u:********@localhost:27017/db"
     assert re.search(r"synthts\.db|mongodb", json.dumps(data))
+
+
+def test_readme_documents_every_setting():
+    from synthts_core.settings import describe_settings
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [r["env"] for r in describe_settings() if f"`{r['env']}`" not in readme]
+    assert not missing, f"README's configuration table lacks {missing}"

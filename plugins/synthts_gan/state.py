@@ -1,0 +1,100 @@
+"""Weights and training state as safetensors bytes: flat named tensors, nothing pickled.
+
+Keys: ``generator.<param>``, ``critic.<param>``; with the training state also
+``opt_g.<i>.<moment>``, ``opt_d.<i>.<moment>`` (Adam's step and moments per parameter index)
+and ``rng`` (the torch.Generator state as uint8). The epoch count rides in the metadata.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from synthts_gan.trainer import GanTrainer
+
+FORMAT = "synthts-gan/1"
+
+
+def _module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{k}": v.detach().cpu().contiguous().clone()
+            for k, v in module.state_dict().items()}
+
+
+def _optim_tensors(prefix: str, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    out = {}
+    for idx, state in opt.state_dict()["state"].items():
+        for name, value in state.items():
+            tensor = value if torch.is_tensor(value) else torch.tensor(value)
+            out[f"{prefix}.{idx}.{name}"] = tensor.detach().cpu().contiguous().clone()
+    return out
+
+
+def save_state(trainer: GanTrainer, *, with_training_state: bool) -> bytes:
+    from safetensors.torch import save as st_save  # here: the benchmark box may lack it
+
+    tensors = _module_tensors("generator", trainer.gen)
+    tensors.update(_module_tensors("critic", trainer.critic))
+    meta = {"format": FORMAT, "architecture": trainer.config.architecture,
+            "backbone": trainer.config.backbone}
+    if with_training_state:
+        tensors.update(_optim_tensors("opt_g", trainer.opt_g))
+        tensors.update(_optim_tensors("opt_d", trainer.opt_d))
+        tensors["rng"] = trainer.rng.get_state().clone()
+        meta["epochs_done"] = str(trainer.epochs_done)
+    return st_save(tensors, metadata=meta)
+
+
+def _load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    expected = module.state_dict()
+    got = {k.removeprefix(prefix + "."): v for k, v in tensors.items()
+           if k.startswith(prefix + ".")}
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    if missing or extra:
+        raise ValueError(f"weights do not fit this {prefix}: missing {missing[:3]}, "
+                         f"unexpected {extra[:3]} (built with other hyper-parameters?)")
+    for key, value in expected.items():
+        if value.shape != got[key].shape:
+            raise ValueError(f"weights do not fit this {prefix}: {key} has shape "
+                             f"{tuple(got[key].shape)}, expected {tuple(value.shape)}")
+    # in-place copies keep tensor addresses, so a captured CUDA graph stays valid
+    module.load_state_dict(got)
+
+
+def _load_optim(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]
+                ) -> None:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith(prefix + "."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = value
+    sd = opt.state_dict()
+    sd["state"] = state
+    opt.load_state_dict(sd)
+
+
+def load_state(trainer: GanTrainer, data: bytes, *, with_training_state: bool) -> None:
+    from safetensors.torch import load as st_load
+
+    tensors = st_load(data)
+    _load_module("generator", trainer.gen, tensors)
+    _load_module("critic", trainer.critic, tensors)
+    if not with_training_state:
+        return
+    if "rng" not in tensors:
+        raise ValueError("these bytes hold weights only, not a training checkpoint")
+    _load_optim("opt_g", trainer.opt_g, tensors)
+    _load_optim("opt_d", trainer.opt_d, tensors)
+    trainer.rng.set_state(tensors["rng"])
+    trainer.epochs_done = int(_metadata(data).get("epochs_done", "0"))
+
+
+def _metadata(data: bytes) -> dict[str, str]:
+    """The safetensors header's ``__metadata__`` (JSON after an 8-byte little-endian size)."""
+    import json
+
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + size])
+    return header.get("__metadata__", {}) or {}

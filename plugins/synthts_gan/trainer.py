@@ -1,0 +1,272 @@
+"""``GanTrainer``: owns the networks, optimisers and RNG of one GAN and trains it epoch by epoch.
+
+Pure torch + numpy so the benchmark runs on a box without synthts installed. On CUDA the whole
+block step (all critic and generator updates of ``n_critic`` batches, optimiser steps included)
+is captured once as a CUDA graph and replayed with static input buffers; CPU runs never touch
+CUDA graphs or autocast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+
+from synthts_gan.backbones import NetSpec, build_networks, set_dropout_rng
+from synthts_gan.epoch_data import epoch_blocks, fit_batch
+from synthts_gan.state import load_state, save_state
+from synthts_gan.steps import LOSS_NAMES, StepContext, cgan_block, wgan_gp_block
+
+FAMILIES = {"wgan_gp": "wgan", "cwgan_gp": "wgan", "cgan": "cgan"}
+WARMUP_BLOCKS = 3  # eager steps on a side stream before a CUDA graph capture
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    """Hyper-parameters and data shape of one GAN (plain values, JSON-ready)."""
+
+    architecture: str = "wgan_gp"  # wgan_gp | cwgan_gp | cgan
+    backbone: str = "mlp"
+    latent_dim: int = 100
+    embed_dim: int = 10
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    batch_size: int = 128
+    n_critic: int = 5
+    gp_weight: float = 10.0
+    dropout: float = 0.5
+    conv_width: int = 64
+    conv_layers: int = 3
+    precision: str = "fp32"  # fp32 | bf16 (bf16 autocast applies on CUDA only)
+    cuda_graphs: bool = True
+    augment: bool = True
+    length: int = 1024
+    n_channels: int = 1
+    n_classes: int = 0
+    seed: int = 0
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> GanConfig:
+        """Keeps the keys this class knows (a config may carry more, e.g. label names)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    @property
+    def conditional(self) -> bool:
+        return self.architecture in ("cgan", "cwgan_gp")
+
+    @property
+    def block(self) -> int:
+        return self.n_critic if FAMILIES[self.architecture] == "wgan" else 1
+
+
+class GanTrainer:
+    """Train and sample one GAN. See ``GanConfig`` for the knobs."""
+
+    def __init__(self, config: GanConfig, device: str | torch.device = "cpu") -> None:
+        if config.architecture not in FAMILIES:
+            raise ValueError(f"unknown architecture {config.architecture!r}; "
+                             f"one of {', '.join(FAMILIES)}")
+        self.config = config
+        self.device = torch.device(device)
+        self.n_classes = max(config.n_classes, 1) if config.conditional else 0
+        family = FAMILIES[config.architecture]
+        self.spec = NetSpec(
+            family=family, backbone=config.backbone, latent_dim=config.latent_dim,
+            n_channels=config.n_channels, length=config.length, n_classes=self.n_classes,
+            embed_dim=config.embed_dim, dropout=config.dropout if family == "cgan" else 0.0,
+            conv_width=config.conv_width, conv_layers=config.conv_layers,
+        )
+        gen, critic = build_networks(self.spec, config.seed)
+        self.gen, self.critic = gen.to(self.device), critic.to(self.device)
+        self.use_graphs = self.device.type == "cuda" and config.cuda_graphs
+        betas = (config.beta1, config.beta2)
+        # CUDA graphs need capturable state; on the CPU the fused kernel does Adam's five
+        # element-wise passes in one (a quarter of a small GAN's step time otherwise)
+        extra: dict[str, Any] = {"capturable": True} if self.use_graphs else {}
+        if self.device.type == "cpu":
+            extra["fused"] = True
+        self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=config.lr, betas=betas, **extra)
+        self.opt_d = torch.optim.Adam(self.critic.parameters(), lr=config.lr, betas=betas,
+                                      **extra)
+        self.rng = torch.Generator(device=self.device)
+        self.rng.manual_seed(config.seed)
+        autocast = None
+        if self.device.type == "cuda" and config.precision == "bf16":
+            autocast = torch.autocast("cuda", dtype=torch.bfloat16)
+        self.ctx = StepContext(self.gen, self.critic, self.opt_g, self.opt_d,
+                               config.latent_dim, self.n_classes, autocast)
+        self._block_fn = wgan_gp_block if family == "wgan" else cgan_block
+        self.epochs_done = 0
+        self._data_key: tuple | None = None
+        self._values: torch.Tensor | None = None
+        self._labels: torch.Tensor | None = None
+        self._graph: _GraphedBlock | None = None
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def conditional(self) -> bool:
+        return self.config.conditional
+
+    # ------------------------------------------------------------------ training
+    def _to_device(self, values: np.ndarray, labels: np.ndarray | None) -> None:
+        """Upload once; later epochs on the same arrays reuse the device copy."""
+        key = (values.__array_interface__["data"][0], values.shape,
+               None if labels is None else labels.__array_interface__["data"][0])
+        if key == self._data_key:
+            return
+        if values.ndim != 3 or values.shape[1:] != (self.config.n_channels, self.config.length):
+            raise ValueError(f"values must be (n, {self.config.n_channels}, "
+                             f"{self.config.length}); got {values.shape}")
+        self._values = torch.as_tensor(np.ascontiguousarray(values, np.float32)).to(self.device)
+        self._labels = None
+        if self.conditional:
+            lab = np.zeros(len(values), np.int64) if labels is None else labels
+            self._labels = torch.as_tensor(np.asarray(lab, np.int64)).to(self.device)
+        self._data_key = key
+
+    def train_epoch(self, values: np.ndarray, labels: np.ndarray | None = None
+                    ) -> dict[str, float]:
+        """One pass over ``values`` (n, c, L) scaled to [-1, 1]; returns mean losses."""
+        self._to_device(values, labels)
+        assert self._values is not None
+        cfg = self.config
+        batch = fit_batch(self._values.shape[0], cfg.batch_size, cfg.block)
+        data, lab = epoch_blocks(self._values, self._labels, batch, cfg.block, self.rng,
+                                 augment=cfg.augment)
+        self.gen.train()
+        self.critic.train()
+        n_blocks = data.shape[0]
+        if self.use_graphs:
+            acc = self._graphed(data.shape[1:], lab is not None).run(data, lab)
+        else:
+            set_dropout_rng(self.critic, self.rng)
+            acc = torch.zeros(len(LOSS_NAMES), device=self.device)
+            for i in range(n_blocks):
+                self._block_fn(self.ctx, data[i], None if lab is None else lab[i], acc,
+                               cfg.gp_weight, self.rng)
+        self.epochs_done += 1
+        values_out = (acc / n_blocks).tolist()  # the one host sync of the epoch
+        names = LOSS_NAMES if self._block_fn is wgan_gp_block else LOSS_NAMES[:2]
+        out = dict(zip(names, values_out, strict=False))
+        out["samples"] = float(n_blocks * data.shape[1] * data.shape[2])
+        return out
+
+    def _graphed(self, shape: torch.Size, has_labels: bool) -> _GraphedBlock:
+        if self._graph is None or self._graph.shape != shape:
+            self._graph = _GraphedBlock(self, shape, has_labels)
+        return self._graph
+
+    # ------------------------------------------------------------------ sampling
+    @torch.no_grad()
+    def generate(self, n: int, labels: np.ndarray | None = None, z: np.ndarray | None = None,
+                 seed: int | None = None, label_weights: np.ndarray | None = None,
+                 chunk: int = 4096) -> np.ndarray:
+        """``n`` series (n, c, L) in [-1, 1]. ``z`` (n, latent_dim) fixes the latents; ``seed``
+        draws them (on the CPU, so a seed gives the same latents on every device).
+        ``label_weights`` (n, n_classes) mixes class conditionings instead of hard ``labels``;
+        a conditional model given neither draws labels uniformly from ``seed``."""
+        rng = torch.Generator().manual_seed(self.config.seed + 1 if seed is None else seed)
+        if z is None:
+            zt = torch.randn(n, self.latent_dim, generator=rng)
+        else:
+            zt = torch.as_tensor(np.asarray(z, np.float32))
+            if zt.shape != (n, self.latent_dim):
+                raise ValueError(f"z must be ({n}, {self.latent_dim}); got {tuple(zt.shape)}")
+        lab_t = w_t = None
+        if self.conditional:
+            if label_weights is not None:
+                w_t = torch.as_tensor(np.asarray(label_weights, np.float32))
+                if w_t.shape != (n, self.n_classes):
+                    raise ValueError(f"label_weights must be ({n}, {self.n_classes}); "
+                                     f"got {tuple(w_t.shape)}")
+            elif labels is not None:
+                lab_t = torch.as_tensor(np.asarray(labels, np.int64)).reshape(-1)
+                if lab_t.shape != (n,) or (n and (lab_t.min() < 0
+                                                   or lab_t.max() >= self.n_classes)):
+                    raise ValueError(f"labels must be {n} integers in 0..{self.n_classes - 1}")
+            else:
+                lab_t = torch.randint(0, self.n_classes, (n,), generator=rng)
+        elif labels is not None or label_weights is not None:
+            raise ValueError(f"{self.config.architecture} is unconditional: give no labels")
+        self.gen.eval()
+        out = []
+        for s in range(0, n, chunk):
+            part = slice(s, s + chunk)
+            y = None if lab_t is None else lab_t[part].to(self.device)
+            w = None if w_t is None else w_t[part].to(self.device)
+            out.append(self.gen(zt[part].to(self.device), y, w).float().cpu())
+        self.gen.train()
+        if not out:
+            return np.zeros((0, self.config.n_channels, self.config.length), np.float32)
+        return torch.cat(out).numpy()
+
+    # ------------------------------------------------------------------ persistence
+    def weights(self) -> bytes:
+        """Generator and critic weights as safetensors bytes (what a model version holds)."""
+        return save_state(self, with_training_state=False)
+
+    def load_weights(self, data: bytes) -> None:
+        load_state(self, data, with_training_state=False)
+
+    def checkpoint(self) -> bytes:
+        """Weights plus optimiser moments, RNG state and epoch count (safetensors), so a
+        resumed trial continues exactly where it stopped."""
+        return save_state(self, with_training_state=True)
+
+    def load_checkpoint(self, data: bytes) -> None:
+        load_state(self, data, with_training_state=True)
+        self._graph = None  # optimiser state tensors moved: capture again
+
+    def describe(self) -> dict[str, Any]:
+        return asdict(self.config)
+
+
+class _GraphedBlock:
+    """A CUDA graph of one block step, with static input buffers and a static accumulator."""
+
+    def __init__(self, trainer: GanTrainer, shape: torch.Size, has_labels: bool) -> None:
+        self.t = trainer
+        self.shape = shape
+        dev = trainer.device
+        self.real = torch.zeros(shape, device=dev)
+        self.labels = torch.zeros(shape[:2], dtype=torch.long, device=dev) if has_labels else None
+        self.acc = torch.zeros(len(LOSS_NAMES), device=dev)
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.warm = 0
+
+    def _eager(self) -> None:
+        t = self.t
+        set_dropout_rng(t.critic, None)
+        t._block_fn(t.ctx, self.real, self.labels, self.acc, t.config.gp_weight, None)
+
+    def run(self, data: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        self.acc.zero_()
+        for i in range(data.shape[0]):
+            self.real.copy_(data[i], non_blocking=True)
+            if self.labels is not None and labels is not None:
+                self.labels.copy_(labels[i], non_blocking=True)
+            if self.graph is not None:
+                self.graph.replay()
+            elif self.warm < WARMUP_BLOCKS:
+                stream = torch.cuda.Stream()
+                stream.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(stream):
+                    self._eager()
+                torch.cuda.current_stream().wait_stream(stream)
+                self.warm += 1
+            else:
+                graph = torch.cuda.CUDAGraph()
+                saved = self.acc.clone()
+                with torch.cuda.graph(graph):
+                    self._eager()
+                self.acc.copy_(saved)  # capture recorded but did not run the additions
+                graph.replay()
+                self.graph = graph
+        return self.acc.clone()

@@ -1,0 +1,161 @@
+"""``synthts train``: run a GAN search on Ray Tune with a live view of its trials."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from synthts_core.domain import JobSpec, TrainingJob
+    from synthts_core.runtime import Runtime
+
+
+@contextmanager
+def cli_runtime(ctx: click.Context) -> Iterator[Runtime]:
+    """The runtime passed as ``obj`` (tests, embedding apps), else one closed at the end."""
+    from synthts_core.runtime import Runtime
+
+    given = ctx.find_object(Runtime)
+    if given is not None:
+        yield given
+        return
+    rt = Runtime()
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+def parse_set(items: tuple[str, ...]) -> dict[str, Any]:
+    """``name=value`` pairs; the value is JSON when it parses (numbers, lists, ranges as
+    ``{"low": a, "high": b}``), else a string."""
+    from synthts_core.errors import BadInputError
+
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip():
+            raise BadInputError("--set", f"got {item!r}", allowed="name=value")
+        try:
+            out[name.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[name.strip()] = raw
+    return out
+
+
+def load_job_file(path: Path) -> dict[str, Any]:
+    """A job spec from TOML or JSON (same fields as the API's JobSpec)."""
+    from synthts_core.errors import BadInputError
+
+    text = path.read_text()
+    try:
+        if path.suffix.lower() == ".toml":
+            import tomllib
+
+            return tomllib.loads(text)
+        return json.loads(text)
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise BadInputError("--job", f"{path} is not valid {path.suffix[1:] or 'JSON'}: {exc}",
+                            allowed="a TOML or JSON job spec") from None
+
+
+def build_spec(file_fields: dict[str, Any], overrides: dict[str, Any]) -> JobSpec:
+    from synthts_core.domain import JobSpec, from_builtins
+
+    fields = dict(file_fields)
+    space = dict(fields.get("search_space") or {})
+    space.update(overrides.pop("search_space", {}))
+    fields.update({k: v for k, v in overrides.items() if v is not None})
+    if space:
+        fields["search_space"] = space
+    return from_builtins(fields, JobSpec)
+
+
+def trials_table(job: TrainingJob) -> Any:
+    from rich.table import Table
+
+    metric = job.spec.select_metric
+    table = Table(title=f"{job.id} [{job.status}] {job.progress:.0%} on {job.spec.dataset}")
+    for col in ("trial", "architecture", "backbone", "status", "epoch", metric, "error"):
+        table.add_column(col)
+    for t in job.trials:
+        value = t.metrics.get(metric)
+        table.add_row(t.trial_id, t.architecture, str(t.config.get("backbone", "")), t.status,
+                      f"{t.epoch}/{t.epochs}", "" if value is None else f"{value:.4g}",
+                      f"[red]{t.error}[/red]" if t.error else "")
+    return table
+
+
+@click.command("train")
+@click.option("--dataset", help="Dataset to learn.")
+@click.option("--job", "job_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Job spec file (.toml or .json); flags override its fields.")
+@click.option("--arch", "architectures", multiple=True, help="Architecture (repeatable).")
+@click.option("--label", "labels", multiple=True, help="Train on these labels only.")
+@click.option("--trials", "num_trials", type=int, help="Number of trials.")
+@click.option("--epochs", type=int, help="Epochs per trial.")
+@click.option("--metric", "select_metric", help="Quality metric that picks the best trial.")
+@click.option("--model-name", help="Registered model name (default: DATASET-gan).")
+@click.option("--seed", type=int, help="Seed of the trial draw and the trainings.")
+@click.option("--max-concurrent", type=int, help="Trials running at once.")
+@click.option("--set", "settings", multiple=True, metavar="PARAM=VALUE",
+              help="Search-space entry: a value, a JSON list (random choice) or "
+              '{"low": a, "high": b} (repeatable).')
+@click.option("--resume", "resume_id", metavar="JOB_ID", help="Resume an interrupted job.")
+@click.option("--quiet", is_flag=True, help="No live table; print the result only.")
+@click.pass_context
+def command(ctx: click.Context, dataset: str | None, job_file: Path | None,
+            architectures: tuple[str, ...], labels: tuple[str, ...], num_trials: int | None,
+            epochs: int | None, select_metric: str | None, model_name: str | None,
+            seed: int | None, max_concurrent: int | None, settings: tuple[str, ...],
+            resume_id: str | None, quiet: bool) -> None:
+    """Run a hyper-parameter search of GANs on a dataset and register the best model."""
+    from synthts_core.errors import BadInputError
+    from synthts_core.services import training
+
+    with cli_runtime(ctx) as rt:
+        if resume_id:
+            job = rt.storage.get_job(resume_id)
+        else:
+            overrides = {"dataset": dataset, "architectures": list(architectures) or None,
+                         "labels": list(labels) or None, "num_trials": num_trials,
+                         "epochs": epochs, "select_metric": select_metric,
+                         "model_name": model_name, "seed": seed,
+                         "max_concurrent": max_concurrent,
+                         "search_space": parse_set(settings)}
+            fields = load_job_file(job_file) if job_file else {}
+            if not (dataset or fields.get("dataset")):
+                raise BadInputError("--dataset", "is required", allowed="a dataset name "
+                                    "(or a --job file naming one)")
+            job = training.submit_job(rt, build_spec(fields, overrides))
+            click.echo(f"submitted {job.id} ({len(job.trials)} trials)")
+        final = _run_live(rt, job, resume=bool(resume_id), quiet=quiet)
+    if final.model is not None:
+        click.echo(f"registered {final.model.name} version {final.model.version} "
+                   f"(alias best, {final.spec.select_metric}="
+                   f"{final.model.metrics.get(final.spec.select_metric, float('nan')):.4g}, "
+                   f"trial {final.best_trial})")
+    for err in final.errors:
+        click.secho(f"  {err}", fg="yellow", err=True)
+    if final.status != "succeeded":
+        click.secho(f"job {final.id} {final.status}", fg="red", err=True)
+        ctx.exit(1)
+
+
+def _run_live(rt: Runtime, job: TrainingJob, *, resume: bool, quiet: bool) -> TrainingJob:
+    from synthts_core.services import training
+
+    if quiet:
+        return training.run_job(rt, job.id, resume=resume)
+    from rich.live import Live
+
+    with Live(trials_table(job), refresh_per_second=4, transient=False) as live:
+        final = training.run_job(rt, job.id, resume=resume,
+                                 on_progress=lambda j: live.update(trials_table(j)))
+        live.update(trials_table(final))
+    return final

@@ -1,0 +1,115 @@
+"""Conformance suite for GAN architectures (``register_gan_architectures``).
+
+Provide an ``architecture`` fixture; override ``tiny_config`` when the defaults are too big for
+a quick CPU run. Each check trains on a few dozen short series, so the suite takes seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from synthts_core.errors import BadInputError
+from synthts_core.schema import ParamSchema
+
+
+class GanArchitectureConformance:
+    n = 24
+    n_channels = 2
+    length = 32
+    n_classes = 3
+    overrides: dict[str, Any] = {}  # e.g. {"backbone": "conv"} to run the suite on another net
+
+    @pytest.fixture
+    def tiny_config(self, architecture) -> dict[str, Any]:
+        """Defaults shrunk to small networks where the space allows it."""
+        config = architecture.space.defaults()
+        small = {"latent_dim": 8, "batch_size": 8, "n_critic": 2, "conv_width": 8,
+                 "conv_layers": 2, "embed_dim": 4}
+        config.update({k: v for k, v in small.items() if k in config})
+        config.update(length=self.length, n_channels=self.n_channels,
+                      n_classes=self.n_classes if architecture.conditional else 0,
+                      label_names=[f"c{i}" for i in range(self.n_classes)], seed=5)
+        config.update(self.overrides)
+        return config
+
+    def _data(self) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(0)
+        labels = np.arange(self.n) % self.n_classes
+        t = np.arange(self.length) / self.length
+        phase = rng.uniform(0, 2 * np.pi, (self.n, self.n_channels, 1))
+        values = np.sin(2 * np.pi * (labels[:, None, None] + 1) * t + phase)
+        return values.astype(np.float32), labels.astype(np.int64)
+
+    def _labels(self, architecture, n: int) -> np.ndarray | None:
+        return np.arange(n) % self.n_classes if architecture.conditional else None
+
+    def test_declares_itself(self, architecture) -> None:
+        assert isinstance(architecture.name, str) and architecture.name
+        assert isinstance(architecture.description, str) and architecture.description
+        assert isinstance(architecture.conditional, bool)
+        assert isinstance(architecture.space, ParamSchema)
+        for p in architecture.space:
+            assert p.help, f"parameter {p.name!r} needs help text"
+
+    def test_space_defaults_validate(self, architecture) -> None:
+        defaults = architecture.space.defaults()
+        assert architecture.space.validate(defaults) == defaults
+
+    def test_out_of_range_value_is_rejected_by_name(self, architecture) -> None:
+        numeric = [p for p in architecture.space if p.kind in ("int", "float") and p.low is not None]
+        assert numeric, "a space should bound its numeric parameters"
+        p = numeric[0]
+        with pytest.raises(BadInputError, match=p.name):
+            architecture.space.validate({p.name: p.low - 1})
+
+    def test_train_one_epoch_and_generate_shapes(self, architecture, tiny_config) -> None:
+        values, labels = self._data()
+        trainer = architecture.build(tiny_config, "cpu")
+        losses = trainer.train_epoch(values, labels if architecture.conditional else None)
+        assert losses and all(np.isfinite(v) for v in losses.values())
+        out = trainer.generate(5, labels=self._labels(architecture, 5), seed=1)
+        assert out.shape == (5, self.n_channels, self.length)
+        assert out.dtype == np.float32 and np.isfinite(out).all()
+        assert np.abs(out).max() <= 1.0 + 1e-6
+        assert isinstance(trainer.latent_dim, int) and trainer.latent_dim > 0
+        z = np.zeros((3, trainer.latent_dim), np.float32)
+        assert trainer.generate(3, labels=self._labels(architecture, 3), z=z).shape[0] == 3
+
+    def test_same_seed_same_output_on_cpu(self, architecture, tiny_config) -> None:
+        values, labels = self._data()
+        outs = []
+        for _ in range(2):
+            trainer = architecture.build(tiny_config, "cpu")
+            trainer.train_epoch(values, labels if architecture.conditional else None)
+            outs.append(trainer.generate(4, labels=self._labels(architecture, 4), seed=9))
+        np.testing.assert_array_equal(outs[0], outs[1])
+        other = architecture.build({**tiny_config, "seed": 6}, "cpu")
+        assert not np.array_equal(outs[0], other.generate(
+            4, labels=self._labels(architecture, 4), seed=9))
+
+    def test_weights_round_trip_through_safetensors(self, architecture, tiny_config) -> None:
+        values, labels = self._data()
+        trained = architecture.build(tiny_config, "cpu")
+        trained.train_epoch(values, labels if architecture.conditional else None)
+        blob = trained.weights()
+        assert isinstance(blob, bytes) and blob[8:9] == b"{"  # safetensors header
+        fresh = architecture.build(tiny_config, "cpu")
+        lab = self._labels(architecture, 6)
+        assert not np.array_equal(fresh.generate(6, labels=lab, seed=2),
+                                  trained.generate(6, labels=lab, seed=2))
+        fresh.load_weights(blob)
+        np.testing.assert_array_equal(fresh.generate(6, labels=lab, seed=2),
+                                      trained.generate(6, labels=lab, seed=2))
+
+    def test_label_weights_mix_classes(self, architecture, tiny_config) -> None:
+        if not architecture.conditional:
+            pytest.skip("unconditional architecture")
+        trainer = architecture.build(tiny_config, "cpu")
+        onehot = np.eye(self.n_classes, dtype=np.float32)[[0, 1]]
+        z = np.random.default_rng(0).standard_normal((2, trainer.latent_dim)).astype(np.float32)
+        hard = trainer.generate(2, labels=np.array([0, 1]), z=z)
+        soft = trainer.generate(2, label_weights=onehot, z=z)
+        np.testing.assert_allclose(hard, soft, atol=1e-5)

@@ -9,6 +9,8 @@ the data folder (`synthts config` shows where; set SYNTHTS_DATA_DIR to move it).
 
 from __future__ import annotations
 
+import contextlib
+
 from synthts_core.domain import JobSpec
 from synthts_core.errors import NotFoundError
 from synthts_core.runtime import Runtime
@@ -21,10 +23,8 @@ with Runtime() as rt:
     #    the full 10-class preset at a small size (see examples/specs/ for spec files)
     spec = generation.resolve_preset(rt.registries, "harmonics10", name=NAME, count=60, length=128)
     dataset = generation.build_dataset(rt.registries, spec)
-    try:
+    with contextlib.suppress(NotFoundError):
         datasets.delete(rt, NAME)  # start over on a re-run
-    except NotFoundError:
-        pass
     meta = datasets.store(rt, dataset)
     print(f"stored {meta.name}: {meta.n_series} series x {meta.length} points, "
           f"labels {meta.label_names}")

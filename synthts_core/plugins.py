@@ -78,7 +78,7 @@ class PluginManager(pluggy.PluginManager):
             try:
                 plugin = ep.load()
                 self.register(plugin, name=ep.name)
-            except Exception as exc:  # noqa: BLE001 - a broken plugin must not take us down
+            except Exception as exc:
                 if self.strict:
                     raise
                 self.failures.append(PluginFailure(ep.name, dist, f"{type(exc).__name__}: {exc}",
@@ -119,7 +119,7 @@ class PluginManager(pluggy.PluginManager):
                     impl.function(registry=registry)
                 except DuplicateNameError:
                     raise
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     if self.strict:
                         raise
                     self.failures.append(PluginFailure(

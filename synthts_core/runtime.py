@@ -6,6 +6,7 @@ lazily so a command that needs neither (``synthts plugins``) never touches a ser
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -62,7 +63,7 @@ class Runtime:
                 if part is not None:
                     try:
                         part.close()
-                    except Exception:  # noqa: BLE001, S110 - closing must not raise
+                    except Exception:
                         pass
             self._storage = None
             self._tracker = None

@@ -28,7 +28,7 @@ class MainJobOptions:
     preset: str = "harmonics10"
     count: int | None = 100          # series per class; None = the preset's (1000 for harmonics10)
     length: int | None = 256         # None = the preset's (1024 for harmonics10)
-    architectures: tuple[str, ...] = ("cgan", "wgan_gp")
+    architectures: tuple[str, ...] = ("cgan", "cwgan_gp")
     trials: int = 4
     epochs: int = 15
     metric: str = "mmd"

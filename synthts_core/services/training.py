@@ -253,8 +253,9 @@ def _fit(rt: Runtime, job: TrainingJob, resume: bool) -> Any:
                 name=job.id, storage_path=str(storage), stop=CancelStopper(job.id),
                 callbacks=[JobRecorder(job.id)], verbose=0,
                 failure_config=tune.FailureConfig(max_failures=0),
+                # keep all: the trial prunes its own (training_trial.CheckpointPruner)
                 checkpoint_config=tune.CheckpointConfig(
-                    num_to_keep=2, checkpoint_score_attribute=spec.select_metric,
+                    num_to_keep=None, checkpoint_score_attribute=spec.select_metric,
                     checkpoint_score_order=metric_mode)),
         )
     rt.storage.update_job(job.id, experiment_path=path)
@@ -301,11 +302,19 @@ def _best_checkpoint(rt: Runtime, job: TrainingJob, results: Any) -> tuple[int, 
             continue
         pairs = [(ck, m.get(metric)) for ck, m in (result.best_checkpoints or [])]
         pairs = [(ck, float(v)) for ck, v in pairs if isinstance(v, int | float) and
-                 math.isfinite(v)]
+                 math.isfinite(v) and _still_there(ck)]
         for checkpoint, score in pairs:
             if best is None or (score > best[2] if higher else score < best[2]):
                 best = (int(result.config["trial"]["index"]), checkpoint, score)
     return best
+
+
+def _still_there(checkpoint: Any) -> bool:
+    """False for a local checkpoint the trial pruned (remote ones are assumed present)."""
+    fs = getattr(checkpoint, "filesystem", None)
+    if fs is None or getattr(fs, "type_name", "local") != "local":
+        return True
+    return Path(checkpoint.path).is_dir()
 
 
 def _bundle(checkpoint: Any, metric: str, score: float) -> ModelBundle:

@@ -25,6 +25,54 @@ WEIGHTS_FILE = "weights.safetensors"  # what a model version holds
 CONFIG_FILE = "config.json"  # the model config (architecture, hyper-parameters, data, scale)
 PROGRESS_FILE = "trial.json"  # epoch, history and tracker run id of the trial
 EVAL_SERIES = 256  # series per side for the per-epoch quality score
+KEEP_RECENT = 3  # checkpoints always kept besides the best ...
+KEEP_SECONDS = 30.0  # ... and every one younger than this
+
+
+class CheckpointPruner:
+    """Deletes a trial's superseded checkpoints, keeping the best by the job's metric, the
+    newest few, and every one written in the last ``KEEP_SECONDS``.
+
+    Tune's own ``num_to_keep`` deletes a checkpoint as soon as a newer one outranks it, while
+    the experiment state on disk (saved every few seconds) may still point at it: a job killed
+    in that window could not be resumed. Keeping everything recent covers that lag. Only
+    checkpoints this process wrote are considered, so a resumed trial never deletes older ones
+    it knows nothing about; a remote storage (no local trial folder) is left alone.
+    """
+
+    def __init__(self, trial_dir: str | None, higher_is_better: bool) -> None:
+        self.trial_dir = Path(trial_dir) if trial_dir else None
+        self.higher = higher_is_better
+        self.before = self._folders()
+        self.seen: list[tuple[Path, float, float]] = []  # (folder, score, written at)
+
+    def _folders(self) -> set[Path]:
+        if self.trial_dir is None or not self.trial_dir.is_dir():
+            return set()
+        return {p for p in self.trial_dir.glob("checkpoint_*") if p.is_dir()}
+
+    def after_report(self, score: float) -> None:
+        import shutil
+        import time
+
+        known = {f for f, _, _ in self.seen} | self.before
+        new = sorted(self._folders() - known)
+        if not new:
+            return
+        now = time.time()
+        self.seen.append((new[-1], score, now))
+        finite = [(f, s) for f, s, _ in self.seen if np.isfinite(s)]
+        best = (max if self.higher else min)(finite, key=lambda x: x[1])[0] if finite else None
+        recent = {f for f, _, _ in self.seen[-KEEP_RECENT:]}
+        keep, dropped = [], []
+        for folder, s, written in self.seen:
+            if folder == best or folder in recent or now - written < KEEP_SECONDS:
+                keep.append((folder, s, written))
+            else:
+                dropped.append(folder)
+        for folder in dropped:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.seen = keep
 
 
 def minmax_normalisation(values: np.ndarray) -> dict[str, Any]:
@@ -96,6 +144,13 @@ def train_trial(config: dict[str, Any], context: dict[str, Any]) -> None:
         rt.close()
 
 
+def _trial_dir(tune: Any) -> str | None:
+    try:
+        return tune.get_context().get_trial_dir()
+    except Exception:
+        return None
+
+
 def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None:
     arch = rt.registries.architectures.get(trial["architecture"])
     metric = rt.registries.metrics.get(ctx["select_metric"])
@@ -133,6 +188,7 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
                "epochs": ctx["epochs"], "seed": seed, "n_series": int(values.shape[0])},
               {"synthts.job": ctx["job_id"], "synthts.trial": str(trial["index"])})
 
+    pruner = CheckpointPruner(_trial_dir(tune), bool(metric.higher_is_better))
     eval_rng = np.random.default_rng(seed)
     pick = eval_rng.choice(len(values), size=min(EVAL_SERIES, len(values)), replace=False)
     real_eval = values[np.sort(pick)]
@@ -159,6 +215,7 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
                 tune.report({**metrics, "epoch": epoch, "trial_index": int(trial["index"]),
                              "resumed_from_epoch": resumed_from, "run_id": run.run_id or ""},
                             checkpoint=tune.Checkpoint.from_directory(d))
+            pruner.after_report(score)
     except BaseException:
         run.end("FAILED")
         raise

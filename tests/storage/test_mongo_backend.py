@@ -179,7 +179,7 @@ def test_nothing_listens_is_unavailable_not_a_hang() -> None:
 
 @pytest.mark.slow
 def test_hundred_million_values_round_trip(fresh_mongo_uri: str) -> None:
-    from test_sqlite_backend import check_hundred_million
+    from tests.storage.test_sqlite_backend import check_hundred_million
 
     store = MongoStorage(fresh_mongo_uri, Settings(_env_file=None))
     store.open()

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import tiny_bundle, tiny_config
 from synthts_mlflow.plugin import make_tracker
 
 from synthts_core.errors import BackendUnavailableError, BadInputError, NotFoundError
 from synthts_core.settings import Settings
 from synthts_core.testing.mlflow_server import free_port
+from tests.tracking.conftest import tiny_bundle, tiny_config
 
 
 def mlflow_client(settings: Settings) -> Any:

@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import TinyPlugin, tiny_bundle, tiny_config
 
 from synthts_core.errors import BadInputError, LimitExceededError, NotFoundError
 from synthts_core.services import models
 from synthts_core.services.models import ModelCache
+from tests.tracking.conftest import TinyPlugin, tiny_bundle, tiny_config
 
 
 def test_parse_model_ref() -> None:

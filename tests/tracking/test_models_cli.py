@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import tiny_bundle, tiny_config
 
 from synthts_core.cli import cli
+from tests.tracking.conftest import tiny_bundle, tiny_config
 
 
 def invoke(rt: Any, *args: str) -> Any:

@@ -29,7 +29,7 @@ DRIVER = textwrap.dedent("""
 
 
 def test_a_killed_job_resumes_from_its_checkpoints(rt, dataset, tiny_spec, local_ray) -> None:
-    epochs = 8
+    epochs = 30  # enough that no trial ends within one experiment-state save (2 s)
     job = training.submit_job(rt, tiny_spec(num_trials=2, epochs=epochs))
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(rt.settings.data_dir),
                              local_ray, job.id], start_new_session=True,

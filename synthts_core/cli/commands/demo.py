@@ -14,7 +14,7 @@ import click
               help="Points per series (default 256; 1024 with --full).")
 @click.option("--trials", type=click.IntRange(1, 1000), default=4, show_default=True)
 @click.option("--epochs", type=click.IntRange(1, 100_000), default=15, show_default=True)
-@click.option("--arch", "architectures", multiple=True, default=("cgan", "wgan_gp"),
+@click.option("--arch", "architectures", multiple=True, default=("cgan", "cwgan_gp"),
               show_default=True, help="GAN architectures to search over.")
 @click.option("--metric", default="mmd", show_default=True,
               help="Quality metric that picks the best trial.")

@@ -61,10 +61,8 @@ class Runtime:
         with self._lock:
             for part in (self._storage, self._tracker):
                 if part is not None:
-                    try:
+                    with contextlib.suppress(Exception):  # closing must not raise
                         part.close()
-                    except Exception:
-                        pass
             self._storage = None
             self._tracker = None
 

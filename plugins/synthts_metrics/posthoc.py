@@ -170,7 +170,12 @@ def _predictor(channels: int, hidden: int) -> Any:
 
 
 class _Repeated:
-    """Shared settings of the post-hoc metrics; ``compute`` returns (mean, std) over repeats."""
+    """Shared settings of the post-hoc metrics; ``compute`` returns (mean, std) over repeats.
+
+    Each fit takes seconds to minutes on a CPU, so evaluations report them pooled over classes
+    unless asked for per-class values (``evaluation.compare(pooled_only=())``)."""
+
+    per_class_by_default = False
 
     higher_is_better = False
     min_channels = 1

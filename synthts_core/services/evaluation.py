@@ -73,14 +73,18 @@ def _check_synthetic(real: Dataset, values: np.ndarray, labels: np.ndarray | Non
 def compare(registries: Registries, real: Dataset, synthetic_values: np.ndarray,
             synthetic_labels: np.ndarray | None, metrics: Sequence[str] | None = None, *,
             seed: int = 0, per_class: bool = True,
-            pooled_only: Sequence[str] = ()) -> list[MetricResult]:
+            pooled_only: Sequence[str] | None = None) -> list[MetricResult]:
     """One ``MetricResult`` per metric: the pooled value (and std) plus one value per class
     present in both sets (per-class stds in ``details["per_class_std"]``). A metric needing more
     channels than the data has is left out; ``skipped_metrics`` says which and why.
-    Metrics named in ``pooled_only`` (the slow post-hoc ones, say) skip the per-class values."""
+    Metrics named in ``pooled_only`` skip the per-class values; by default (None) those whose
+    ``per_class_by_default`` is False do (the post-hoc classifiers: tens of seconds per fit)."""
     values = _check_synthetic(real, synthetic_values, synthetic_labels)
     names = _metric_names(registries, metrics)
     skipped = skipped_metrics(registries, names, real.meta.n_channels)
+    if pooled_only is None:
+        pooled_only = [n for n in names
+                       if not getattr(registries.metrics.get(n), "per_class_by_default", True)]
     classes: list[tuple[str, np.ndarray, np.ndarray]] = []
     if per_class and real.labels is not None and synthetic_labels is not None:
         syn_labels = np.asarray(synthetic_labels)
@@ -152,7 +156,7 @@ def evaluate(rt: Runtime, model_ref_text: str, dataset_name: str | None = None,
 def run_evaluation(rt: Runtime, model_ref_text: str, dataset_name: str | None = None,
                    metrics: Sequence[str] | None = None, n_per_label: int | None = None,
                    seed: int = 0, *, store: bool = True,
-                   pooled_only: Sequence[str] = ()) -> EvaluationRun:
+                   pooled_only: Sequence[str] | None = None) -> EvaluationRun:
     """``evaluate`` keeping the real and generated arrays, so a caller (the CLI's HTML report)
     can draw figures without generating twice."""
     from synthts_core.services.models import ModelCache, parse_model_ref

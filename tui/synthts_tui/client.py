@@ -1,0 +1,263 @@
+"""A typed HTTP client of the synthts API, one method per API operation.
+
+The TUI never touches storage, Ray or the tracker: everything goes through here, so the same
+screens work against a local API started in-process and a remote one. Calls are synchronous
+(httpx.Client) because they run in thread workers; every failure becomes an ``ApiError``
+carrying the API's problem ``detail`` (and ``field`` when the API names one), so screens can
+show the server's own words or put a message on the offending form field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import httpx
+
+API_PREFIX = "/api/v1"
+
+
+class ApiError(Exception):
+    """The API answered with an error (problem details) or could not be reached."""
+
+    def __init__(self, detail: str, *, status: int | None = None, field: str | None = None,
+                 problem: Mapping[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.field = field
+        self.problem = dict(problem or {})
+
+    def __str__(self) -> str:
+        return self.detail
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> ApiError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            detail = body.get("detail") or body.get("title") or response.reason_phrase
+            if isinstance(detail, list):  # framework validation errors: a list of problems
+                detail = "; ".join(str(d.get("message", d)) if isinstance(d, dict) else str(d)
+                                   for d in detail)
+            field = body.get("field")
+            if field is None and isinstance(body.get("extra"), list) and body["extra"]:
+                first = body["extra"][0]
+                if isinstance(first, dict):
+                    field = first.get("key")
+            return cls(str(detail), status=response.status_code, field=field, problem=body)
+        text = response.text.strip()[:300] or response.reason_phrase
+        return cls(f"HTTP {response.status_code}: {text}", status=response.status_code)
+
+
+def _clean(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop unset query parameters so the API applies its own defaults."""
+    return {k: v for k, v in params.items() if v is not None and v != [] and v != ""}
+
+
+class SynthtsClient:
+    """Client of one API at ``base_url`` (``http://127.0.0.1:8000``)."""
+
+    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 60.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout,
+                                  transport=transport)
+
+    # -------------------------------------------------------------------------- plumbing
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SynthtsClient:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                 json: Any = None, accept: str | None = None) -> httpx.Response:
+        headers = {"Accept": accept} if accept else None
+        try:
+            response = self._http.request(method, API_PREFIX + path,
+                                          params=_clean(params or {}), json=json,
+                                          headers=headers)
+        except httpx.TimeoutException as exc:
+            raise ApiError(f"the API at {self.base_url} did not answer in time ({exc})") from exc
+        except httpx.HTTPError as exc:
+            raise ApiError(f"cannot reach the API at {self.base_url}: {exc}") from exc
+        if response.status_code >= 400:
+            raise ApiError.from_response(response)
+        return response
+
+    def _json(self, method: str, path: str, **kw: Any) -> Any:
+        response = self._request(method, path, **kw)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    # -------------------------------------------------------------------------- health
+    def live(self) -> dict[str, Any]:
+        return self._json("GET", "/health")
+
+    def ready(self) -> dict[str, Any]:
+        """Readiness with one entry per component (storage, tracker, ray). A 503 still
+        carries the per-component report, so it is returned rather than raised."""
+        try:
+            return self._json("GET", "/ready")
+        except ApiError as exc:
+            if exc.status == 503 and exc.problem:
+                return exc.problem
+            raise
+
+    def info(self) -> dict[str, Any]:
+        """What the server is connected to (storage, tracker, Ray), its limits and counts."""
+        return self._json("GET", "/info")
+
+    def plugins(self) -> list[dict[str, Any]]:
+        return self._json("GET", "/plugins")
+
+    # -------------------------------------------------------------------------- signals
+    def catalogue(self) -> dict[str, Any]:
+        """``signals``, ``noises`` and ``presets``; each generator with its parameter schema."""
+        data = self._json("GET", "/signals")
+        if isinstance(data, dict) and "items" in data:  # a flat list of generators with a kind
+            items = data["items"]
+            data = {"signals": [g for g in items if g.get("kind") == "signal"],
+                    "noises": [g for g in items if g.get("kind") == "noise"],
+                    "presets": data.get("presets")}
+        if data.get("presets") is None:
+            data["presets"] = self.presets()
+        return data
+
+    def presets(self) -> list[dict[str, Any]]:
+        """Named dataset specs (e.g. the seed's ten harmonics) with their default spec."""
+        data = self._json("GET", "/presets")
+        return data["items"] if isinstance(data, dict) and "items" in data else data
+
+    def preview(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A few series for given parameters, not stored."""
+        return self._json("POST", "/signals/preview", json=dict(body))
+
+    # -------------------------------------------------------------------------- datasets
+    def create_dataset(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/datasets", json=dict(spec))
+
+    def list_datasets(self, *, offset: int = 0, limit: int = 20, name_contains: str | None = None,
+                      sort: str | None = None) -> dict[str, Any]:
+        return self._json("GET", "/datasets", params={
+            "offset": offset, "limit": limit, "name_contains": name_contains, "sort": sort})
+
+    def get_dataset(self, name: str) -> dict[str, Any]:
+        return self._json("GET", f"/datasets/{name}")
+
+    def dataset_values(self, name: str, *, labels: Iterable[str] | None = None,
+                       per_label: int | None = None, channels: Iterable[int] | None = None,
+                       offset: int = 0, limit: int | None = None) -> dict[str, Any]:
+        """``values[series][channel][t]`` with one label index per series, as JSON."""
+        return self._json("GET", f"/datasets/{name}/values", params={
+            "label": list(labels or []), "per_label": per_label, "channel": list(channels or []),
+            "offset": offset or None, "limit": limit, "format": "json"})
+
+    def dataset_figure_html(self, name: str, *, per_label: int | None = None) -> str:
+        return self._request("GET", f"/datasets/{name}/figure",
+                             params={"format": "html", "per_label": per_label},
+                             accept="text/html").text
+
+    def export_dataset(self, name: str, fmt: str = "csv") -> bytes:
+        return self._request("GET", f"/datasets/{name}/export", params={"format": fmt},
+                             accept="*/*").content
+
+    def upload_dataset(self, name: str, payload: Mapping[str, Any], *,
+                       tags: Iterable[str] | None = None) -> dict[str, Any]:
+        """Store series given as ``{"values": [[[...]]], "labels": [...], "label_names":
+        [...]}`` (e.g. what a model generated) as a new dataset."""
+        import json
+
+        try:
+            response = self._http.post(
+                API_PREFIX + "/datasets/upload",
+                params=_clean({"name": name, "format": "json", "tags": list(tags or [])}),
+                content=json.dumps(dict(payload)).encode(),
+                headers={"Content-Type": "application/json"})
+        except httpx.HTTPError as exc:
+            raise ApiError(f"cannot reach the API at {self.base_url}: {exc}") from exc
+        if response.status_code >= 400:
+            raise ApiError.from_response(response)
+        return response.json()
+
+    def delete_dataset(self, name: str) -> None:
+        self._json("DELETE", f"/datasets/{name}")
+
+    # -------------------------------------------------------------------------- training
+    def architectures(self) -> list[dict[str, Any]]:
+        data = self._json("GET", "/architectures")
+        return data["items"] if isinstance(data, dict) and "items" in data else data
+
+    def submit_job(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/jobs", json=dict(spec))
+
+    def list_jobs(self, *, offset: int = 0, limit: int = 20,
+                  status: str | None = None) -> dict[str, Any]:
+        return self._json("GET", "/jobs", params={"offset": offset, "limit": limit,
+                                                 "status": status})
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        return self._json("GET", f"/jobs/{job_id}")
+
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        return self._json("POST", f"/jobs/{job_id}/cancel")
+
+    # -------------------------------------------------------------------------- registry
+    def list_models(self) -> list[dict[str, Any]]:
+        data = self._json("GET", "/models")
+        return data["items"] if isinstance(data, dict) and "items" in data else data
+
+    def list_versions(self, model: str) -> list[dict[str, Any]]:
+        data = self._json("GET", f"/models/{model}/versions")
+        return data["items"] if isinstance(data, dict) and "items" in data else data
+
+    def generate(self, model: str, version: str, *, n: int, labels: Iterable[str] | None = None,
+                 seed: int | None = None) -> dict[str, Any]:
+        body = _clean({"n": n, "labels": list(labels or []), "seed": seed})
+        return self._json("POST", f"/models/{model}/versions/{version}/generate", json=body)
+
+    def interpolate(self, model: str, version: str, *, steps: int, start_label: str | None = None,
+                    end_label: str | None = None, seed: int | None = None) -> dict[str, Any]:
+        body = _clean({"steps": steps, "start_label": start_label, "end_label": end_label,
+                       "seed": seed})
+        return self._json("POST", f"/models/{model}/versions/{version}/interpolate", json=body)
+
+    def samples_figure_html(self, model: str, version: str, *, n: int,
+                            labels: Iterable[str] | None = None, seed: int | None = None,
+                            dataset: str | None = None) -> str:
+        """A standalone plotly page of generated series (beside ``dataset``'s when given)."""
+        body = _clean({"n": n, "labels": list(labels or []), "seed": seed})
+        return self._request("POST", f"/models/{model}/versions/{version}/generate/figure",
+                             params={"format": "html", "dataset": dataset}, json=body,
+                             accept="text/html").text
+
+    def interpolation_figure_html(self, model: str, version: str, *, steps: int,
+                                  start_label: str | None = None, end_label: str | None = None,
+                                  seed: int | None = None) -> str:
+        """The latent interpolation as an animated plotly page."""
+        body = _clean({"steps": steps, "start_label": start_label, "end_label": end_label,
+                       "seed": seed})
+        return self._request("POST", f"/models/{model}/versions/{version}/interpolate/figure",
+                             params={"format": "html"}, json=body, accept="text/html").text
+
+    # -------------------------------------------------------------------------- evaluation
+    def metrics(self) -> list[dict[str, Any]]:
+        data = self._json("GET", "/metrics")
+        return data["items"] if isinstance(data, dict) and "items" in data else data
+
+    def evaluate(self, model: str, version: str, *, dataset: str,
+                 metrics: Iterable[str] | None = None, n_per_label: int | None = None,
+                 seed: int | None = None) -> dict[str, Any]:
+        body = _clean({"model": model, "version": version, "dataset": dataset,
+                       "metrics": list(metrics or []), "n_per_label": n_per_label, "seed": seed})
+        return self._json("POST", "/evaluations", json=body)

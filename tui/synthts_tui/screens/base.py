@@ -1,0 +1,123 @@
+"""What every page shares: header, navigation tabs, footer, and one place where failed
+workers turn into an error dialog carrying the API's message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Tab, Tabs
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from synthts_tui.client import ApiError
+from synthts_tui.messages import Loaded, Notice
+from synthts_tui.widgets.dialogs import ErrorDialog
+
+if TYPE_CHECKING:
+    from synthts_tui.app import SynthtsApp
+    from synthts_tui.client import SynthtsClient
+
+PAGES: tuple[tuple[str, str], ...] = (
+    ("home", "Home"), ("generate", "Generate"), ("datasets", "Datasets"),
+    ("train", "Train"), ("models", "Models"), ("evaluate", "Evaluate"),
+)
+
+
+def error_title(error: BaseException | None) -> str:
+    if not isinstance(error, ApiError):
+        return "Something went wrong"
+    if error.status is None:
+        return "Cannot reach the API"
+    if error.status >= 500:
+        return f"The API failed ({error.status})"
+    return f"The API refused the request ({error.status})"
+
+
+class BaseScreen(Screen):
+    """A page of the app. Subclasses set ``MODE`` and implement ``compose_body``."""
+
+    MODE: ClassVar[str] = "home"
+
+    @property
+    def synthts(self) -> SynthtsApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def client(self) -> SynthtsClient:
+        return self.synthts.client
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Tabs(*(Tab(f"{i}·{title}", id=f"nav-{mode}") for i, (mode, title)
+                     in enumerate(PAGES, start=1)), active=f"nav-{self.MODE}", id="nav")
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    # ------------------------------------------------------------------ worker plumbing
+    def deliver(self, what: str, data: Any = None, **extra: Any) -> None:
+        """From a thread worker: hand a result to the UI unless the worker was superseded."""
+        worker = get_current_worker()
+        if not worker.is_cancelled:
+            self.post_message(Loaded(what, data, **extra))
+
+    def on_loaded(self, message: Loaded) -> None:
+        handler = getattr(self, f"show_{message.what}", None)
+        if handler is None:
+            raise AttributeError(f"{type(self).__name__} has no show_{message.what}")
+        handler(message.data, **message.extra)
+
+    def on_notice(self, message: Notice) -> None:
+        self.notify(message.text)
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            if self.worker_failed(event.worker.name, error):
+                return
+            title = error_title(error)
+            message = str(error) if isinstance(error, ApiError) else \
+                f"{type(error).__name__}: {error}"
+            self.app.push_screen(ErrorDialog(title, message))
+
+    def worker_failed(self, name: str, error: BaseException | None) -> bool:
+        """Hook: a screen may put the error on a form field or reset a busy state. Return
+        True when the page has shown the error itself (no dialog then)."""
+        return False
+
+    # ------------------------------------------------------------------ navigation
+    @on(Tabs.TabActivated, "#nav")
+    def _navigate(self, event: Tabs.TabActivated) -> None:
+        mode = (event.tab.id or "").removeprefix("nav-")
+        if mode and mode != self.MODE and self.is_current:
+            self.app.switch_mode(mode)
+
+    def on_screen_suspend(self) -> None:
+        # covered by a dialog or the palette (still in the stack) vs left for another page
+        self._left_page = self not in self.app.screen_stack
+
+    def on_screen_resume(self) -> None:
+        """Reload when the page comes into view, not when a dialog over it closes (a failed
+        reload would otherwise reopen its error dialog at once)."""
+        self.query_one("#nav", Tabs).active = f"nav-{self.MODE}"
+        if getattr(self, "_left_page", True):
+            self.refresh_data()
+
+    def refresh_data(self) -> None:
+        """Reload what the page shows; called whenever the page comes into view."""
+
+    def when(self, iso: str | None) -> str:
+        """A timestamp for display; blank when the app hides times (snapshot tests)."""
+        if not iso or self.synthts.stable:
+            return ""
+        try:
+            stamp = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
+        except ValueError:
+            return str(iso)
+        return stamp.astimezone().strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,264 @@
+"""Train: choose a dataset (and some of its labels), architectures, a search space, trials
+and epochs; submit; watch jobs with a progress bar per trial and live metric curves; cancel."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, DataTable, Label, Select, SelectionList, Static, TextArea
+
+from synthts_tui.client import ApiError
+from synthts_tui.screens.base import BaseScreen
+from synthts_tui.widgets.dialogs import ConfirmDialog
+from synthts_tui.widgets.job_progress import JobProgress
+from synthts_tui.widgets.param_form import FormInvalid, ParamForm
+from synthts_tui.widgets.plot import SeriesPlot
+
+JOB_SCHEMA = [
+    {"name": "num_trials", "kind": "int", "default": 4, "low": 1, "high": 1000,
+     "help": "configurations to try"},
+    {"name": "epochs", "kind": "int", "default": 10, "low": 1, "high": 100_000,
+     "help": "epochs per trial"},
+    {"name": "select_metric", "kind": "str", "default": "mmd",
+     "help": "metric that picks the best trial"},
+    {"name": "seed", "kind": "int", "default": 0, "low": 0, "high": 2**32 - 2,
+     "help": "same seed, same trials"},
+]
+
+
+class TrainScreen(BaseScreen):
+    MODE = "train"
+    BINDINGS = [Binding("ctrl+s", "submit", "Submit job"), Binding("c", "cancel_job", "Cancel job"),
+                Binding("r", "refresh", "Refresh", show=False)]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs: list[dict[str, Any]] = []
+        self.watched: str | None = None
+        self.watched_job: dict[str, Any] | None = None
+        self.last_submitted: dict[str, Any] | None = None
+        self.datasets: dict[str, dict[str, Any]] = {}
+        self.choices_loaded = False
+        self.jobs_loaded = False
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="train-body"):
+            with VerticalScroll(id="train-form", classes="side"):
+                yield Label("Dataset", classes="section")
+                yield Select([], id="train-dataset", prompt="choose a dataset", compact=True)
+                yield Label("Labels (all when none ticked)", classes="param-label")
+                yield SelectionList(id="train-labels")
+                yield Label("Architectures", classes="section")
+                yield SelectionList(id="train-archs")
+                yield Static("", id="archs-error", classes="param-error")
+                yield Label("Search", classes="section")
+                yield ParamForm(JOB_SCHEMA, id="job-form")
+                yield Label("search space (JSON)", classes="param-label")
+                yield TextArea("{}", id="search-space", soft_wrap=True)
+                yield Static("", id="space-help", classes="param-help", markup=False)
+                yield Static('e.g. {"lr": [0.0001, 0.001], "batch_size": [32, 64]}: a value, '
+                             "a list of choices, or {\"low\": a, \"high\": b}",
+                             classes="param-help", markup=False)
+                yield Static("", id="space-error", classes="param-error")
+                yield Button("Submit job", id="submit", variant="primary")
+            with Vertical(id="train-jobs"):
+                yield DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
+                yield JobProgress(id="job-progress")
+                yield SeriesPlot("metric curves of the selected job", id="metrics-plot")
+                yield Button("Cancel job", id="cancel", variant="warning", disabled=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#jobs-table", DataTable).add_columns(
+            "job", "dataset", "status", "progress", "trials", "model")
+        self.load_choices()
+        self.set_interval(self.synthts.poll_interval, self._poll)
+
+    def refresh_data(self) -> None:
+        self.load_jobs()
+
+    def action_refresh(self) -> None:
+        self.load_choices()
+        self.load_jobs()
+
+    # ------------------------------------------------------------------ choices
+    @work(thread=True, exclusive=True, exit_on_error=False, group="choices")
+    def load_choices(self) -> None:
+        datasets = self.client.list_datasets(limit=500, sort="name")["items"]
+        archs = self.client.architectures()
+        self.deliver("choices", {"datasets": datasets, "architectures": archs})
+
+    def show_choices(self, data: dict[str, Any]) -> None:
+        self.datasets = {d["name"]: d for d in data["datasets"]}
+        select = self.query_one("#train-dataset", Select)
+        current = select.value
+        select.set_options([(n, n) for n in self.datasets])
+        if current in self.datasets:
+            select.value = current
+        archs = self.query_one("#train-archs", SelectionList)
+        archs.clear_options()
+        lines = []
+        for arch in data["architectures"]:
+            archs.add_option((arch["name"], arch["name"], True))
+            names = ", ".join(p["name"] for p in arch.get("space") or [])
+            lines.append(f"{arch['name']}: {names}")
+        self.query_one("#space-help", Static).update("\n".join(lines))
+        self.choices_loaded = True
+
+    @on(Select.Changed, "#train-dataset")
+    def _dataset_chosen(self, event: Select.Changed) -> None:
+        labels = self.query_one("#train-labels", SelectionList)
+        labels.clear_options()
+        meta = self.datasets.get(str(event.value))
+        for name in (meta or {}).get("label_names") or []:
+            labels.add_option((name, name, False))
+
+    # ------------------------------------------------------------------ submit
+    def _job_spec(self) -> dict[str, Any]:
+        errors: dict[str, str] = {}
+        dataset = self.query_one("#train-dataset", Select).value
+        if dataset == Select.NULL:
+            errors["dataset"] = "dataset: choose one"
+        archs = list(self.query_one("#train-archs", SelectionList).selected)
+        self.query_one("#archs-error", Static).update(
+            "" if archs else "architectures: tick at least one")
+        if not archs:
+            errors["architectures"] = "tick at least one"
+        values: dict[str, Any] = {}
+        try:
+            values = self.query_one("#job-form", ParamForm).values()
+        except FormInvalid as exc:
+            errors.update(exc.errors)
+        space_error = self.query_one("#space-error", Static)
+        try:
+            space = json.loads(self.query_one("#search-space", TextArea).text or "{}")
+            if not isinstance(space, dict):
+                raise ValueError("must be a JSON object")
+            space_error.update("")
+        except ValueError as exc:
+            space_error.update(f"search_space: {exc}")
+            errors["search_space"] = str(exc)
+        if errors:
+            raise FormInvalid(errors)
+        spec: dict[str, Any] = {"dataset": dataset, "architectures": archs,
+                                "search_space": space, **values}
+        labels = list(self.query_one("#train-labels", SelectionList).selected)
+        if labels:
+            spec["labels"] = labels
+        return spec
+
+    @on(Button.Pressed, "#submit")
+    def action_submit(self) -> None:
+        try:
+            spec = self._job_spec()
+        except FormInvalid as exc:
+            self.notify(f"{len(exc.errors)} field(s) need fixing", severity="error")
+            return
+        self.query_one("#submit", Button).disabled = True
+        self.submit_job(spec)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="submit")
+    def submit_job(self, spec: dict[str, Any]) -> None:
+        self.deliver("submitted", self.client.submit_job(spec))
+
+    def show_submitted(self, job: dict[str, Any]) -> None:
+        self.query_one("#submit", Button).disabled = False
+        self.last_submitted = job
+        self.watched = job["id"]
+        self.notify(f"submitted job {job['id']}")
+        self.load_jobs()
+
+    def worker_failed(self, name: str, error: BaseException | None) -> bool:
+        self.query_one("#submit", Button).disabled = False
+        if isinstance(error, ApiError) and error.field:
+            if error.field.startswith("search_space"):
+                self.query_one("#space-error", Static).update(error.detail)
+            elif error.field.startswith("architectures"):
+                self.query_one("#archs-error", Static).update(error.detail)
+            else:
+                self.query_one("#job-form", ParamForm).show_error(error.field, error.detail)
+        return False
+
+    # ------------------------------------------------------------------ watching
+    def _poll(self) -> None:
+        if not self.is_current:
+            return
+        active = any(not j.get("terminal") for j in self.jobs)
+        watched_active = self.watched_job is not None and not self.watched_job.get("terminal")
+        if active or watched_active or (self.watched and self.watched_job is None):
+            self.load_jobs()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="jobs")
+    def load_jobs(self) -> None:
+        page = self.client.list_jobs(limit=20)
+        job = self.client.get_job(self.watched) if self.watched else None
+        self.deliver("jobs", page, job=job)
+
+    def show_jobs(self, page: dict[str, Any], *, job: dict[str, Any] | None) -> None:
+        self.jobs = page["items"]
+        table = self.query_one("#jobs-table", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for j in self.jobs:
+            spec = j.get("spec") or {}
+            model = j.get("model") or {}
+            table.add_row(str(j["id"])[:12], spec.get("dataset", "?"), j["status"],
+                          f"{int(float(j.get('progress') or 0) * 100)}%",
+                          str(len(j.get("trials") or [])),
+                          f"{model['name']}@{model['version']}" if model else "-", key=j["id"])
+        if self.jobs:
+            table.move_cursor(row=min(cursor, len(self.jobs) - 1))
+        if job is not None:
+            self.show_job(job)
+        self.jobs_loaded = True
+
+    def show_job(self, job: dict[str, Any]) -> None:
+        self.watched_job = job
+        self.query_one("#job-progress", JobProgress).job = job
+        metric = (job.get("spec") or {}).get("select_metric", "mmd")
+        curves: dict[str, tuple[list[float], list[float]]] = {}
+        for trial in job.get("trials") or []:
+            history = trial.get("history") or []
+            key = metric if any(metric in h for h in history) else next(
+                (k for h in history for k in h if k != "epoch"), None)
+            if key:
+                points = [(h.get("epoch", i + 1), h[key]) for i, h in enumerate(history)
+                          if key in h]
+                curves[f"{str(trial['trial_id'])[:8]} {key}"] = (
+                    [float(e) for e, _ in points], [float(v) for _, v in points])
+        self.query_one("#metrics-plot", SeriesPlot).show_history(
+            curves, title=f"{metric} per epoch" if curves else "no metrics yet")
+        self.query_one("#cancel", Button).disabled = bool(job.get("terminal"))
+
+    @on(DataTable.RowSelected, "#jobs-table")
+    def _job_chosen(self, event: DataTable.RowSelected) -> None:
+        if event.row_key is not None and event.row_key.value != self.watched:
+            self.watched = str(event.row_key.value)
+            self.watched_job = None
+            self.load_jobs()
+
+    # ------------------------------------------------------------------ cancel
+    @on(Button.Pressed, "#cancel")
+    def action_cancel_job(self) -> None:
+        job_id = self.watched
+        if not job_id:
+            self.notify("select a job first", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.cancel_job(job_id)
+
+        self.app.push_screen(ConfirmDialog(f"Cancel job {job_id}?", yes="Cancel job"), answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="cancel")
+    def cancel_job(self, job_id: str) -> None:
+        self.deliver("cancelled", self.client.cancel_job(job_id))
+
+    def show_cancelled(self, job: dict[str, Any]) -> None:
+        self.notify(f"job {job['id']}: {job['status']}")
+        self.load_jobs()

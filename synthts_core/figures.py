@@ -187,7 +187,7 @@ def metrics_table_figure(results: Sequence[Any]) -> go.Figure:
     fig = go.Figure(go.Table(header={"values": header, "align": "left"},
                              cells={"values": cells, "align": "left"},
                              columnwidth=[2.2, 1, 1, 1] + [1] * len(classes)))
-    fig.update_layout(title="Metrics", height=max(250, 120 + 30 * len(rows)),
+    fig.update_layout(title="Metrics", height=max(260, 180 + 34 * len(rows)),
                       margin={"l": 10, "r": 10})
     return fig
 

@@ -167,11 +167,14 @@ def run_job(rt: Runtime, job_id: str, *, resume: bool = False,
                             f"it: synthts train --resume {job_id})", name=job_id)
     if job.status == "cancelling":
         return rt.storage.update_job(job_id, status="cancelled")
-    from synthts_core.services import training_ray
-
-    training_ray.acquire_ray(rt.settings)
-    training_ray.ACTIVE_JOBS[job_id] = (rt, on_progress)
+    acquired = False
     try:
+        # inside the try: a job whose Ray cannot start (or import) fails, never stays queued
+        from synthts_core.services import training_ray
+
+        training_ray.acquire_ray(rt.settings)
+        acquired = True
+        training_ray.ACTIVE_JOBS[job_id] = (rt, on_progress)
         rt.storage.update_job(job_id, status="running")
         _prepare_tracker(rt)
         results = _fit(rt, job, resume)
@@ -182,8 +185,9 @@ def run_job(rt: Runtime, job_id: str, *, resume: bool = False,
         rt.storage.update_job(job_id, status="failed", errors=[*job.errors, msg])
         raise
     finally:
-        training_ray.ACTIVE_JOBS.pop(job_id, None)
-        training_ray.release_ray()
+        if acquired:
+            training_ray.ACTIVE_JOBS.pop(job_id, None)
+            training_ray.release_ray()
 
 
 def _prepare_tracker(rt: Runtime) -> None:

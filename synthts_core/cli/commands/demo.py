@@ -9,11 +9,11 @@ import click
 @click.option("--full", is_flag=True,
               help="The seed's full size: 10 classes x 1000 series x 1024 points.")
 @click.option("--count", type=click.IntRange(1, 100_000), default=None,
-              help="Series per class (default 100; 1000 with --full).")
+              help="Series per class (default 200; 1000 with --full).")
 @click.option("--length", type=click.IntRange(8, 65_536), default=None,
               help="Points per series (default 256; 1024 with --full).")
 @click.option("--trials", type=click.IntRange(1, 1000), default=4, show_default=True)
-@click.option("--epochs", type=click.IntRange(1, 100_000), default=15, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 100_000), default=150, show_default=True)
 @click.option("--arch", "architectures", multiple=True, default=("cgan", "cwgan_gp"),
               show_default=True, help="GAN architectures to search over.")
 @click.option("--metric", default="mmd", show_default=True,

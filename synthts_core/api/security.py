@@ -11,7 +11,7 @@ import hmac
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import SecurityScheme
 
@@ -35,6 +35,13 @@ def token_matches(header: str | None, token: str) -> bool:
     return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
+def is_loopback_origin(origin: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(origin).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 def require_token_for_writes(connection: ASGIConnection[Any, Any, Any, Any],
                              _: BaseRouteHandler) -> None:
     """Litestar guard: unsafe methods need the bearer token when one is configured."""
@@ -43,6 +50,13 @@ def require_token_for_writes(connection: ASGIConnection[Any, Any, Any, Any],
     secret = connection.app.state.runtime.settings.api_token
     token = secret.get_secret_value() if secret is not None else ""
     if not token:
+        # no token (a loopback-only server): still refuse writes a browser sends on behalf of
+        # another site, which need no preflight for a text/plain body
+        origin = connection.headers.get("origin")
+        if origin and not is_loopback_origin(origin):
+            raise PermissionDeniedException(
+                f"writes from origin {origin!r} are refused: only pages served from this "
+                "machine (localhost, 127.0.0.1, [::1]) may change state without a token")
         return
     if not token_matches(connection.headers.get("authorization"), token):
         raise NotAuthorizedException(

@@ -53,7 +53,7 @@ def upload_format(options: UploadOptions) -> str:
                         allowed="?format=csv|json|npy|parquet or a matching Content-Type")
 
 
-def parse_upload(body: bytes, options: UploadOptions) -> Dataset:
+def parse_upload(body: bytes, options: UploadOptions, max_values: int | None = None) -> Dataset:
     """Parse ``body`` per ``options``; every failure names the field at fault."""
     fmt = upload_format(options)
     if not body:
@@ -66,7 +66,8 @@ def parse_upload(body: bytes, options: UploadOptions) -> Dataset:
                                 "into windows of this many rows)", allowed="an integer >= 2")
         return import_table(body, fmt, name=options.name, columns=options.columns,
                             label_column=options.label_column, window=options.window,
-                            stride=options.stride, normalise=options.normalise)
+                            stride=options.stride, normalise=options.normalise,
+                            max_values=max_values)
     for opt in ("label_column", "columns", "window", "stride"):
         if getattr(options, opt) is not None:
             raise BadInputError(opt, f"applies to CSV and Parquet, not {fmt}",

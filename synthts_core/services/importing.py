@@ -114,8 +114,12 @@ def _windows(n_rows: int, window: int, stride: int) -> np.ndarray:
 def import_table(source: str | Path | bytes, fmt: Format | None = None, *, name: str,
                  columns: list[str] | None = None, label_column: str | None = None,
                  window: int, stride: int | None = None,
-                 normalise: Literal["none", "zscore", "minmax"] = "zscore") -> Dataset:
-    """Cut a table into windows (series, channels, window) with labels from ``label_column``."""
+                 normalise: Literal["none", "zscore", "minmax"] = "zscore",
+                 max_values: int | None = None) -> Dataset:
+    """Cut a table into windows (series, channels, window) with labels from ``label_column``.
+
+    ``max_values`` caps series x channels x window before anything is materialised (overlapping
+    windows multiply a small table: a 64 MiB CSV with stride 1 could ask for tens of GB)."""
     fmt_name = _format(source, fmt)
     if isinstance(window, bool) or not isinstance(window, int) or window < 2:
         raise BadInputError("window", f"got {window!r}", allowed="an integer >= 2")
@@ -175,6 +179,11 @@ def import_table(source: str | Path | bytes, fmt: Format | None = None, *, name:
     if not len(all_starts):
         raise BadInputError("window", f"no run of one label is {window} rows long",
                             allowed="a window no longer than the label runs")
+    if max_values is not None and len(all_starts) * data.shape[0] * window > max_values:
+        from synthts_core.errors import LimitExceededError
+
+        raise LimitExceededError("windows x channels x window", len(all_starts) * data.shape[0]
+                                 * window, max_values, "SYNTHTS_MAX_GENERATE_VALUES")
     idx = all_starts[:, None] + np.arange(window)  # (series, window)
     values = np.ascontiguousarray(data[:, idx].transpose(1, 0, 2))
     label_arr = np.concatenate(labels) if label_column is not None else None

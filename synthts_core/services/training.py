@@ -175,6 +175,9 @@ def run_job(rt: Runtime, job_id: str, *, resume: bool = False,
         training_ray.acquire_ray(rt.settings)
         acquired = True
         training_ray.ACTIVE_JOBS[job_id] = (rt, on_progress)
+        if rt.storage.get_job(job_id).status in ("cancelling", "cancelled"):
+            # cancelled while Ray was starting: honour it, never flip back to running
+            return rt.storage.update_job(job_id, status="cancelled")
         rt.storage.update_job(job_id, status="running")
         _prepare_tracker(rt)
         results = _fit(rt, job, resume)
@@ -182,7 +185,7 @@ def run_job(rt: Runtime, job_id: str, *, resume: bool = False,
     except Exception as exc:
         msg = exc.message if isinstance(exc, SynthtsError) else f"{type(exc).__name__}: {exc}"
         log.exception("training job %s failed", job_id)
-        rt.storage.update_job(job_id, status="failed", errors=[*job.errors, msg])
+        rt.storage.update_job(job_id, status="failed", error=msg)  # appends: trial errors stay
         raise
     finally:
         if acquired:

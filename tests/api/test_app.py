@@ -89,6 +89,22 @@ def test_token_guards_writes_only(tmp_path):
         assert c.delete(f"{API}/datasets/guarded", headers=auth).status_code == 204
 
 
+def test_without_token_cross_site_writes_are_refused(tmp_path):
+    """A page on another site can POST a text/plain body without a preflight; a server with no
+    token must not take such writes, while local clients (no Origin, or a loopback one) can."""
+    app = create_app(api_settings(tmp_path / "d"))
+    body = {"name": "local", **SMALL_HARMONICS}
+    with TestClient(app) as c:
+        r = c.post(f"{API}/datasets/upload?name=evil&format=csv&window=4",
+                   content=b"a\n1\n2\n3\n4\n", headers={"Origin": "https://evil.example",
+                                                          "Content-Type": "text/plain"})
+        assert "origin" in assert_problem(r, 403)["detail"]
+        assert c.get(f"{API}/datasets/evil").status_code == 404
+        assert c.post(f"{API}/datasets", json=body,
+                      headers={"Origin": "http://127.0.0.1:8000"}).status_code == 201
+        assert c.get(f"{API}/datasets").status_code == 200
+
+
 @pytest.fixture
 def live_url(tmp_path):
     with live_server(api_settings(tmp_path / "live")) as url:

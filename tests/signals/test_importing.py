@@ -110,3 +110,15 @@ def test_missing_values_and_unknown_format(tmp_path) -> None:
     with pytest.raises(BadInputError) as info:
         import_table(tmp_path / "data.xlsx", None, name="x", window=2)
     assert info.value.field == "format"
+
+
+def test_overlapping_windows_are_capped_before_they_are_materialised():
+    from synthts_core.errors import LimitExceededError
+    from synthts_core.services.importing import import_table
+
+    csv = "a\n" + "\n".join(str(i) for i in range(2000))
+    with pytest.raises(LimitExceededError, match="SYNTHTS_MAX_GENERATE_VALUES"):
+        import_table(csv.encode(), "csv", name="big", window=500, stride=1, max_values=100_000)
+    small = import_table(csv.encode(), "csv", name="ok", window=500, stride=500,
+                         max_values=100_000)
+    assert small.values.shape == (4, 1, 500)

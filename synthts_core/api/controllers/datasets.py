@@ -88,7 +88,8 @@ class DatasetsController(Controller):
                                 content_type=request.headers.get("content-type", ""))
         body = await request.body()
         await sync_to_thread(_ensure_free, runtime, name)
-        dataset = await sync_to_thread(parse_upload, body, options)
+        dataset = await sync_to_thread(parse_upload, body, options,
+                                       runtime.settings.max_generate_values)
         meta = await sync_to_thread(datasets.store, runtime, dataset)
         return Response(DatasetRead.from_domain(meta), status_code=201,
                         headers={"Location": f"/api/v1/datasets/{meta.name}"})

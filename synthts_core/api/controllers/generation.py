@@ -87,10 +87,11 @@ class GenerationController(Controller):
         headers = {"X-Synthts-Model": f"{ref.name}@{ref.version}"}
         if encoding.wants_binary(request, format):
             return encoding.npy_response(values, labels, model.label_names, headers)
+        as_lists = await sync_to_thread(compact, values)  # up to 10M floats: off the loop
         body = GenerateRead(model=ref.name, version=str(ref.version), shape=list(values.shape),
                             label_names=model.label_names,
                             labels=labels.tolist() if labels is not None else None,
-                            values=compact(values))
+                            values=as_lists)
         return Response(body, headers=headers)
 
     @post("/generate/figure", operation_id="generateFigure", status_code=200,
@@ -120,7 +121,7 @@ class GenerationController(Controller):
             fig = await sync_to_thread(partial(
                 figures.real_vs_synthetic_figure, real, real_labels, values, labels,
                 model.label_names, per_label=per_label))
-        return _figure_response(fig, format, title)
+        return await sync_to_thread(_figure_response, fig, format, title)
 
     @post("/interpolate", operation_id="interpolateLatent", status_code=200,
           security=WRITE_SECURITY, responses=problems(401, 404, 413, 503))
@@ -135,7 +136,7 @@ class GenerationController(Controller):
             model=model.ref.name, version=str(model.ref.version), steps=data.steps,
             description=walk.description, fractions=np.asarray(walk.fractions).tolist(),
             label_weights=None if weights is None else np.asarray(weights).tolist(),
-            values=compact(walk.values))
+            values=await sync_to_thread(compact, walk.values))
 
     @post("/interpolate/figure", operation_id="interpolationFigure", status_code=200,
           security=WRITE_SECURITY, responses=problems(401, 404, 413, 503),
@@ -154,7 +155,7 @@ class GenerationController(Controller):
         captions = [f"{float(f):.2f}" for f in np.asarray(walk.fractions)]
         fig = await sync_to_thread(partial(figures.interpolation_animation, walk.values,
                                            captions=captions, title=title))
-        return _figure_response(fig, format, title)
+        return await sync_to_thread(_figure_response, fig, format, title)
 
 
 async def _interpolate(api: ApiState, name: str, version: str,

@@ -10,13 +10,34 @@ import importlib
 import keyword
 import pkgutil
 import sys
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from synthts_core.errors import BadInputError, SynthtsError
 
+if TYPE_CHECKING:
+    from synthts_core.runtime import Runtime
+
 COMMANDS_PACKAGE = "synthts_core.cli.commands"
+
+
+@contextmanager
+def cli_runtime(ctx: click.Context) -> Iterator[Runtime]:
+    """The runtime passed as ``obj`` (tests, embedding apps), else one closed at the end."""
+    from synthts_core.runtime import Runtime
+
+    given = ctx.find_object(Runtime)
+    if given is not None:
+        yield given
+        return
+    rt = Runtime()
+    try:
+        yield rt
+    finally:
+        rt.close()
 
 
 class LazyGroup(click.Group):

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from synthts_core.cli.commands.train import cli_runtime
+from synthts_core.cli import cli_runtime
 
 
 @click.group("jobs")

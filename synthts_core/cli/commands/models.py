@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from synthts_core.cli import cli_runtime
+
 if TYPE_CHECKING:
-    from synthts_core.runtime import Runtime
+    pass
 
 
-@contextmanager
-def cli_runtime(ctx: click.Context) -> Iterator[Runtime]:
-    """The runtime a caller passed as ``obj`` (tests, embedding apps), else one from the
-    settings that is closed when the command ends."""
-    from synthts_core.runtime import Runtime
-
-    given = ctx.find_object(Runtime)
-    if given is not None:
-        yield given
-        return
-    rt = Runtime()
-    try:
-        yield rt
-    finally:
-        rt.close()
 
 
 @click.group("models")

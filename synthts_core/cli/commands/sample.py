@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from synthts_core.cli.commands.models import cli_runtime
+from synthts_core.cli import cli_runtime
 
 if TYPE_CHECKING:
     from synthts_core.services.models import Sample

@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from synthts_core.cli import cli_runtime
 
 if TYPE_CHECKING:
     from synthts_core.domain import JobSpec, TrainingJob
     from synthts_core.runtime import Runtime
 
 
-@contextmanager
-def cli_runtime(ctx: click.Context) -> Iterator[Runtime]:
-    """The runtime passed as ``obj`` (tests, embedding apps), else one closed at the end."""
-    from synthts_core.runtime import Runtime
-
-    given = ctx.find_object(Runtime)
-    if given is not None:
-        yield given
-        return
-    rt = Runtime()
-    try:
-        yield rt
-    finally:
-        rt.close()
 
 
 def parse_set(items: tuple[str, ...]) -> dict[str, Any]:

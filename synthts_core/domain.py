@@ -130,6 +130,16 @@ class DatasetMeta(msgspec.Struct, kw_only=True):
         return self.n_values * 4
 
 
+def human_bytes(nbytes: int) -> str:
+    """``1536`` -> ``"1.5 KiB"`` (CLI and TUI show dataset and file sizes the same way)."""
+    size = float(nbytes)
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
 @dataclass
 class Dataset:
     """Values (series, channels, length) float32; labels (series,) int64 or None; times

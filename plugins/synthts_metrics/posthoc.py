@@ -45,6 +45,18 @@ def _windows(x: np.ndarray, width: int, rng: np.random.Generator) -> np.ndarray:
     return np.take_along_axis(x, idx[:, None, :].repeat(x.shape[1], axis=1), axis=2)
 
 
+def _fit(torch: Any, model: Any, loss_fn: Any, x: np.ndarray, y: np.ndarray,
+         batches: np.ndarray) -> None:
+    """Adam over the pre-drawn minibatch indices (one row of ``batches`` per step)."""
+    opt = torch.optim.Adam(model.parameters())
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    for idx in batches:
+        b = torch.from_numpy(idx)
+        opt.zero_grad()
+        loss_fn(model(xt[b]), yt[b]).backward()
+        opt.step()
+
+
 def _hidden(channels: int, hidden: int | None) -> int:
     return hidden if hidden is not None else max(channels // 2, 2)
 
@@ -74,14 +86,7 @@ def discriminative_once(real: np.ndarray, synthetic: np.ndarray, rng: np.random.
     with torch.random.fork_rng(devices=[]), _single_thread(torch):
         torch.manual_seed(seed)
         model = _classifier(real.shape[2], _hidden(real.shape[2], hidden))
-        opt = torch.optim.Adam(model.parameters())
-        loss_fn = nn.BCEWithLogitsLoss()
-        xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
-        for idx in batches:
-            b = torch.from_numpy(idx)
-            opt.zero_grad()
-            loss_fn(model(xt[b]), yt[b]).backward()
-            opt.step()
+        _fit(torch, model, nn.BCEWithLogitsLoss(), x_train, y_train, batches)
         with torch.no_grad():
             pred = (model(torch.from_numpy(x_test)) > 0).numpy()
     accuracy = float((pred == (y_test > 0.5)).mean())
@@ -105,14 +110,7 @@ def predictive_once(train: np.ndarray, test: np.ndarray, rng: np.random.Generato
     with torch.random.fork_rng(devices=[]), _single_thread(torch):
         torch.manual_seed(seed)
         model = _predictor(x_tr.shape[2], _hidden(train.shape[2], hidden))
-        opt = torch.optim.Adam(model.parameters())
-        loss_fn = nn.L1Loss()
-        xt, yt = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
-        for idx in batches:
-            b = torch.from_numpy(idx)
-            opt.zero_grad()
-            loss_fn(model(xt[b]), yt[b]).backward()
-            opt.step()
+        _fit(torch, model, nn.L1Loss(), x_tr, y_tr, batches)
         with torch.no_grad():
             pred = model(torch.from_numpy(x_te)).numpy()
     return float(np.abs(pred - y_te).mean())

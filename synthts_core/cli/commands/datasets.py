@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-if TYPE_CHECKING:
-    from synthts_core.runtime import Runtime
+from synthts_core.cli import cli_runtime
+from synthts_core.domain import human_bytes
 
 SORTS = ["name", "-name", "created_at", "-created_at", "n_series", "-n_series"]
-
-
-@contextmanager
-def _runtime() -> Iterator[Runtime]:
-    from synthts_core.runtime import Runtime
-
-    with Runtime() as rt:
-        yield rt
-
-
-def _size(nbytes: int) -> str:
-    size = float(nbytes)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
 
 
 @click.group("datasets")
@@ -55,7 +36,7 @@ def list_command(name_contains: str | None, tags: tuple[str, ...], generator: st
 
     query = DatasetQuery(offset=offset, limit=limit, sort=sort, name_contains=name_contains,
                          tags=list(tags), generator=generator, label=label)  # type: ignore[arg-type]
-    with _runtime() as rt:
+    with cli_runtime(click.get_current_context()) as rt:
         page = datasets.list_datasets(rt, query)
     if as_json:
         click.echo(json.dumps(to_builtins(page), indent=2))
@@ -83,7 +64,7 @@ def show_command(name: str, as_json: bool) -> None:
     from synthts_core.domain import to_builtins
     from synthts_core.services import datasets
 
-    with _runtime() as rt:
+    with cli_runtime(click.get_current_context()) as rt:
         meta = datasets.get_meta(rt, name)
     data: dict[str, Any] = to_builtins(meta)
     data["n_values"] = meta.n_values
@@ -93,7 +74,7 @@ def show_command(name: str, as_json: bool) -> None:
         return
     click.echo(f"name:        {meta.name}")
     click.echo(f"shape:       {meta.n_series} series x {meta.n_channels} channels x "
-               f"{meta.length} steps ({meta.n_values:,} values, {_size(meta.nbytes)})")
+               f"{meta.length} steps ({meta.n_values:,} values, {human_bytes(meta.nbytes)})")
     click.echo(f"checksum:    {meta.checksum}")
     click.echo(f"created:     {meta.created_at.isoformat()}")
     click.echo(f"source:      {meta.source}")
@@ -128,7 +109,7 @@ def export_command(name: str, fmt: str, layout: str, labels: tuple[str, ...],
     """Write a dataset as CSV, Parquet or .npy (values only)."""
     from synthts_core.services import datasets
 
-    with _runtime() as rt:
+    with cli_runtime(click.get_current_context()) as rt:
         data = datasets.export(rt, name, fmt, layout=layout,  # type: ignore[arg-type]
                                labels=list(labels) or None)
     if str(output) == "-":
@@ -137,7 +118,7 @@ def export_command(name: str, fmt: str, layout: str, labels: tuple[str, ...],
     tmp = output.with_name(output.name + ".partial")
     tmp.write_bytes(data)
     tmp.replace(output)
-    click.echo(f"wrote {output} ({_size(len(data))})", err=True)
+    click.echo(f"wrote {output} ({human_bytes(len(data))})", err=True)
 
 
 @command.command("delete")
@@ -147,10 +128,10 @@ def delete_command(name: str, yes: bool) -> None:
     """Delete a dataset (asks first unless --yes)."""
     from synthts_core.services import datasets
 
-    with _runtime() as rt:
+    with cli_runtime(click.get_current_context()) as rt:
         meta = datasets.get_meta(rt, name)
         if not yes:
             click.confirm(f"Delete dataset {name!r} ({meta.n_series} series, "
-                          f"{_size(meta.nbytes)})?", abort=True)
+                          f"{human_bytes(meta.nbytes)})?", abort=True)
         datasets.delete(rt, name)
     click.echo(f"deleted {name}")

@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Button, DataTable, Input, Label, Static
 
+from synthts_core.domain import human_bytes
 from synthts_tui.browser import open_html
 from synthts_tui.screens.base import BaseScreen
 from synthts_tui.widgets.dialogs import ConfirmDialog, PromptDialog
@@ -22,15 +23,6 @@ from synthts_tui.widgets.plot import SeriesPlot
 PAGE_SIZE = 15
 PER_LABEL = 3
 EXPORT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".npy": "npy"}
-
-
-def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
 
 
 class DatasetsScreen(BaseScreen):

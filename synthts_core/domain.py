@@ -18,13 +18,16 @@ import numpy as np
 
 from synthts_core.errors import BadInputError
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$(?!\n)")
+"""The ``(?!\n)`` stops ``$`` from matching before a trailing newline when a schema validator
+searches with the pattern (Python's ``$`` does, JSON Schema's does not); ``check_name`` uses a
+full match on top."""
 NAME_ALLOWED = "1-128 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
 def check_name(name: Any, field: str = "name") -> str:
     """Names double as file names, URL segments and database keys, so keep them plain."""
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise BadInputError(field, f"got {name!r}", allowed=NAME_ALLOWED)
     return name
 
@@ -260,7 +263,7 @@ class JobSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     search_space: dict[str, Any] = {}
     num_trials: int = 4
     epochs: int = 10
-    select_metric: str = "mmd"
+    select_metric: str = "detector"
     model_name: str | None = None
     seed: int = 0
     max_concurrent: int | None = None
@@ -278,6 +281,9 @@ class TrialState(msgspec.Struct, kw_only=True):
     error: str | None = None
     run_id: str | None = None
     checkpoint: str | None = None
+    # the trial's best checkpoint scored again on fresh samples when the job finished: the
+    # number that picked the winner
+    selection_score: float | None = None
 
 
 class TrainingJob(msgspec.Struct, kw_only=True):
@@ -343,6 +349,32 @@ class MetricResult(msgspec.Struct, kw_only=True):
     details: dict[str, Any] = {}
 
 
+class ClassVerdict(msgspec.Struct, kw_only=True):
+    """One class (or the pooled set) judged by the verdict metric: ``passed`` is None when the
+    metric could not vouch for its number (``reason`` says why)."""
+
+    label: str
+    value: float | None
+    ci: list[float] | None = None
+    passed: bool | None = None
+    reason: str | None = None
+
+
+class Verdict(msgspec.Struct, kw_only=True):
+    """What an evaluation concludes: every class checked by a metric that can fail, against a
+    stated threshold, worst class first."""
+
+    metric: str
+    threshold: float
+    higher_is_better: bool = False
+    passed: bool = False  # every class passed (none failed, none inconclusive)
+    summary: str = ""
+    worst: str | None = None
+    classes: list[ClassVerdict] = []
+    pooled: ClassVerdict | None = None
+    notes: list[str] = []
+
+
 class EvaluationReport(msgspec.Struct, kw_only=True):
     model: ModelVersionRef | None = None
     dataset: str
@@ -350,6 +382,7 @@ class EvaluationReport(msgspec.Struct, kw_only=True):
     n_synthetic: int = 0
     metrics: list[MetricResult] = []
     created_at: datetime = msgspec.field(default_factory=utcnow)
+    verdict: Verdict | None = None
 
 
 def to_builtins(obj: Any) -> Any:

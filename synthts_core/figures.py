@@ -192,12 +192,16 @@ def metrics_table_figure(results: Sequence[Any]) -> go.Figure:
     return fig
 
 
-def to_html(figures: go.Figure | Sequence[go.Figure], title: str) -> str:
-    """One self-contained HTML page: plotly.js inlined once, then every figure."""
+def to_html(figures: go.Figure | Sequence[go.Figure], title: str, lead: str = "",
+            style: str = "") -> str:
+    """One self-contained HTML page: ``lead`` (trusted HTML, e.g. the verdict), plotly.js
+    inlined once, then every figure."""
     figs = [figures] if isinstance(figures, go.Figure) else list(figures)
     parts = [fig.to_html(full_html=False, include_plotlyjs=(i == 0))
              for i, fig in enumerate(figs)]
     body = "\n".join(f'<section class="figure">{p}</section>' for p in parts)
     safe = html.escape(title)
+    css = f"<style>{style}</style>" if style else ""
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-            f"<title>{safe}</title></head>\n<body><h1>{safe}</h1>\n{body}\n</body></html>\n")
+            f"<title>{safe}</title>{css}</head>\n<body><h1>{safe}</h1>\n{lead}\n{body}\n"
+            "</body></html>\n")

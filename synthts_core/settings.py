@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     mlflow_uri: str | None = Field(None, description="MLflow tracking server URI. Default: a "
                                    "SQLite store and artifact folder in the data folder.")
     mlflow_experiment: str = Field("synthts", description="MLflow experiment prefix.")
+    mlflow_system_metrics: bool = Field(False, description="Log system metrics (CPU, memory, "
+                                        "disk, network; GPU with nvidia-ml-py) to every run.")
     ray_address: str | None = Field(None, description="Existing Ray cluster address; default "
                                     "starts a local Ray in-process.")
     ray_num_cpus: int | None = Field(None, description="CPUs for the local Ray (default: all).")
@@ -48,8 +50,15 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(None, description="Bearer token required for writes.")
     max_request_bytes: int = Field(64 * 1024 * 1024, description="Largest request body.")
     max_generate_values: int = Field(10_000_000, description="Largest series x channels x "
-                                     "length one generation request may ask for.")
+                                     "length one generation request may ask for or one "
+                                     "upload may hold.")
     model_cache_size: int = Field(8, description="Loaded model versions kept in memory.")
+    request_body_timeout_s: float = Field(30.0, gt=0, description="Longest wait for the next "
+                                          "piece of a request body (a stalled body gets a 408).")
+    max_concurrent_uploads: int = Field(4, ge=1, description="Dataset uploads handled at once; "
+                                        "more get a 429 with Retry-After.")
+    generate_batching: bool = Field(True, description="Run concurrent generation requests for "
+                                    "one model version as one forward pass.")
     strict_plugins: bool = Field(False, description="Re-raise plugin import errors.")
     disable_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Entry-point names "
                                        "not to load (comma-separated).")

@@ -98,6 +98,7 @@ def check_storable(dataset: Dataset) -> DatasetMeta:
     if not np.isfinite(dataset.values).all():
         raise BadInputError("values", "contain NaN or infinite numbers", allowed="finite floats")
     meta = dataset.meta
+    check_normalisation(meta)
     if (meta.n_series, meta.n_channels, meta.length) != (n, c, length):
         meta = msgspec.structs.replace(meta, n_series=n, n_channels=c, length=length)
     actual = checksum(dataset.values, dataset.labels, dataset.times)
@@ -105,6 +106,23 @@ def check_storable(dataset: Dataset) -> DatasetMeta:
         raise BadInputError("checksum", "does not match the values, labels and times",
                             allowed=f"{actual} or empty")
     return msgspec.structs.replace(meta, checksum=actual)
+
+
+def check_normalisation(meta: DatasetMeta) -> None:
+    """Offsets and scales map stored values back to real units, so they must be finite (JSON
+    has no infinity: one would be written as ``null`` and the record could not be read back)
+    and scales non-zero."""
+    norm = meta.normalisation
+    for field in ("offset", "scale"):
+        numbers = getattr(norm, field)
+        for i, x in enumerate(numbers):
+            if isinstance(x, bool) or not isinstance(x, int | float) or not np.isfinite(x):
+                raise BadInputError(f"normalisation.{field}[{i}]", f"got {x!r}",
+                                    allowed="finite numbers (the data's range overflows "
+                                    "float64; rescale it before import)")
+    for i, x in enumerate(norm.scale):
+        if x == 0:
+            raise BadInputError(f"normalisation.scale[{i}]", "is 0", allowed="a non-zero scale")
 
 
 def layout(dataset: Dataset, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> dict[str, Stream]:

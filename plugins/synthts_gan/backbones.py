@@ -34,6 +34,9 @@ class NetSpec:
     dropout: float = 0.0
     conv_width: int = 64
     conv_layers: int = 3
+    conditioning: str = "concat"  # critic: "concat" (label as input) | "projection"
+    noise_inputs: bool = False  # generator adds learned-scale noise at every output point
+    spectral_norm: bool = False  # critic layers spectrally normalised
 
 
 class SeededDropout(nn.Module):
@@ -83,6 +86,53 @@ class _Conditioned(nn.Module):
         return self.embedding(labels, weights)
 
 
+class NoiseOutput(nn.Module):
+    """The generator's last step. Plain: ``tanh(h)``. With noise inputs the body emits a mean
+    and a raw scale per channel and point, and the output is ``tanh(mean) + softplus(scale) *
+    eps`` (clamped to [-1, 1]) with fresh ``eps ~ N(0, 1)`` at every point: the network can then make white noise of
+    any level (which a convolution stack, a smoother, cannot), class by class and point by
+    point. ``eps`` comes from ``self.rng`` when set, so sampling is reproducible."""
+
+    def __init__(self, noise_inputs: bool) -> None:
+        super().__init__()
+        self.noise_inputs = noise_inputs
+        self.rng: torch.Generator | None = None
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if not self.noise_inputs:
+            return torch.tanh(h)
+        mean, raw = h.chunk(2, dim=1)
+        eps = torch.randn(mean.shape, device=mean.device, dtype=mean.dtype, generator=self.rng)
+        # noise added after the squashing, so it stays Gaussian at the peaks too; the clamp
+        # keeps the output in the training range (the real extremes are exactly +-1)
+        return (torch.tanh(mean) + nn.functional.softplus(raw - 3.0) * eps).clamp(-1.0, 1.0)
+
+
+def set_noise_rng(module: nn.Module, rng: torch.Generator | None) -> None:
+    for m in module.modules():
+        if isinstance(m, NoiseOutput):
+            m.rng = rng
+
+
+def _sn(layer: nn.Module, on: bool) -> nn.Module:
+    return nn.utils.parametrizations.spectral_norm(layer) if on else layer
+
+
+class Projection(nn.Module):
+    """Projection conditioning (Miyato & Koyama 2018): the critic's score gains
+    ``<embed(y), features>``, so each class is judged against its own direction instead of a
+    label fed in as an input. Soft ``label_weights`` mix the class embeddings."""
+
+    def __init__(self, n_classes: int, dim: int) -> None:
+        super().__init__()
+        self.embed = LabelEmbedding(n_classes, dim)
+        nn.init.zeros_(self.embed.embed.weight)
+
+    def forward(self, h: torch.Tensor, labels: torch.Tensor | None,
+                weights: torch.Tensor | None) -> torch.Tensor:
+        return (self.embed(labels, weights) * h).sum(1)
+
+
 # ------------------------------------------------------------------------- seed MLPs
 
 
@@ -90,7 +140,7 @@ def _seed_wgan_generator_body(in_dim: int, out_dim: int) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Linear(in_dim, 128), nn.LeakyReLU(0.2)]
     for a, b in ((128, 256), (256, 512), (512, 1024)):
         layers += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b, eps=0.8), nn.LeakyReLU(0.2)]
-    layers += [nn.Linear(1024, out_dim), nn.Tanh()]
+    layers += [nn.Linear(1024, out_dim)]
     return nn.Sequential(*layers)
 
 
@@ -98,7 +148,7 @@ def _seed_cgan_generator_body(in_dim: int, out_dim: int) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Linear(in_dim, 128), nn.LeakyReLU(0.2)]
     for a, b in ((128, 256), (256, 512)):
         layers += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b), nn.LeakyReLU(0.2)]
-    layers += [nn.Linear(512, out_dim), nn.Tanh()]
+    layers += [nn.Linear(512, out_dim)]
     return nn.Sequential(*layers)
 
 
@@ -108,37 +158,70 @@ class MlpGenerator(_Conditioned):
 
     def __init__(self, spec: NetSpec) -> None:
         super().__init__(spec.n_classes, spec.embed_dim)
-        self.shape = (spec.n_channels, spec.length)
+        outputs = spec.n_channels * (2 if spec.noise_inputs else 1)
+        self.shape = (outputs, spec.length)
         body = _seed_cgan_generator_body if spec.family == "cgan" else _seed_wgan_generator_body
-        self.body = body(spec.latent_dim + self.cond_dim, spec.n_channels * spec.length)
+        self.body = body(spec.latent_dim + self.cond_dim, outputs * spec.length)
+        self.out = NoiseOutput(spec.noise_inputs)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None,
                 label_weights: torch.Tensor | None = None) -> torch.Tensor:
         cond = self.condition(labels, label_weights)
         h = z if cond is None else torch.cat((cond, z), dim=1)
-        return self.body(h).view(z.shape[0], *self.shape)
+        return self.out(self.body(h).view(z.shape[0], *self.shape))
 
 
-class MlpCritic(_Conditioned):
+class _Critic(nn.Module):
+    """Shared critic head: the label either enters as input (``concat``, the seed's way) or
+    through a projection of the last features; ``score`` maps features to one number."""
+
+    def __init__(self, spec: NetSpec) -> None:
+        super().__init__()
+        conditional = spec.n_classes > 0
+        self.project = conditional and spec.conditioning == "projection"
+        self.cond_dim = spec.embed_dim if conditional and not self.project else 0
+        self.embedding = (LabelEmbedding(spec.n_classes, spec.embed_dim)
+                          if self.cond_dim else None)
+        self.projection: Projection | None = None
+
+    def _head(self, spec: NetSpec, features: int, n_classes: int) -> None:
+        self.score = _sn(nn.Linear(features, 1), spec.spectral_norm)
+        if self.project:
+            self.projection = Projection(n_classes, features)
+
+    def _scored(self, h: torch.Tensor, labels: torch.Tensor | None,
+                label_weights: torch.Tensor | None) -> torch.Tensor:
+        out = self.score(h).squeeze(1)
+        if self.projection is not None:
+            out = out + self.projection(h, labels, label_weights)
+        return out
+
+    def condition(self, labels: torch.Tensor | None,
+                  weights: torch.Tensor | None) -> torch.Tensor | None:
+        return None if self.embedding is None else self.embedding(labels, weights)
+
+
+class MlpCritic(_Critic):
     """Seed critic (length -> 512 -> 256 -> 1) or seed C-GAN discriminator
     ((length + embedding) -> 512 -> 512 -> 512 -> 1, dropout after the 2nd and 3rd layer)."""
 
     def __init__(self, spec: NetSpec) -> None:
-        super().__init__(spec.n_classes, spec.embed_dim)
+        super().__init__(spec)
         in_dim = spec.n_channels * spec.length + self.cond_dim
+        sn = spec.spectral_norm
         if spec.family == "cgan":
             self.body = nn.Sequential(
-                nn.Linear(in_dim, 512), nn.LeakyReLU(0.2),
-                nn.Linear(512, 512), SeededDropout(spec.dropout), nn.LeakyReLU(0.2),
-                nn.Linear(512, 512), SeededDropout(spec.dropout), nn.LeakyReLU(0.2),
-                nn.Linear(512, 1),
+                _sn(nn.Linear(in_dim, 512), sn), nn.LeakyReLU(0.2),
+                _sn(nn.Linear(512, 512), sn), SeededDropout(spec.dropout), nn.LeakyReLU(0.2),
+                _sn(nn.Linear(512, 512), sn), SeededDropout(spec.dropout), nn.LeakyReLU(0.2),
             )
+            self._head(spec, 512, spec.n_classes)
         else:
             self.body = nn.Sequential(
-                nn.Linear(in_dim, 512), nn.LeakyReLU(0.2),
-                nn.Linear(512, 256), nn.LeakyReLU(0.2),
-                nn.Linear(256, 1),
+                _sn(nn.Linear(in_dim, 512), sn), nn.LeakyReLU(0.2),
+                _sn(nn.Linear(512, 256), sn), nn.LeakyReLU(0.2),
             )
+            self._head(spec, 256, spec.n_classes)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None,
                 label_weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -146,7 +229,7 @@ class MlpCritic(_Conditioned):
         h = x.flatten(1)
         if cond is not None:
             h = torch.cat((h, cond), dim=1)
-        return self.body(h).squeeze(1)
+        return self._scored(self.body(h), labels, label_weights)
 
 
 # ------------------------------------------------------------------------- 1-D convolutional
@@ -185,41 +268,44 @@ class ConvGenerator(_Conditioned):
                        nn.Conv1d(ch, out, 5, padding=2, bias=False),
                        nn.BatchNorm1d(out), nn.LeakyReLU(0.2)]
             ch = out
-        blocks += [nn.Conv1d(ch, spec.n_channels, 5, padding=2), nn.Tanh()]
+        outputs = spec.n_channels * (2 if spec.noise_inputs else 1)
+        blocks += [nn.Conv1d(ch, outputs, 5, padding=2)]
         self.blocks = nn.Sequential(*blocks)
+        self.out = NoiseOutput(spec.noise_inputs)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None,
                 label_weights: torch.Tensor | None = None) -> torch.Tensor:
         cond = self.condition(labels, label_weights)
         h = z if cond is None else torch.cat((cond, z), dim=1)
         h = self.project(h).view(z.shape[0], self.c0, self.l0)
-        return self.blocks(h)[..., : self.length]
+        return self.out(self.blocks(h)[..., : self.length])
 
 
-class ConvCritic(_Conditioned):
-    """Strided convolutions (length halves, channels double) then a linear score. The label
-    embedding enters as extra constant input channels."""
+class ConvCritic(_Critic):
+    """Strided convolutions (length halves, channels double) then a linear score. With concat
+    conditioning the label embedding enters as extra constant input channels."""
 
     def __init__(self, spec: NetSpec) -> None:
-        super().__init__(spec.n_classes, spec.embed_dim)
+        super().__init__(spec)
         check_conv_length(spec)
         layers: list[nn.Module] = []
         ch_in, ch, length = spec.n_channels + self.cond_dim, spec.conv_width, spec.length
         for _ in range(spec.conv_layers):
-            layers += [nn.Conv1d(ch_in, ch, 5, stride=2, padding=2), nn.LeakyReLU(0.2)]
+            layers += [_sn(nn.Conv1d(ch_in, ch, 5, stride=2, padding=2), spec.spectral_norm),
+                       nn.LeakyReLU(0.2)]
             if spec.dropout > 0:
                 layers.append(SeededDropout(spec.dropout))
             length = (length - 1) // 2 + 1
             ch_in, ch = ch, ch * 2
         self.features = nn.Sequential(*layers)
-        self.score = nn.Linear(ch_in * length, 1)
+        self._head(spec, ch_in * length, spec.n_classes)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None,
                 label_weights: torch.Tensor | None = None) -> torch.Tensor:
         cond = self.condition(labels, label_weights)
         if cond is not None:
             x = torch.cat((x, cond[:, :, None].expand(-1, -1, x.shape[-1])), dim=1)
-        return self.score(self.features(x).flatten(1)).squeeze(1)
+        return self._scored(self.features(x).flatten(1), labels, label_weights)
 
 
 def build_networks(spec: NetSpec, seed: int) -> tuple[nn.Module, nn.Module]:

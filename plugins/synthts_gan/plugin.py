@@ -16,12 +16,28 @@ from synthts_core.schema import ParamSchema, bool_param, choice_param, float_par
 BACKBONE_HELP = ("Network family: 'mlp' = the seed's fully connected networks, 'conv' = 1-D "
                  "convolutional (weights independent of the length; better on long series).")
 
+AUGMENT_HELP = ("Random circular shift of every series each epoch. It teaches the model that "
+                "phase is random: only for data whose phase really is (evaluation then compares "
+                "against shifted real series and says so).")
+NOISE_HELP = ("Per-point noise inputs: the generator outputs a mean and a noise scale at every "
+              "point, so it can make white noise of the right level (a conv stack alone is a "
+              "smoother).")
+EMA_HELP = ("Sample from an exponential moving average of the generator's weights with this "
+            "decay per generator update (0 = off; 0.99-0.999 typical).")
+MOMENT_HELP = ("Weight of the class-conditional moment loss (TimeGAN's, per class): generated "
+               "series should match the real per-point mean and std of their class (0 = off).")
+CONDITIONING_HELP = ("How the critic sees the label: 'concat' = as extra input (the seed's), "
+                     "'projection' = inner product of a class embedding with the critic's "
+                     "features (Miyato & Koyama 2018).")
+
 
 def _common(lr: float = 2e-4) -> tuple:
     return (
         choice_param("backbone", "mlp", ("mlp", "conv"), help=BACKBONE_HELP),
         int_param("latent_dim", 100, 2, 1024, help="Size of the generator's noise vector."),
-        float_param("lr", lr, 1e-6, 0.1, log=True, help="Adam learning rate (both networks)."),
+        float_param("lr", lr, 1e-6, 0.1, log=True, help="Adam learning rate of the generator."),
+        float_param("lr_d_ratio", 1.0, 0.05, 20.0, log=True,
+                    help="Critic learning rate as a multiple of lr (two time-scale updates)."),
         float_param("beta1", 0.5, 0.0, 1.0, high_exclusive=True, help="Adam beta1."),
         float_param("beta2", 0.999, 0.0, 1.0, high_exclusive=True, help="Adam beta2."),
         int_param("batch_size", 128, 2, 8192, help="Series per batch (shrunk for tiny sets)."),
@@ -32,7 +48,15 @@ def _common(lr: float = 2e-4) -> tuple:
         choice_param("precision", "fp32", ("fp32", "bf16"),
                      help="bf16 autocast on CUDA (CPU always runs fp32)."),
         bool_param("cuda_graphs", True, help="Capture the training step as a CUDA graph on GPU."),
-        bool_param("augment", True, help="Random circular shift of every series each epoch."),
+        bool_param("augment", False, help=AUGMENT_HELP),
+        bool_param("noise_inputs", False, help=NOISE_HELP),
+        float_param("ema_decay", 0.0, 0.0, 0.9999, help=EMA_HELP),
+        choice_param("conditioning", "concat", ("concat", "projection"), help=CONDITIONING_HELP),
+        bool_param("spectral_norm", False, help="Spectral normalisation of every critic layer."),
+        float_param("moment_weight", 0.0, 0.0, 100.0, help=MOMENT_HELP),
+        choice_param("lr_schedule", "constant", ("constant", "cosine"),
+                     help="Learning-rate schedule: cosine decays both rates to lr/20 over the "
+                          "job's epochs, so the generator settles instead of jittering."),
     )
 
 
@@ -72,6 +96,7 @@ class GanArchitectureEntry:
             **checked, "architecture": self.name, "length": int(config["length"]),
             "n_channels": int(config["n_channels"]),
             "n_classes": int(config.get("n_classes") or 0), "seed": int(config.get("seed", 0)),
+            "total_epochs": int(config.get("total_epochs") or 0),
         })
         return GanTrainer(cfg, resolve_device(device))
 

@@ -34,8 +34,13 @@ def _optim_tensors(prefix: str, opt: torch.optim.Optimizer) -> dict[str, torch.T
 def save_state(trainer: GanTrainer, *, with_training_state: bool) -> bytes:
     from safetensors.torch import save as st_save  # here: the benchmark box may lack it
 
-    tensors = _module_tensors("generator", trainer.gen)
+    # a model version's generator is the one that samples (the weight average when EMA is on);
+    # a training checkpoint keeps the live generator and the average apart
+    sampler = trainer.gen if with_training_state else trainer.sampler
+    tensors = _module_tensors("generator", sampler)
     tensors.update(_module_tensors("critic", trainer.critic))
+    if with_training_state and trainer.gen_ema is not None:
+        tensors.update(_module_tensors("generator_ema", trainer.gen_ema))
     meta = {"format": FORMAT, "architecture": trainer.config.architecture,
             "backbone": trainer.config.backbone}
     if with_training_state:
@@ -63,6 +68,20 @@ def _load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.
     module.load_state_dict(got)
 
 
+def _migrate(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights saved before the critic's last layer was named ``score`` kept it as the body's
+    last ``Linear``: rename it so versions registered then still load."""
+    if any(k.startswith("critic.score.") for k in tensors):
+        return tensors
+    indices = [int(k.split(".")[2]) for k in tensors
+               if k.startswith("critic.body.") and k.split(".")[2].isdigit()]
+    if not indices:
+        return tensors
+    last = f"critic.body.{max(indices)}."
+    return {("critic.score." + k.removeprefix(last)) if k.startswith(last) else k: v
+            for k, v in tensors.items()}
+
+
 def _load_optim(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]
                 ) -> None:
     state: dict[int, dict[str, torch.Tensor]] = {}
@@ -78,9 +97,12 @@ def _load_optim(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torc
 def load_state(trainer: GanTrainer, data: bytes, *, with_training_state: bool) -> None:
     from safetensors.torch import load as st_load
 
-    tensors = st_load(data)
+    tensors = _migrate(st_load(data))
     _load_module("generator", trainer.gen, tensors)
     _load_module("critic", trainer.critic, tensors)
+    if trainer.gen_ema is not None:
+        ema_prefix = "generator_ema" if with_training_state else "generator"
+        _load_module(ema_prefix, trainer.gen_ema, tensors)
     if not with_training_state:
         return
     if "rng" not in tensors:

@@ -26,12 +26,34 @@ class StepContext:
 
     def __init__(self, gen: nn.Module, critic: nn.Module, opt_g: torch.optim.Optimizer,
                  opt_d: torch.optim.Optimizer, latent_dim: int, n_classes: int,
-                 autocast: AbstractContextManager | None = None) -> None:
+                 autocast: AbstractContextManager | None = None,
+                 gen_ema: nn.Module | None = None, ema_decay: float = 0.0) -> None:
         self.gen, self.critic = gen, critic
         self.opt_g, self.opt_d = opt_g, opt_d
         self.latent_dim = latent_dim
         self.n_classes = n_classes
         self._autocast = autocast
+        self.gen_ema = gen_ema
+        self.ema_decay = ema_decay
+        # per-class, per-point mean and std of the real set (k, c, L), for the moment loss
+        self.moment_weight = 0.0
+        self.class_mean: torch.Tensor | None = None
+        self.class_std: torch.Tensor | None = None
+        if gen_ema is not None:
+            self._ema_params = list(gen_ema.parameters())
+            self._live_params = list(gen.parameters())
+            self._ema_buffers = list(gen_ema.buffers())
+            self._live_buffers = list(gen.buffers())
+
+    def update_ema(self) -> None:
+        """Move the averaged generator a step towards the live one (after each generator
+        update); BatchNorm statistics are copied, not averaged."""
+        if self.gen_ema is None:
+            return
+        with torch.no_grad():
+            torch._foreach_lerp_(self._ema_params, self._live_params, 1.0 - self.ema_decay)
+            for e, b in zip(self._ema_buffers, self._live_buffers, strict=True):
+                e.copy_(b)
 
     def amp(self) -> AbstractContextManager:
         return self._autocast if self._autocast is not None else nullcontext()
@@ -39,6 +61,41 @@ class StepContext:
 
 def _noise(ctx: StepContext, n: int, like: torch.Tensor, rng: torch.Generator | None):
     return torch.randn(n, ctx.latent_dim, device=like.device, generator=rng)
+
+
+def moment_loss(ctx: StepContext, fake: torch.Tensor, labels: torch.Tensor | None
+                ) -> torch.Tensor:
+    """TimeGAN's moment loss made class-conditional and unbiased. Each fake series and its
+    first differences are standardised with their class's per-point real mean and std; within
+    each class the standardised values should have mean 0 and mean square 1 at every point
+    (pooled over classes, errors of opposite sign would cancel). A squared error of a batch
+    estimate is biased by the estimate's variance, which would shrink the noise (with a few
+    series per class, by a fifth); so the batch is split in two halves and the loss is the
+    product of the two halves' errors, whose expectation is the squared error of the true
+    moments and nothing else. The critic still judges everything the moments miss."""
+    assert ctx.class_mean is not None and ctx.class_std is not None
+    k = ctx.class_mean.shape[0]
+    idx = labels if labels is not None and k > 1 else torch.zeros(
+        fake.shape[0], dtype=torch.long, device=fake.device)
+    x = fake.float()
+    # the series and its increments: per-point std alone is also met by smooth wiggles, the
+    # increments' std is what tells white noise from them
+    x = torch.cat((x, x.diff(dim=-1)), dim=-1)
+    r = (x - ctx.class_mean[idx]) / ctx.class_std[idx]
+    halves = []
+    for part in (slice(0, None, 2), slice(1, None, 2)):
+        i, v = idx[part], r[part]
+        ones = torch.ones_like(i, dtype=x.dtype)
+        counts = torch.zeros(k, device=x.device, dtype=x.dtype).index_add_(0, i, ones)
+        n = counts.clamp(min=1.0)[:, None, None]
+        first = torch.zeros((k, *r.shape[1:]), device=x.device).index_add_(0, i, v) / n
+        second = torch.zeros((k, *r.shape[1:]), device=x.device).index_add_(0, i, v * v) / n
+        halves.append((counts, first, second - 1.0))
+    (c_a, m_a, s_a), (c_b, m_b, s_b) = halves
+    both = ((c_a > 0) & (c_b > 0)).to(x.dtype)
+    per_class = (m_a * m_b + s_a * s_b).mean(dim=(1, 2))
+    weight = both * (c_a + c_b)
+    return (per_class * weight).sum() / weight.sum().clamp(min=1.0)
 
 
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
@@ -80,9 +137,12 @@ def wgan_gp_block(ctx: StepContext, real: torch.Tensor, labels: torch.Tensor | N
     with ctx.amp():
         fake = ctx.gen(_noise(ctx, b, real, rng), y)
         loss_g = -ctx.critic(fake, y).float().mean()
+    if ctx.moment_weight > 0:
+        loss_g = loss_g + ctx.moment_weight * moment_loss(ctx, fake, y)
     ctx.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     ctx.opt_g.step()
+    ctx.update_ema()
     ctx.critic.requires_grad_(True)
     acc[LOSS_G].add_(loss_g.detach())
 
@@ -104,6 +164,8 @@ def cgan_block(ctx: StepContext, real: torch.Tensor, labels: torch.Tensor | None
         scores = ctx.critic(torch.cat((fake, x)), torch.cat((y_fake, y_real))).float()
     s_fake, s_real = scores.split(b)
     loss_g = F.mse_loss(s_fake, ones)
+    if ctx.moment_weight > 0:
+        loss_g = loss_g + ctx.moment_weight * moment_loss(ctx, fake, y_fake)
     ctx.opt_g.zero_grad(set_to_none=True)
     loss_g.backward(inputs=list(ctx.gen.parameters()), retain_graph=True)
     loss_d = 0.5 * (F.mse_loss(s_real, ones) + F.mse_loss(s_fake, torch.zeros_like(ones)))
@@ -111,5 +173,6 @@ def cgan_block(ctx: StepContext, real: torch.Tensor, labels: torch.Tensor | None
     loss_d.backward(inputs=list(ctx.critic.parameters()))
     ctx.opt_g.step()
     ctx.opt_d.step()
+    ctx.update_ema()
     acc[LOSS_D].add_(loss_d.detach())
     acc[LOSS_G].add_(loss_g.detach())

@@ -8,13 +8,15 @@ CUDA graphs or autocast.
 
 from __future__ import annotations
 
+import copy
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 import torch
 
-from synthts_gan.backbones import NetSpec, build_networks, set_dropout_rng
+from synthts_gan.backbones import NetSpec, build_networks, set_dropout_rng, set_noise_rng
 from synthts_gan.epoch_data import epoch_blocks, fit_batch
 from synthts_gan.state import load_state, save_state
 from synthts_gan.steps import LOSS_NAMES, StepContext, cgan_block, wgan_gp_block
@@ -32,6 +34,7 @@ class GanConfig:
     latent_dim: int = 100
     embed_dim: int = 10
     lr: float = 2e-4
+    lr_d_ratio: float = 1.0  # critic learning rate = lr * lr_d_ratio (two time-scale updates)
     beta1: float = 0.5
     beta2: float = 0.999
     batch_size: int = 128
@@ -42,7 +45,14 @@ class GanConfig:
     conv_layers: int = 3
     precision: str = "fp32"  # fp32 | bf16 (bf16 autocast applies on CUDA only)
     cuda_graphs: bool = True
-    augment: bool = True
+    augment: bool = False
+    conditioning: str = "concat"
+    noise_inputs: bool = False
+    spectral_norm: bool = False
+    ema_decay: float = 0.0  # 0 = sample from the live generator
+    moment_weight: float = 0.0  # class-conditional moment loss in the generator's objective
+    lr_schedule: str = "constant"  # constant | cosine (to lr/20 over total_epochs)
+    total_epochs: int = 0  # the length of the run the schedule spans (0 = constant)
     length: int = 1024
     n_channels: int = 1
     n_classes: int = 0
@@ -79,9 +89,14 @@ class GanTrainer:
             n_channels=config.n_channels, length=config.length, n_classes=self.n_classes,
             embed_dim=config.embed_dim, dropout=config.dropout if family == "cgan" else 0.0,
             conv_width=config.conv_width, conv_layers=config.conv_layers,
+            conditioning=config.conditioning, noise_inputs=config.noise_inputs,
+            spectral_norm=config.spectral_norm,
         )
         gen, critic = build_networks(self.spec, config.seed)
         self.gen, self.critic = gen.to(self.device), critic.to(self.device)
+        # the averaged generator samples; the live one trains (Yazici et al. 2019)
+        self.gen_ema = copy.deepcopy(self.gen).requires_grad_(False) \
+            if config.ema_decay > 0 else None
         self.use_graphs = self.device.type == "cuda" and config.cuda_graphs
         betas = (config.beta1, config.beta2)
         # CUDA graphs need capturable state; on the CPU the fused kernel does Adam's five
@@ -89,16 +104,21 @@ class GanTrainer:
         extra: dict[str, Any] = {"capturable": True} if self.use_graphs else {}
         if self.device.type == "cpu":
             extra["fused"] = True
-        self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=config.lr, betas=betas, **extra)
-        self.opt_d = torch.optim.Adam(self.critic.parameters(), lr=config.lr, betas=betas,
-                                      **extra)
+        lr_g: Any = config.lr
+        lr_d: Any = config.lr * config.lr_d_ratio
+        if self.use_graphs:  # a tensor learning rate can change under a captured graph
+            lr_g = torch.tensor(lr_g, device=self.device)
+            lr_d = torch.tensor(lr_d, device=self.device)
+        self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=lr_g, betas=betas, **extra)
+        self.opt_d = torch.optim.Adam(self.critic.parameters(), lr=lr_d, betas=betas, **extra)
         self.rng = torch.Generator(device=self.device)
         self.rng.manual_seed(config.seed)
         autocast = None
         if self.device.type == "cuda" and config.precision == "bf16":
             autocast = torch.autocast("cuda", dtype=torch.bfloat16)
         self.ctx = StepContext(self.gen, self.critic, self.opt_g, self.opt_d,
-                               config.latent_dim, self.n_classes, autocast)
+                               config.latent_dim, self.n_classes, autocast,
+                               gen_ema=self.gen_ema, ema_decay=config.ema_decay)
         self._block_fn = wgan_gp_block if family == "wgan" else cgan_block
         self.epochs_done = 0
         self._data_key: tuple | None = None
@@ -113,6 +133,11 @@ class GanTrainer:
     @property
     def conditional(self) -> bool:
         return self.config.conditional
+
+    @property
+    def sampler(self) -> torch.nn.Module:
+        """The generator that samples: the weight average when EMA is on."""
+        return self.gen_ema if self.gen_ema is not None else self.gen
 
     # ------------------------------------------------------------------ training
     def _to_device(self, values: np.ndarray, labels: np.ndarray | None) -> None:
@@ -130,6 +155,28 @@ class GanTrainer:
             lab = np.zeros(len(values), np.int64) if labels is None else labels
             self._labels = torch.as_tensor(np.asarray(lab, np.int64)).to(self.device)
         self._data_key = key
+        self._set_moments()
+
+    def _set_moments(self) -> None:
+        """Per-class, per-point mean and std of the training set for the moment loss."""
+        assert self._values is not None
+        self.ctx.moment_weight = self.config.moment_weight
+        if self.config.moment_weight <= 0:
+            return
+        k = self.n_classes if self.conditional else 1
+        lab = self._labels if self._labels is not None else torch.zeros(
+            len(self._values), dtype=torch.long, device=self.device)
+        means, stds = [], []
+        for c in range(k):
+            x = self._values[lab == c]
+            if len(x) < 2:  # a class without series (the C-GAN may still draw it): pooled
+                x = self._values
+            x = torch.cat((x, x.diff(dim=-1)), dim=-1)
+            means.append(x.mean(0))
+            stds.append(x.std(0))
+        floor = 1e-3 * float(self._values.abs().max().clamp(min=1e-6))
+        self.ctx.class_mean = torch.stack(means)
+        self.ctx.class_std = torch.stack(stds).clamp(min=floor)
 
     def train_epoch(self, values: np.ndarray, labels: np.ndarray | None = None
                     ) -> dict[str, float]:
@@ -137,6 +184,7 @@ class GanTrainer:
         self._to_device(values, labels)
         assert self._values is not None
         cfg = self.config
+        self._schedule_lr()
         batch = fit_batch(self._values.shape[0], cfg.batch_size, cfg.block)
         data, lab = epoch_blocks(self._values, self._labels, batch, cfg.block, self.rng,
                                  augment=cfg.augment)
@@ -147,6 +195,7 @@ class GanTrainer:
             acc = self._graphed(data.shape[1:], lab is not None).run(data, lab)
         else:
             set_dropout_rng(self.critic, self.rng)
+            set_noise_rng(self.gen, self.rng)
             acc = torch.zeros(len(LOSS_NAMES), device=self.device)
             for i in range(n_blocks):
                 self._block_fn(self.ctx, data[i], None if lab is None else lab[i], acc,
@@ -157,6 +206,21 @@ class GanTrainer:
         out = dict(zip(names, values_out, strict=False))
         out["samples"] = float(n_blocks * data.shape[1] * data.shape[2])
         return out
+
+    def _schedule_lr(self) -> None:
+        """Cosine decay of both learning rates over ``total_epochs``: large steps find the
+        distribution, small ones at the end stop the generator jittering around it."""
+        cfg = self.config
+        if cfg.lr_schedule != "cosine" or cfg.total_epochs <= 0:
+            return
+        progress = min(1.0, self.epochs_done / cfg.total_epochs)
+        factor = 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress))
+        for opt, base in ((self.opt_g, cfg.lr), (self.opt_d, cfg.lr * cfg.lr_d_ratio)):
+            for group in opt.param_groups:
+                if isinstance(group["lr"], torch.Tensor):  # capturable Adam on CUDA
+                    group["lr"].fill_(base * factor)
+                else:
+                    group["lr"] = base * factor
 
     def _graphed(self, shape: torch.Size, has_labels: bool) -> _GraphedBlock:
         if self._graph is None or self._graph.shape != shape:
@@ -195,14 +259,19 @@ class GanTrainer:
                 lab_t = torch.randint(0, self.n_classes, (n,), generator=rng)
         elif labels is not None or label_weights is not None:
             raise ValueError(f"{self.config.architecture} is unconditional: give no labels")
-        self.gen.eval()
+        net = self.sampler
+        net.eval()
+        noise_rng = torch.Generator(device=self.device)
+        noise_rng.manual_seed(int(torch.randint(0, 2**62, (1,), generator=rng)))
+        set_noise_rng(net, noise_rng)
         out = []
         for s in range(0, n, chunk):
             part = slice(s, s + chunk)
             y = None if lab_t is None else lab_t[part].to(self.device)
             w = None if w_t is None else w_t[part].to(self.device)
-            out.append(self.gen(zt[part].to(self.device), y, w).float().cpu())
-        self.gen.train()
+            out.append(net(zt[part].to(self.device), y, w).float().cpu())
+        set_noise_rng(net, None)
+        net.train()
         if not out:
             return np.zeros((0, self.config.n_channels, self.config.length), np.float32)
         return torch.cat(out).numpy()
@@ -244,6 +313,7 @@ class _GraphedBlock:
     def _eager(self) -> None:
         t = self.t
         set_dropout_rng(t.critic, None)
+        set_noise_rng(t.gen, None)
         t._block_fn(t.ctx, self.real, self.labels, self.acc, t.config.gp_weight, None)
 
     def run(self, data: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:

@@ -7,6 +7,7 @@ Definitions, ranges and directions are in docs/metrics.md.
 from __future__ import annotations
 
 from synthts_core import hookimpl
+from synthts_metrics.detector import Detector, TrainSyntheticTestReal
 from synthts_metrics.features import FeatureCosineSimilarity
 from synthts_metrics.mmd import MMD
 from synthts_metrics.posthoc import DiscriminativeScore, PredictiveScore
@@ -21,6 +22,8 @@ from synthts_metrics.statistics import (
 def builtin_metrics() -> list[object]:
     """One instance of each built-in metric with its default settings."""
     return [
+        Detector(),
+        TrainSyntheticTestReal(),
         MMD(),
         DiscriminativeScore(),
         PredictiveScore(),

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from synthts_core.measured import Measured
 from synthts_metrics._common import check_pair, subsample
 
 
@@ -68,6 +69,16 @@ def discriminative_once(real: np.ndarray, synthetic: np.ndarray, rng: np.random.
 
     Inputs are prepared arrays (n, L, c). Real is labelled 1, synthetic 0.
     """
+    return discriminative_fit(real, synthetic, rng, iterations=iterations,
+                              batch_size=batch_size, hidden=hidden,
+                              train_fraction=train_fraction)[0]
+
+
+def discriminative_fit(real: np.ndarray, synthetic: np.ndarray, rng: np.random.Generator, *,
+                       iterations: int, batch_size: int = 128, hidden: int | None = None,
+                       train_fraction: float = 0.8) -> tuple[float, float, bool]:
+    """(|held-out accuracy - 0.5|, training accuracy, whether the classifier predicted one
+    class for the whole held-out set)."""
     import torch
     from torch import nn
 
@@ -89,8 +100,16 @@ def discriminative_once(real: np.ndarray, synthetic: np.ndarray, rng: np.random.
         _fit(torch, model, nn.BCEWithLogitsLoss(), x_train, y_train, batches)
         with torch.no_grad():
             pred = (model(torch.from_numpy(x_test)) > 0).numpy()
+            train_pred = (model(torch.from_numpy(x_train)) > 0).numpy()
     accuracy = float((pred == (y_test > 0.5)).mean())
-    return abs(accuracy - 0.5)
+    train_accuracy = float((train_pred == (y_train > 0.5)).mean())
+    return abs(accuracy - 0.5), train_accuracy, bool(pred.min() == pred.max())
+
+
+def time_shuffled(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Prepared (n, L, c) series with their time steps shuffled (a positive control)."""
+    order = np.argsort(rng.random(x.shape[:2]), axis=1)
+    return np.take_along_axis(x, order[:, :, None].repeat(x.shape[2], axis=2), axis=1)
 
 
 def predictive_once(train: np.ndarray, test: np.ndarray, rng: np.random.Generator, *,
@@ -193,21 +212,40 @@ class _Repeated:
 
 class DiscriminativeScore(_Repeated):
     name = "discriminative"
-    description = ("TimeGAN discriminative score: |accuracy - 0.5| of a post-hoc GRU classifier "
+    description = ("Literature protocol (TimeGAN) discriminative score: |accuracy - 0.5| of a post-hoc GRU classifier "
                    "telling real from synthetic on held-out data (0 = indistinguishable, 0.5 = "
                    "always told apart); mean and std over repeats.")
 
     def __init__(self, iterations: int = 1000, **kwargs: Any) -> None:
         super().__init__(iterations=iterations, **kwargs)
 
+    # below this training accuracy (or with one class predicted for everything) the fit is
+    # suspect, and a positive control decides whether the classifier could learn at all
+    FIT_FLOOR = 0.6
+    CONTROL_FLOOR = 0.25  # |accuracy - 0.5| the control must reach
+
     def compute(self, real: np.ndarray, synthetic: np.ndarray,
-                rng: np.random.Generator) -> tuple[float, float]:
+                rng: np.random.Generator) -> Measured:
         r, s = prepare(real, synthetic, rng, max_series=self.max_series,
                        max_length=self.max_length)
-        return self._summarise([
-            discriminative_once(r, s, rng, iterations=self.iterations,
-                                batch_size=self.batch_size, hidden=self.hidden)
-            for _ in range(self.repeats)])
+        kw = {"iterations": self.iterations, "batch_size": self.batch_size,
+              "hidden": self.hidden}
+        runs = [discriminative_fit(r, s, rng, **kw) for _ in range(self.repeats)]
+        mean, std = self._summarise([score for score, _, _ in runs])
+        train_acc = float(np.mean([t for _, t, _ in runs]))
+        reason = None
+        if any(t < self.FIT_FLOOR or constant for _, t, constant in runs):
+            # a classifier that cannot even fit its own training set says nothing about the
+            # synthetic data; the control tells a weak classifier from one that failed outright
+            control = discriminative_fit(r, time_shuffled(r, rng), rng, **kw)[0]
+            why = ("it also failed the control (real vs the same series with shuffled time "
+                   f"steps: {control + 0.5:.0%})" if control < self.CONTROL_FLOOR else
+                   f"it can tell real from time-shuffled series ({control + 0.5:.0%}), but "
+                   "found nothing to learn here, which a strong detector may still find")
+            reason = (f"the GRU classifier did not fit (training accuracy {train_acc:.2f}); "
+                      f"{why}: the score is not evidence of quality; see the detector")
+        return Measured(mean, std=std, inconclusive=reason,
+                        extra={"train_accuracy": round(train_acc, 4)})
 
 
 class PredictiveScore(_Repeated):
@@ -223,7 +261,7 @@ class PredictiveScore(_Repeated):
                                 "to [0, 1]); mean and std over repeats.")
         else:
             self.name = "predictive"
-            self.description = ("TimeGAN predictive score (TSTR): a post-hoc GRU next-step "
+            self.description = ("Literature protocol (TimeGAN) predictive score (TSTR): a post-hoc GRU next-step "
                                 "predictor trained on synthetic data, mean absolute error on real "
                                 "data (min-max scaled to [0, 1]); mean and std over repeats.")
 

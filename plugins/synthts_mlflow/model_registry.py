@@ -1,7 +1,10 @@
 """Model registry half of the MLflow tracker.
 
-A model version is the ``model/`` folder of a run: ``weights.safetensors``, ``config.json`` and
-``metrics.json``. Version tags carry what listing needs without downloading anything (the
+A model version is an MLflow 3 logged model (see ``logged_model``): an ``MLmodel`` with a pyfunc
+flavour written as code, whose artifacts are ``weights.safetensors``, ``config.json`` and
+``metrics.json``; it is an output of the run that trained it and the version's source is
+``models:/<model_id>``. Versions registered before that are the ``model/`` folder of a run and
+still load. Version tags carry what listing needs without downloading anything (the
 architecture, the dataset, the metrics, the config JSON); aliases (``best``) are MLflow
 registered-model aliases. Loading reads bytes back; nothing is ever unpickled.
 """
@@ -18,11 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 from synthts_core.domain import ModelBundle, ModelVersionRef, RegisteredModel, check_name
 from synthts_core.errors import BadInputError, NotFoundError
+from synthts_mlflow.logged_model import (
+    ARTIFACTS,
+    is_logged_model_location,
+    log_version_model,
+    model_id_of,
+    registry_scope,
+)
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
-MODEL_FOLDER = "model"
+MODEL_FOLDER = "model"  # where versions registered before logged models keep their files
 FILES = ("config.json", "weights.safetensors", "metrics.json")
 CONFIG_TAG = "synthts.config"
 METRIC_TAG = "metric."
@@ -51,6 +61,7 @@ class ModelRegistryMixin:
     log_metrics: Any
     end_run: Any
     log_artifact_files: Any
+    log_dataset_input: Any
 
     # ------------------------------------------------------------------ write
     def register_model(self, name: str, bundle: ModelBundle, *, run_id: str | None = None,
@@ -70,13 +81,13 @@ class ModelRegistryMixin:
             run_id = self.start_run("registry", f"register-{name}",
                                     {"architecture": architecture, "dataset": ds_name},
                                     tags={"synthts.kind": "registration"})
+            if ds_name:
+                self.log_dataset_input(run_id, name=ds_name, checksum=ds_checksum)
         assert run_id is not None
         config_text = json.dumps(config, sort_keys=True, default=str)
-        self.log_artifact_files(run_id, {
-            "config.json": config_text.encode(),
-            "weights.safetensors": bytes(bundle.weights),
-            "metrics.json": json.dumps(metrics, sort_keys=True).encode(),
-        }, MODEL_FOLDER)
+        logged = log_version_model(self, run_id, bundle, tags={
+            "synthts.architecture": architecture, "synthts.dataset": ds_name,
+            "synthts.dataset_checksum": ds_checksum, "synthts.registered_model": name})
         if own_run:
             if metrics:
                 self.log_metrics(run_id, metrics, 0)
@@ -90,15 +101,16 @@ class ModelRegistryMixin:
         except MlflowException as exc:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-        run = self._call(self.client.get_run, run_id)
         tags = {"architecture": architecture, "dataset": ds_name,
                 "dataset_checksum": ds_checksum}
         tags.update({METRIC_TAG + k: repr(v) for k, v in metrics.items()})
         if len(config_text) <= MAX_TAG:
             tags[CONFIG_TAG] = config_text
-        version = self._call(self.client.create_model_version, name,
-                             source=f"{run.info.artifact_uri}/{MODEL_FOLDER}", run_id=run_id,
-                             tags=tags, description=f"{description} ({ds_checksum or 'no checksum'})")
+        with registry_scope(self.tracking_uri, self.remote):
+            version = self._call(self.client.create_model_version, name,
+                                 source=f"models:/{logged.model_id}", run_id=run_id, tags=tags,
+                                 description=f"{description} ({ds_checksum or 'no checksum'})",
+                                 model_id=logged.model_id)
         for alias in aliases or []:
             self._call(self.client.set_registered_model_alias, name, alias, version.version)
         return self.get_version(name, str(version.version))
@@ -180,8 +192,14 @@ class ModelRegistryMixin:
         ref = self.get_version(name, version)
         if not ref.source:
             raise NotFoundError("model files", f"{name}@{ref.version}", hint="it has no source")
+        source = ref.source
+        model_id = model_id_of(source)
+        if model_id is not None:
+            source = self._call(self.client.get_logged_model, model_id).artifact_location
+        if model_id is not None or is_logged_model_location(source):
+            source = f"{source.rstrip('/')}/{ARTIFACTS}"  # the pyfunc artifacts folder
         with tempfile.TemporaryDirectory(prefix="synthts-bundle-") as tmp:
-            local = Path(self._call(download_artifacts, artifact_uri=ref.source, dst_path=tmp,
+            local = Path(self._call(download_artifacts, artifact_uri=source, dst_path=tmp,
                                     tracking_uri=self.tracking_uri))
             missing = [f for f in FILES[:2] if not (local / f).is_file()]
             if missing:

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 RUN_STATUSES = ("FINISHED", "FAILED", "KILLED")
 BATCH = 100  # MLflow's limit on params/tags per log_batch
+# MLflow 3's UI opens an experiment in its GenAI view unless it is marked as model training
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+SYSTEM_METRICS_INTERVAL_S = 10.0  # MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL overrides it
 
 
 class MlflowTracker(ModelRegistryMixin):
@@ -44,6 +47,7 @@ class MlflowTracker(ModelRegistryMixin):
         self._client: MlflowClient | None = None
         self._client_lock = threading.Lock()
         self._experiments: dict[str, str] = {}
+        self._monitors: dict[str, Any] = {}  # run id -> SystemMetricsMonitor
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -78,7 +82,12 @@ class MlflowTracker(ModelRegistryMixin):
             raise BackendUnavailableError("MLflow", f"{self.uri}: {exc}") from exc
 
     def close(self) -> None:
-        """MLflow keeps no connection we own; drop the client so a later call reconnects."""
+        """MLflow keeps no connection we own; drop the client so a later call reconnects.
+        System-metric samplers of runs never ended here are stopped (their runs stay open)."""
+        for run_id in list(self._monitors):
+            monitor = self._monitors.pop(run_id, None)
+            if monitor is not None:
+                monitor.finish()
         with self._client_lock:
             self._client = None
             self._experiments.clear()
@@ -106,7 +115,8 @@ class MlflowTracker(ModelRegistryMixin):
                 location = (self.settings.mlflow_artifact_dir / safe).as_uri()
             try:
                 exp_id = self._call(self.client.create_experiment, name,
-                                    artifact_location=location)
+                                    artifact_location=location,
+                                    tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
             except MlflowException:
                 # another process created it between our look-up and create
                 found = self._call(self.client.get_experiment_by_name, name)
@@ -115,6 +125,9 @@ class MlflowTracker(ModelRegistryMixin):
                 exp_id = found.experiment_id
         else:
             exp_id = found.experiment_id
+            if EXPERIMENT_KIND_TAG not in (found.tags or {}):  # made by an older synthts
+                self._call(self.client.set_experiment_tag, exp_id, EXPERIMENT_KIND_TAG,
+                           EXPERIMENT_KIND)
         self._experiments[name] = exp_id
         return exp_id
 
@@ -125,13 +138,49 @@ class MlflowTracker(ModelRegistryMixin):
         from mlflow.entities import Param
 
         exp_id = self.experiment_id(experiment)
-        run = self._call(self.client.create_run, exp_id, run_name=run_name,
-                         tags={str(k): str(v) for k, v in (tags or {}).items()})
+        all_tags = standard_tags()
+        all_tags.update({str(k): str(v) for k, v in (tags or {}).items()})
+        run = self._call(self.client.create_run, exp_id, run_name=run_name, tags=all_tags)
         run_id = run.info.run_id
         entries = [Param(str(k), _param_text(v)) for k, v in params.items()]
         for start in range(0, len(entries), BATCH):
             self._call(self.client.log_batch, run_id, params=entries[start:start + BATCH])
+        if self.settings.mlflow_system_metrics:
+            self._start_system_metrics(run_id)
         return run_id
+
+    def _start_system_metrics(self, run_id: str) -> None:
+        """MLflow's own sampler (a daemon thread) logging ``system/*`` metrics to this run;
+        a missing psutil is a warning, never a failed run."""
+        import logging
+
+        try:
+            from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+            monitor = SystemMetricsMonitor(run_id, sampling_interval=SYSTEM_METRICS_INTERVAL_S,
+                                           tracking_uri=self.tracking_uri)
+        except Exception as exc:  # psutil not installed, or no /proc
+            logging.getLogger("synthts.tracker").warning(
+                "system metrics are off for run %s: %s: %s", run_id, type(exc).__name__, exc)
+            return
+        monitor.start()
+        self._monitors[run_id] = monitor
+
+    def log_dataset_input(self, run_id: str, *, name: str, checksum: str,
+                          source: str = "", shape: tuple[int, ...] | None = None,
+                          context: str = "training") -> None:
+        """The dataset a run learned, as an MLflow run input (its checksum is the digest)."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        profile = json.dumps({"shape": list(shape)}) if shape else None
+        digest = checksum.split(":", 1)[-1][:36] or "unknown"  # MLflow keeps 36 characters
+        dataset = Dataset(name=name, digest=digest,
+                          source_type="synthts", source=json.dumps(
+                              {"uri": source or f"synthts:dataset/{name}", "checksum": checksum}),
+                          profile=profile)
+        tags = [InputTag("mlflow.data.context", context)]
+        self._call(self.client.log_inputs, run_id,
+                   datasets=[DatasetInput(dataset=dataset, tags=tags)])
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int) -> None:
         """One round trip for all metrics of a step."""
@@ -166,6 +215,9 @@ class MlflowTracker(ModelRegistryMixin):
     def end_run(self, run_id: str, status: Literal["FINISHED", "FAILED", "KILLED"]) -> None:
         if status not in RUN_STATUSES:
             raise BadInputError("status", f"got {status!r}", allowed=", ".join(RUN_STATUSES))
+        monitor = self._monitors.pop(run_id, None)
+        if monitor is not None:
+            monitor.finish()  # flushes the last samples while the run still accepts them
         self._call(self.client.set_terminated, run_id, status=status)
 
     def run_history(self, run_id: str) -> dict[str, list[tuple[int, float]]]:
@@ -176,6 +228,23 @@ class MlflowTracker(ModelRegistryMixin):
             points = self._call(self.client.get_metric_history, run_id, key)
             history[key] = sorted((int(m.step), float(m.value)) for m in points)
         return history
+
+
+def standard_tags() -> dict[str, str]:
+    """MLflow's source and user tags, as its fluent ``start_run`` would set them."""
+    import getpass
+    from importlib import metadata
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in this environment (some containers)
+        user = "unknown"
+    try:
+        version = metadata.version("synthts")
+    except metadata.PackageNotFoundError:
+        version = "dev"
+    return {"mlflow.user": user, "mlflow.source.type": "JOB",
+            "mlflow.source.name": f"synthts {version}"}
 
 
 def artifact_path(name: str) -> PurePosixPath:

@@ -42,6 +42,7 @@ from synthts_core.errors import (
     NotFoundError,
     SynthtsError,
 )
+from synthts_core.storage_records import decode_job, decode_meta, listed_job, listed_meta
 from synthts_core.storage_support import (
     DEFAULT_CHUNK_BYTES,
     CorruptDataError,
@@ -68,8 +69,6 @@ SORT_FIELDS = {
     "n_series": ("n_series", "name"), "-n_series": ("-n_series", "name"),
 }
 
-_meta_decoder = msgspec.json.Decoder(DatasetMeta)
-_job_decoder = msgspec.json.Decoder(TrainingJob)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -252,14 +251,14 @@ class MongoStorage:
 
     @_guard
     def get_dataset_meta(self, name: str) -> DatasetMeta:
-        return _meta_decoder.decode(self._find(name)["meta_json"])
+        return decode_meta(self._find(name)["meta_json"], name)
 
     @_guard
     def read_dataset(self, name: str, *, series: slice | list[int] | None = None,
                      labels: list[int] | None = None,
                      channels: list[int] | None = None) -> Dataset:
         doc = self._find(name)
-        meta = _meta_decoder.decode(doc["meta_json"])
+        meta = decode_meta(doc["meta_json"], name)
         streams = {d["name"]: Stream.from_dict(d) for d in doc["streams"]}
         chunks = self.docs.Chunk._get_collection()
         upload = doc["upload_id"]
@@ -295,7 +294,8 @@ class MongoStorage:
             qs = qs.filter(source=query.source)
         total = qs.count()
         rows = qs.order_by(*SORT_FIELDS[query.sort]).skip(query.offset).limit(query.limit)
-        items = [_meta_decoder.decode(d.meta_json) for d in rows.only("meta_json")]
+        items = [listed_meta(d.meta_json, d.name, d.n_series or 0)
+                 for d in rows.only("meta_json", "name", "n_series")]
         return Page(items, total, query.offset, query.limit)
 
     @_guard
@@ -312,7 +312,7 @@ class MongoStorage:
         coll = self.docs.Dataset._get_collection()
         for _ in range(100):
             doc = self._find(name)
-            meta = msgspec.structs.replace(_meta_decoder.decode(doc["meta_json"]), **changes)
+            meta = msgspec.structs.replace(decode_meta(doc["meta_json"], name), **changes)
             try:
                 result = coll.update_one(
                     {"_id": doc["_id"], "meta_json": doc["meta_json"]},
@@ -358,7 +358,7 @@ class MongoStorage:
         coll = self.docs.Job._get_collection()
         for attempt in range(1000):
             doc = self._job_doc(job_id)
-            job = apply_job_changes(_job_decoder.decode(doc["doc"]), changes)
+            job = apply_job_changes(decode_job(doc["doc"], job_id), changes)
             result = coll.update_one(
                 {"_id": job_id, "rev": doc["rev"]},
                 {"$set": {"status": job.status, "updated_at": job.updated_at,
@@ -370,7 +370,7 @@ class MongoStorage:
 
     @_guard
     def get_job(self, job_id: str) -> TrainingJob:
-        return _job_decoder.decode(self._job_doc(job_id)["doc"])
+        return decode_job(self._job_doc(job_id)["doc"], job_id)
 
     @_guard
     def list_jobs(self, *, offset: int = 0, limit: int = 50, status: str | None = None) -> Page:
@@ -380,4 +380,4 @@ class MongoStorage:
         total = coll.count_documents(filt)
         rows = coll.find(filt, {"doc": 1}).sort([("created_at", -1), ("_id", -1)]) \
             .skip(offset).limit(limit)
-        return Page([_job_decoder.decode(r["doc"]) for r in rows], total, offset, limit)
+        return Page([listed_job(r["doc"], str(r["_id"])) for r in rows], total, offset, limit)

@@ -12,6 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -33,6 +34,7 @@ from synthts_core.errors import (
     NotFoundError,
     SynthtsError,
 )
+from synthts_core.storage_records import decode_job, decode_meta, listed_job, listed_meta
 from synthts_core.storage_support import (
     DEFAULT_CHUNK_BYTES,
     Stream,
@@ -99,9 +101,11 @@ SORT_SQL = {
 }
 """Fixed ORDER BY fragments keyed by the (validated) sort value: never user text."""
 
-_meta_decoder = msgspec.json.Decoder(DatasetMeta)
-_job_decoder = msgspec.json.Decoder(TrainingJob)
 _encode = msgspec.json.encode
+
+
+def _from_timestamp(value: Any) -> datetime:
+    return datetime.fromtimestamp(float(value), UTC)
 
 
 def path_from_uri(uri: str) -> tuple[Path, dict[str, str]]:
@@ -271,7 +275,7 @@ class SqliteStorage:
         if row is None:
             raise NotFoundError("dataset", name, hint="`synthts datasets list` shows what exists")
         streams = {d["name"]: Stream.from_dict(d) for d in msgspec.json.decode(row[2])}
-        return row[0], _meta_decoder.decode(row[1]), streams
+        return row[0], decode_meta(row[1], name), streams
 
     def get_dataset_meta(self, name: str) -> DatasetMeta:
         return self._row(self._conn, name)[1]
@@ -322,9 +326,12 @@ class SqliteStorage:
         order = SORT_SQL[query.sort]
         with self._tx("DEFERRED") as conn:
             total = conn.execute(f"SELECT COUNT(*) FROM datasets d{clause}", params).fetchone()[0]
-            rows = conn.execute(f"SELECT d.meta FROM datasets d{clause} ORDER BY {order} "
-                                "LIMIT ? OFFSET ?", [*params, query.limit, query.offset]).fetchall()
-        return Page([_meta_decoder.decode(r[0]) for r in rows], total, query.offset, query.limit)
+            rows = conn.execute(f"SELECT d.meta, d.name, d.n_series, d.created_at, d.source "
+                                f"FROM datasets d{clause} ORDER BY {order} LIMIT ? OFFSET ?",
+                                [*params, query.limit, query.offset]).fetchall()
+        items = [listed_meta(r[0], r[1], r[2], created_at=_from_timestamp(r[3]), source=r[4])
+                 for r in rows]
+        return Page(items, total, query.offset, query.limit)
 
     def update_dataset(self, name: str, *, new_name: str | None = None,
                        tags: list[str] | None = None,
@@ -382,7 +389,7 @@ class SqliteStorage:
         row = conn.execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise NotFoundError("training job", job_id)
-        return _job_decoder.decode(row[0])
+        return decode_job(row[0], job_id)
 
     def get_job(self, job_id: str) -> TrainingJob:
         return self._job(self._conn, job_id)
@@ -392,13 +399,13 @@ class SqliteStorage:
         with self._tx("DEFERRED") as conn:
             if status is None:
                 total = conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
-                rows = conn.execute("SELECT doc FROM jobs ORDER BY created_at DESC, id DESC "
+                rows = conn.execute("SELECT doc, id FROM jobs ORDER BY created_at DESC, id DESC "
                                     "LIMIT ? OFFSET ?", (limit, offset)).fetchall()
             else:
                 total = conn.execute("SELECT COUNT(*) FROM jobs WHERE status = ?",
                                      (status,)).fetchone()[0]
-                rows = conn.execute("SELECT doc FROM jobs WHERE status = ? ORDER BY created_at "
+                rows = conn.execute("SELECT doc, id FROM jobs WHERE status = ? ORDER BY created_at "
                                     "DESC, id DESC LIMIT ? OFFSET ?",
                                     (status, limit, offset)).fetchall()
-        return Page([_job_decoder.decode(r[0]) for r in rows], total, offset, limit)
+        return Page([listed_job(r[0], r[1]) for r in rows], total, offset, limit)
 

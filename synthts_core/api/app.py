@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -21,7 +22,13 @@ from litestar.openapi.spec import Components, Tag
 
 from synthts_core import __version__
 from synthts_core.api.problems import EXCEPTION_HANDLERS
-from synthts_core.api.security import BEARER_SCHEME, SECURITY_SCHEME_NAME, require_token_for_writes
+from synthts_core.api.requests import SynthtsRequest
+from synthts_core.api.security import (
+    BEARER_SCHEME,
+    SECURITY_SCHEME_NAME,
+    is_authenticated,
+    require_token_for_writes,
+)
 from synthts_core.api.state import ApiState
 from synthts_core.plugins import PluginManager
 from synthts_core.runtime import Runtime
@@ -70,6 +77,12 @@ def _provide_api(state: State) -> ApiState:
     return state.api
 
 
+def _provide_show_paths(request: Request[Any, Any, Any]) -> bool:
+    """Whether answers may name file system paths and storage locations: only to callers who
+    could also write (no token configured, or the right one sent)."""
+    return is_authenticated(request)
+
+
 def create_app(settings: Settings | None = None, plugin_manager: PluginManager | None = None,
                runtime: Runtime | None = None) -> Litestar:
     """Build the app. Pass ``runtime`` to share one (tests, the TUI's in-process server);
@@ -86,7 +99,9 @@ def create_app(settings: Settings | None = None, plugin_manager: PluginManager |
         lifespan=[_lifespan],
         state=State({"api": api_state, "runtime": runtime}),
         dependencies={"runtime": Provide(_provide_runtime, sync_to_thread=False),
-                      "api": Provide(_provide_api, sync_to_thread=False)},
+                      "api": Provide(_provide_api, sync_to_thread=False),
+                      "show_paths": Provide(_provide_show_paths, sync_to_thread=False)},
+        request_class=SynthtsRequest,
         guards=[require_token_for_writes],
         exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
         request_max_body_size=runtime.settings.max_request_bytes,

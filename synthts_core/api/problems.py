@@ -76,7 +76,22 @@ def handle_synthts_error(request: Request[Any, Any, Any], exc: SynthtsError) -> 
     status = problem.pop("status")
     title = problem.pop("title")
     detail = problem.pop("detail")
-    return problem_response(status, title, detail, **_jsonable(problem))
+    extra = _jsonable(problem)
+    if status >= 500 and not _may_see_paths(request):  # "cannot open /srv/data/synthts.db"
+        from synthts_core.api.security import hide_paths
+
+        detail = hide_paths(detail) or detail
+        extra = {k: hide_paths(v) if isinstance(v, str) else v for k, v in extra.items()}
+    return problem_response(status, title, detail, **extra)
+
+
+def _may_see_paths(request: Request[Any, Any, Any]) -> bool:
+    from synthts_core.api.security import is_authenticated
+
+    try:
+        return is_authenticated(request)
+    except AttributeError:  # an app without a synthts runtime
+        return True
 
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:

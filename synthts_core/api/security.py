@@ -8,6 +8,7 @@ stay open so dashboards and health probes need no secret. The comparison is cons
 from __future__ import annotations
 
 import hmac
+import re
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -35,11 +36,59 @@ def token_matches(header: str | None, token: str) -> bool:
     return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
+_ORIGIN_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\[\]:@/]+)(:[0-9]{1,5})?")
+"""An origin's ``host[:port]``: no user info, a bracketed part only as the whole host."""
+
+
 def is_loopback_origin(origin: str) -> bool:
+    """An ``Origin`` of a page served from this machine: http(s) on ``localhost`` or a loopback
+    IP literal. The host is parsed, never prefix-matched, so ``http://127.evil.example`` or
+    ``http://[::1].evil.example`` are not loopback; ``null`` and odd schemes are not either."""
+    import ipaddress
     from urllib.parse import urlsplit
 
-    host = (urlsplit(origin).hostname or "").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
+    try:
+        parts = urlsplit(origin.strip())
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not host or not _ORIGIN_HOST.fullmatch(
+            parts.netloc):
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_authenticated(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """The server has no token, or this request carries the right one."""
+    secret = connection.app.state.runtime.settings.api_token
+    token = secret.get_secret_value() if secret is not None else ""
+    return not token or token_matches(connection.headers.get("authorization"), token)
+
+
+_PATH = re.compile(r"""(?:(?<=[\s'"(=:])|^)(?:/(?!/)|[A-Za-z]:\\)[^\s'"()<>,;:]*""")
+_URI_PATH = re.compile(r"\b([a-z][a-z0-9+.-]*):///?[^\s'\"<>]*", re.IGNORECASE)
+HIDDEN = "<hidden>"
+
+
+def hide_paths(text: str | None) -> str | None:
+    """``text`` with file system paths and local URIs replaced (for callers without the
+    token): error messages often quote where the data folder is."""
+    if not text:
+        return text
+    text = _URI_PATH.sub(lambda m: f"{m.group(1)}://{HIDDEN}", text)
+    return _PATH.sub(HIDDEN, text)
+
+
+def hide_uri(uri: str) -> str:
+    """Only the scheme of a storage/tracker URI: ``sqlite://<hidden>``."""
+    scheme, sep, _ = uri.partition(":")
+    return f"{scheme}://{HIDDEN}" if sep else HIDDEN
 
 
 def require_token_for_writes(connection: ASGIConnection[Any, Any, Any, Any],

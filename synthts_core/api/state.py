@@ -14,6 +14,7 @@ import numpy as np
 from synthts_core.runtime import Runtime
 
 LABEL_CACHE_SIZE = 32
+UPLOAD_RETRY_AFTER_S = 5
 
 
 def _limit_torch_threads() -> None:
@@ -25,6 +26,29 @@ def _limit_torch_threads() -> None:
     torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
 
 
+class UploadSlots:
+    """At most ``limit`` uploads are read, parsed and stored at once: each holds its whole body
+    in memory, so unbounded concurrency is unbounded memory. Used from the event loop only."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, int(limit))
+        self.busy = 0
+
+    def __enter__(self) -> UploadSlots:
+        if self.busy >= self.limit:
+            from litestar.exceptions import HTTPException
+
+            raise HTTPException(
+                status_code=429, headers={"Retry-After": str(UPLOAD_RETRY_AFTER_S)},
+                detail=f"{self.limit} uploads are in progress, the most this server takes at "
+                       f"once (SYNTHTS_MAX_CONCURRENT_UPLOADS); retry in a few seconds")
+        self.busy += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.busy -= 1
+
+
 class ApiState:
     def __init__(self, runtime: Runtime, owns_runtime: bool) -> None:
         self.runtime = runtime
@@ -34,6 +58,21 @@ class ApiState:
         self._models_lock = threading.Lock()
         self._labels: OrderedDict[tuple[str, str], np.ndarray | None] = OrderedDict()
         self._labels_lock = threading.Lock()
+        self._batcher: Any = None
+        self.uploads = UploadSlots(runtime.settings.max_concurrent_uploads)
+
+    @property
+    def batcher(self) -> Any:
+        """The ``GenerationBatcher`` feeding the inference thread (None when
+        SYNTHTS_GENERATE_BATCHING is off: one forward pass per request)."""
+        if not self.runtime.settings.generate_batching:
+            return None
+        if self._batcher is None:
+            from synthts_core.api.batching import GenerationBatcher
+
+            self._batcher = GenerationBatcher(self.inference,
+                                              self.runtime.settings.max_generate_values)
+        return self._batcher
 
     @property
     def inference(self) -> ThreadPoolExecutor:
@@ -79,6 +118,7 @@ class ApiState:
     def close(self) -> None:
         with self._models_lock:
             executor, self._inference = self._inference, None
+            self._batcher = None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
         if self._models is not None:

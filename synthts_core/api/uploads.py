@@ -1,28 +1,34 @@
-"""Uploaded real series -> a ``Dataset``: CSV/Parquet through the import service, JSON and
-``.npy`` parsed here (``.npy`` never unpickles)."""
+"""Uploaded real series -> a ``Dataset`` through the same import path as ``synthts import``
+(same layouts, defaults, label order and checks; see ``synthts_core.services.importing``).
+
+Uploads obey SYNTHTS_MAX_GENERATE_VALUES like generation does: the values are counted before
+they are decoded (the ``.npy`` header, the commas of a JSON array), and JSON value arrays are
+parsed straight into NumPy, never into Python lists of floats.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
-import numpy as np
 from litestar.openapi.spec import OpenAPIMediaType as MediaTypeObject
 from litestar.openapi.spec import Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
-from synthts_core.domain import Dataset, Normalisation
 from synthts_core.errors import BadInputError
+from synthts_core.services.importing import FORMATS, ImportOptions, ImportResult, import_data
 
 FORMATS_BY_MEDIA = {
     "text/csv": "csv", "application/csv": "csv", "application/json": "json",
     "application/x-npy": "npy", "application/vnd.apache.parquet": "parquet",
-    "application/x-parquet": "parquet",
+    "application/x-parquet": "parquet", "application/x-npz": "npz", "application/zip": "npz",
+    "text/x-ts": "ts",
 }
 
 
 class UploadOptions(msgspec.Struct, kw_only=True):
+    """The query parameters of an upload; they map 1:1 onto ``ImportOptions``."""
+
     name: str
     format: str | None
     label_column: str | None
@@ -32,15 +38,10 @@ class UploadOptions(msgspec.Struct, kw_only=True):
     normalise: str
     tags: list[str]
     content_type: str
-
-
-class JsonUpload(msgspec.Struct, forbid_unknown_fields=True):
-    """Body of a JSON upload."""
-
-    values: list[Any]
-    labels: list[int | str] | None = None
-    label_names: list[str] | None = None
-    description: str = ""
+    layout: str = "auto"
+    series_column: str | None = None
+    time_column: str | None = None
+    channel_column: str | None = None
 
 
 def upload_format(options: UploadOptions) -> str:
@@ -50,106 +51,36 @@ def upload_format(options: UploadOptions) -> str:
     if media in FORMATS_BY_MEDIA:
         return FORMATS_BY_MEDIA[media]
     raise BadInputError("format", f"cannot tell the format from Content-Type {media!r}",
-                        allowed="?format=csv|json|npy|parquet or a matching Content-Type")
+                        allowed=f"?format={'|'.join(FORMATS)} or a matching Content-Type")
 
 
-def parse_upload(body: bytes, options: UploadOptions, max_values: int | None = None) -> Dataset:
+def import_upload(body: bytes, options: UploadOptions,
+                  max_values: int | None = None) -> ImportResult:
     """Parse ``body`` per ``options``; every failure names the field at fault."""
     fmt = upload_format(options)
     if not body:
         raise BadInputError("body", "is empty", allowed=f"a {fmt} file as the request body")
-    if fmt in ("csv", "parquet"):
-        from synthts_core.services.importing import import_table
-
-        if options.window is None:
-            raise BadInputError("window", f"is required for {fmt} uploads (the table is cut "
-                                "into windows of this many rows)", allowed="an integer >= 2")
-        return import_table(body, fmt, name=options.name, columns=options.columns,
-                            label_column=options.label_column, window=options.window,
-                            stride=options.stride, normalise=options.normalise,
-                            max_values=max_values)
-    for opt in ("label_column", "columns", "window", "stride"):
-        if getattr(options, opt) is not None:
-            raise BadInputError(opt, f"applies to CSV and Parquet, not {fmt}",
-                                allowed="leave it out")
-    if fmt == "npy":
-        from synthts_core.api.encoding import read_npy
-
-        values = read_npy(body, "body")
-        return _build(options, values, None, None)
+    opts = ImportOptions(
+        name=options.name, format=fmt, layout=options.layout,  # type: ignore[arg-type]
+        columns=options.columns, label_column=options.label_column,
+        series_column=options.series_column, time_column=options.time_column,
+        channel_column=options.channel_column, window=options.window, stride=options.stride,
+        normalise=options.normalise, tags=list(options.tags),  # type: ignore[arg-type]
+    )
     try:
-        doc = msgspec.json.decode(body, type=JsonUpload)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        field = text.rsplit("`$.", 1)[-1].rstrip("`") if "`$." in text else "body"
-        raise BadInputError(field, text.split(" - at ")[0],
-                            allowed='{"values": [[[...]]], "labels": [...], '
-                                    '"label_names": [...]}') from None
-    except msgspec.DecodeError as exc:
-        raise BadInputError("body", f"is not valid JSON ({exc})") from None
-    try:
-        values = np.asarray(doc.values, dtype=np.float64)
-    except ValueError:
-        raise BadInputError("values", "is ragged", allowed="equal lengths in every "
-                            "series and channel") from None
-    labels, names = _labels(doc.labels, doc.label_names)
-    return _build(options, values, labels, names, description=doc.description)
+        return import_data(body, opts, max_values=max_values)
+    except BadInputError as exc:
+        if exc.field != "source":
+            raise
+        text = exc.message.removeprefix("source: ")
+        if exc.allowed:
+            text = text.removesuffix(f" (allowed: {exc.allowed})")
+        raise BadInputError("body", text, allowed=exc.allowed) from None  # the upload's file
 
 
-def _labels(labels: list[Any] | None, names: list[str] | None
-            ) -> tuple[np.ndarray | None, list[str] | None]:
-    if labels is None:
-        if names:
-            raise BadInputError("label_names", "given without labels", allowed="also 'labels'")
-        return None, None
-    if any(isinstance(x, str) for x in labels):
-        if not all(isinstance(x, str) for x in labels):
-            raise BadInputError("labels", "mixes names and indices", allowed="all names or "
-                                "all integer indices")
-        order = list(names or dict.fromkeys(labels))
-        unknown = sorted(set(labels) - set(order))
-        if unknown:
-            raise BadInputError("labels", f"{unknown[0]!r} is not in label_names",
-                                allowed=", ".join(order))
-        lookup = {n: i for i, n in enumerate(order)}
-        return np.array([lookup[x] for x in labels], dtype=np.int64), order
-    return np.asarray(labels, dtype=np.int64), names
-
-
-def _build(options: UploadOptions, values: np.ndarray, labels: np.ndarray | None,
-           names: list[str] | None, description: str = "") -> Dataset:
-    if values.ndim == 2:
-        values = values[:, None, :]
-    if values.ndim != 3 or min(values.shape) < 1:
-        raise BadInputError("values", f"has shape {values.shape}",
-                            allowed="(series, length) or (series, channels, length), non-empty")
-    if values.shape[2] < 2:
-        raise BadInputError("values", "series have fewer than 2 points", allowed="length >= 2")
-    if not np.isfinite(values).all():
-        raise BadInputError("values", "contain NaN or infinity", allowed="finite numbers")
-    if labels is not None and labels.shape != (values.shape[0],):
-        raise BadInputError("labels", f"has {labels.shape[0]} entries for {values.shape[0]} "
-                            "series", allowed="one label per series")
-    values, norm = _normalise(values, options.normalise)
-    return Dataset.build(options.name, values.astype(np.float32), labels, names,
-                         source="imported", normalisation=norm, tags=list(options.tags),
-                         description=description)
-
-
-def _normalise(values: np.ndarray, method: str) -> tuple[np.ndarray, Normalisation]:
-    if method == "none":
-        return values, Normalisation()
-    axes = (0, 2)
-    if method == "zscore":
-        offset = values.mean(axis=axes)
-        scale = values.std(axis=axes)
-    else:
-        offset = values.min(axis=axes)
-        scale = values.max(axis=axes) - offset
-    scale = np.where(scale > 0, scale, 1.0)
-    out = (values - offset[None, :, None]) / scale[None, :, None]
-    return out, Normalisation(method=method, offset=offset.tolist(),  # type: ignore[arg-type]
-                              scale=scale.tolist())
+def parse_upload(body: bytes, options: UploadOptions, max_values: int | None = None):
+    """The dataset alone (kept for callers that do not need the import report)."""
+    return import_upload(body, options, max_values).dataset
 
 
 @dataclass
@@ -161,15 +92,30 @@ class _UploadOperation(Operation):
         self.request_body = RequestBody(required=True, content={
             "text/csv": binary,
             "application/x-npy": binary,
+            "application/x-npz": binary,
             "application/vnd.apache.parquet": binary,
+            "text/x-ts": binary,
             "application/json": MediaTypeObject(schema=Schema(
                 type=OpenAPIType.OBJECT, required=["values"],
                 properties={"values": Schema(type=OpenAPIType.ARRAY, items=Schema()),
                             "labels": Schema(type=[OpenAPIType.ARRAY, OpenAPIType.NULL],
                                              items=Schema()),
                             "label_names": Schema(type=[OpenAPIType.ARRAY, OpenAPIType.NULL],
-                                                  items=Schema(type=OpenAPIType.STRING))})),
+                                                  items=Schema(type=OpenAPIType.STRING)),
+                            "description": Schema(type=OpenAPIType.STRING)})),
         })
 
 
 UPLOAD_OPERATION = _UploadOperation
+
+
+def _dry_run_spec():
+    from litestar.openapi.datastructures import ResponseSpec
+
+    from synthts_core.services.importing import ImportReport
+
+    return ResponseSpec(data_container=ImportReport,
+                        description="Dry run: what would be stored; nothing is stored")
+
+
+UPLOAD_DRY_RUN = _dry_run_spec()

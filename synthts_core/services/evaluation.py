@@ -16,8 +16,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from synthts_core.domain import Dataset, EvaluationReport, MetricResult, to_builtins
+from synthts_core.domain import (
+    ClassVerdict,
+    Dataset,
+    EvaluationReport,
+    MetricResult,
+    Verdict,
+    to_builtins,
+)
 from synthts_core.errors import BadInputError
+from synthts_core.measured import split_result
 
 if TYPE_CHECKING:
     from synthts_core.registry import Registries
@@ -52,10 +60,17 @@ def _metric_names(registries: Registries, metrics: Sequence[str] | None) -> list
     return list(dict.fromkeys(metrics))
 
 
-def _split(result: float | tuple[float, float]) -> tuple[float, float | None]:
-    if isinstance(result, tuple):
-        return float(result[0]), float(result[1])
-    return float(result), None
+def _split(result: Any) -> tuple[float, float | None]:
+    value, std, _ = split_result(result)
+    return value, std
+
+
+def _compute(metric: Any, real: np.ndarray, synthetic: np.ndarray, rng: np.random.Generator,
+             real_labels: np.ndarray | None, synthetic_labels: np.ndarray | None) -> Any:
+    if getattr(metric, "needs_labels", False):
+        return metric.compute(real, synthetic, rng, real_labels=real_labels,
+                              synthetic_labels=synthetic_labels)
+    return metric.compute(real, synthetic, rng)
 
 
 def _check_synthetic(real: Dataset, values: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
@@ -81,12 +96,13 @@ def compare(registries: Registries, real: Dataset, synthetic_values: np.ndarray,
     ``per_class_by_default`` is False do (the post-hoc classifiers: tens of seconds per fit)."""
     values = _check_synthetic(real, synthetic_values, synthetic_labels)
     names = _metric_names(registries, metrics)
-    skipped = skipped_metrics(registries, names, real.meta.n_channels)
+    labelled = real.labels is not None and synthetic_labels is not None
+    skipped = skipped_metrics(registries, names, real.meta.n_channels, labelled=labelled)
     if pooled_only is None:
         pooled_only = [n for n in names
                        if not getattr(registries.metrics.get(n), "per_class_by_default", True)]
     classes: list[tuple[str, np.ndarray, np.ndarray]] = []
-    if per_class and real.labels is not None and synthetic_labels is not None:
+    if per_class and labelled:
         syn_labels = np.asarray(synthetic_labels)
         for idx, label in enumerate(real.meta.label_names):
             r_mask, s_mask = real.labels == idx, syn_labels == idx
@@ -98,33 +114,104 @@ def compare(registries: Registries, real: Dataset, synthetic_values: np.ndarray,
         if name in skipped:
             log.info("metric %s skipped: %s", name, skipped[name])
             continue
-        value, std = _split(metric.compute(real.values, values, np.random.default_rng([seed, k])))
+        needs_labels = getattr(metric, "needs_labels", False)
+        value, std, extra = split_result(_compute(
+            metric, real.values, values, np.random.default_rng([seed, k]), real.labels,
+            None if synthetic_labels is None else np.asarray(synthetic_labels)))
         per: dict[str, float] = {}
         per_std: dict[str, float] = {}
-        for ci, (label, r_mask, s_mask) in enumerate([] if name in pooled_only else classes):
-            v, s = _split(metric.compute(real.values[r_mask], values[s_mask],
-                                         np.random.default_rng([seed, k, ci + 1])))
+        per_extra: dict[str, dict[str, Any]] = {}
+        by_class = [] if name in pooled_only or needs_labels else classes
+        for ci, (label, r_mask, s_mask) in enumerate(by_class):
+            v, sd, ex = split_result(metric.compute(real.values[r_mask], values[s_mask],
+                                                    np.random.default_rng([seed, k, ci + 1])))
             per[label] = v
-            if s is not None:
-                per_std[label] = s
+            if sd is not None:
+                per_std[label] = sd
+            if ex:
+                per_extra[label] = ex
         details: dict[str, Any] = {"description": metric.description,
-                                   "n_real": len(real.values), "n_synthetic": len(values)}
+                                   "n_real": len(real.values), "n_synthetic": len(values),
+                                   **extra}
         if per_std:
             details["per_class_std"] = per_std
+        if per_extra:
+            details["per_class_details"] = per_extra
         results.append(MetricResult(name=name, value=value, std=std, per_class=per,
                                     higher_is_better=bool(metric.higher_is_better),
                                     details=details))
     return results
 
 
+def verdict(registries: Registries, results: Sequence[MetricResult],
+            notes: Sequence[str] = ()) -> Verdict | None:
+    """The verdict from the first computed metric that states a ``pass_threshold`` (a metric
+    that can fail, such as the built-in detector): each class passes when its value is on the
+    good side of the threshold and the metric vouched for it; classes sorted worst first."""
+    for result in results:
+        threshold = getattr(registries.metrics.get(result.name), "pass_threshold", None) \
+            if result.name in registries.metrics else None
+        if threshold is not None:
+            return _verdict_from(result, float(threshold), list(notes))
+    return None
+
+
+def _judge(label: str, value: float, details: dict[str, Any], threshold: float,
+           higher: bool) -> ClassVerdict:
+    reason = details.get("inconclusive")
+    ci = details.get("ci")
+    if reason is None and not np.isfinite(value):
+        reason = "the metric returned no finite value"
+    passed = None if reason else bool(value >= threshold if higher else value <= threshold)
+    return ClassVerdict(label=label, value=float(value) if np.isfinite(value) else None,
+                        ci=list(ci) if ci else None, passed=passed, reason=reason)
+
+
+def _verdict_from(result: MetricResult, threshold: float, notes: list[str]) -> Verdict:
+    higher = result.higher_is_better
+    pooled_details = {k: result.details[k] for k in ("ci", "inconclusive") if k in result.details}
+    pooled = _judge("all", result.value, pooled_details, threshold, higher)
+    per_details = result.details.get("per_class_details", {})
+    classes = [_judge(label, v, per_details.get(label, {}), threshold, higher)
+               for label, v in result.per_class.items()] or [pooled]
+
+    def badness(c: ClassVerdict) -> tuple[int, float]:
+        v = c.value if c.value is not None else (-np.inf if higher else np.inf)
+        return (0 if c.passed is None else 1, -v if not higher else v)
+
+    classes.sort(key=badness)
+    failed = [c.label for c in classes if c.passed is False]
+    unsure = [c.label for c in classes if c.passed is None]
+    sign = ">=" if higher else "<="
+    rule = f"{result.name} {sign} {threshold:g}"
+    if unsure:
+        summary = (f"inconclusive for {len(unsure)} of {len(classes)} class(es) "
+                   f"({', '.join(unsure[:5])}): {classes[0].reason}")
+    elif failed:
+        summary = (f"{len(failed)} of {len(classes)} class(es) fail {rule}: "
+                   f"{', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''}; worst "
+                   f"{classes[0].label} at {classes[0].value:.3f}")
+    else:
+        summary = (f"all {len(classes)} class(es) pass {rule}; worst {classes[0].label} at "
+                   f"{classes[0].value:.3f}")
+    return Verdict(metric=result.name, threshold=threshold, higher_is_better=higher,
+                   passed=not failed and not unsure, summary=summary,
+                   worst=classes[0].label if classes else None, classes=classes,
+                   pooled=pooled, notes=notes)
+
+
 def skipped_metrics(registries: Registries, metrics: Sequence[str] | None,
-                    channels: int) -> dict[str, str]:
-    """Metric name -> why it cannot run on data with ``channels`` channels."""
+                    channels: int, *, labelled: bool = True) -> dict[str, str]:
+    """Metric name -> why it cannot run on data with ``channels`` channels (or without
+    labels on both sides)."""
     out = {}
     for name in _metric_names(registries, metrics):
-        needs = int(getattr(registries.metrics.get(name), "min_channels", 1))
+        metric = registries.metrics.get(name)
+        needs = int(getattr(metric, "min_channels", 1))
         if needs > channels:
             out[name] = f"needs at least {needs} channels, the data has {channels}"
+        elif getattr(metric, "needs_labels", False) and not labelled:
+            out[name] = "needs labelled real and synthetic series"
     return out
 
 
@@ -178,15 +265,37 @@ def run_evaluation(rt: Runtime, model_ref_text: str, dataset_name: str | None = 
     values, labels = model.generate(counts=counts, seed=seed) if counts else model.generate(
         n=n_per_label or real.meta.n_series, seed=seed)
     real_for_model = _relabel_for_model(real, model.label_names)
-    results = compare(rt.registries, real_for_model, values, labels, names, seed=seed,
+    notes = []
+    compared = real_for_model
+    if model.config.get("augment"):
+        # the model was taught that phase is random: judge it against what it was taught
+        compared = circularly_shifted(real_for_model, seed)
+        notes.append("the model was trained with circular-shift augmentation, so it was "
+                     "compared with the real series shifted at random the same way; its "
+                     "phases are random by design")
+    results = compare(rt.registries, compared, values, labels, names, seed=seed,
                       pooled_only=pooled_only)
     report = EvaluationReport(model=model.ref, dataset=dataset_name,
                               dataset_checksum=real.meta.checksum,
-                              n_synthetic=len(values), metrics=results)
+                              n_synthetic=len(values), metrics=results,
+                              verdict=verdict(rt.registries, results, notes))
     if store:
         rt.tracker.log_evaluation(model.ref.name, model.ref.version, to_builtins(report))
     return EvaluationRun(report, real_for_model, values, labels, model.label_names,
-                         skipped_metrics(rt.registries, names, real.meta.n_channels))
+                         skipped_metrics(rt.registries, names, real.meta.n_channels,
+                                         labelled=labels is not None
+                                         and real_for_model.labels is not None))
+
+
+def circularly_shifted(real: Dataset, seed: int) -> Dataset:
+    """Every series rolled by its own random offset (what circular-shift augmentation
+    teaches a model)."""
+    rng = np.random.default_rng([seed, 17])
+    length = real.values.shape[2]
+    shifts = rng.integers(0, length, size=len(real.values))
+    idx = (np.arange(length)[None, :] - shifts[:, None]) % length
+    values = np.take_along_axis(real.values, idx[:, None, :].repeat(real.values.shape[1], 1), 2)
+    return Dataset.build(real.meta.name, values, real.labels, list(real.meta.label_names))
 
 
 def _generation_counts(real: Dataset, model: Any, n_per_label: int | None) -> dict[str, int]:

@@ -71,7 +71,8 @@ def _real_units(model: LoadedModel, raw: Any) -> np.ndarray:
     from synthts_core.services.models import _normalisation, _to_numpy
 
     offset, scale = _normalisation(model.config, model.n_channels)
-    return (np.asarray(_to_numpy(raw), np.float32) * scale + offset).astype(np.float32)
+    stored = (np.asarray(_to_numpy(raw), np.float32) * scale + offset).astype(np.float32)
+    return model.in_units(stored, "real")
 
 
 def _latent(model: LoadedModel, value: Sequence[float] | np.ndarray | int | None,

@@ -81,22 +81,38 @@ class LoadedModel:
         self.n_channels = int(self.config.get("n_channels", 1))
         self.length = int(self.config.get("length", 0))
         self._offset, self._scale = _normalisation(self.config, self.n_channels)
+        # the import normalisation of the training set: generate() answers in the dataset's
+        # stored units, in_units(..., "real") maps those to the units the user imported
+        self.data_normalisation = _recorded_data_normalisation(self.config)
         self._lock = threading.Lock()
 
     def label_index(self, label: str | int) -> int:
-        """A label by name, or by index (an int or a digit string that is not a name)."""
+        """A label by name; by index only as ``#3`` (or a Python int). A digit string that is
+        not a name is refused, never read as an index: with classes named "1" and "2", "0"
+        is not a label."""
         names = self.label_names
         n_classes = len(names) or int(self.config.get("n_classes") or 0)
         if isinstance(label, str) and label in names:
             return names.index(label)
         index = -1
-        if (isinstance(label, int | np.integer) and not isinstance(label, bool)) or (
-                isinstance(label, str) and label.strip().lstrip("-").isdigit()):
+        if isinstance(label, int | np.integer) and not isinstance(label, bool):
             index = int(label)
+        elif isinstance(label, str) and label.startswith("#") and label[1:].isdigit():
+            index = int(label[1:])
+        elif not names and isinstance(label, str) and label.isdigit():
+            index = int(label)  # a model without label names: its classes are 0..k-1
         if 0 <= index < n_classes:
             return index
-        allowed = ", ".join(names) if names else f"0..{n_classes - 1}"
+        allowed = (", ".join(names) + f" (or by index #0..#{n_classes - 1})") if names \
+            else f"0..{n_classes - 1}"
         raise BadInputError("labels", f"unknown label {label!r}", allowed=allowed)
+
+    def in_units(self, values: np.ndarray, units: str = "real") -> np.ndarray:
+        """``generate``'s output (the training set's stored units) in ``units``: ``real``
+        maps through the normalisation recorded when the data was imported."""
+        from synthts_core.services.units import in_units
+
+        return in_units(values, self.data_normalisation, units)  # type: ignore[arg-type]
 
     def plan(self, n: int | None = None, labels: Sequence[str | int] | None = None,
              counts: Mapping[str, int] | None = None) -> np.ndarray | None:
@@ -115,7 +131,7 @@ class LoadedModel:
         if counts is not None:
             if not isinstance(counts, Mapping) or not counts:
                 raise BadInputError("counts", f"got {counts!r}", allowed="{label: count, ...}")
-            parts = [np.full(_count(c, f"counts.{k}"), self.label_index(k), np.int64)
+            parts = [np.full(_count(c, f"counts.{k}", low=0), self.label_index(k), np.int64)
                      for k, c in counts.items()]
             return np.concatenate(parts)
         per_label = _count(1 if n is None else n, "n")
@@ -125,8 +141,10 @@ class LoadedModel:
 
     def generate(self, n: int | None = None, labels: Sequence[str | int] | None = None,
                  counts: Mapping[str, int] | None = None, seed: int | None = None,
-                 max_values: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """(values float32 (n, c, L) in real units, label index per series or None)."""
+                 max_values: int | None = None, z: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(values float32 (n, c, L) in real units, label index per series or None); ``z``
+        fixes the latents (the API's batching draws them per request)."""
         label_idx = self.plan(n, labels, counts)
         total = len(label_idx) if label_idx is not None else _count(1 if n is None else n, "n")
         if max_values is not None and total * self.n_channels * self.length > max_values:
@@ -136,7 +154,8 @@ class LoadedModel:
         if seed is not None and (not isinstance(seed, int) or seed < 0):
             raise BadInputError("seed", f"got {seed!r}", allowed="an integer >= 0")
         with self._lock:  # torch modules are not safe to run from several threads at once
-            raw = self.trainer.generate(total, labels=label_idx, seed=seed)
+            raw = (self.trainer.generate(total, labels=label_idx, seed=seed) if z is None
+                   else self.trainer.generate(total, labels=label_idx, z=z))
         values = np.asarray(_to_numpy(raw), dtype=np.float32)
         values = values * self._scale + self._offset
         return values.astype(np.float32, copy=False), label_idx
@@ -158,7 +177,10 @@ def load_model(rt: Runtime, ref: ModelVersionRef) -> LoadedModel:
     device = resolve_device(rt.settings.device)
     trainer = rt.registries.architectures.get(arch_name).build(bundle.config, device)
     trainer.load_weights(bundle.weights)
-    return LoadedModel(ref, bundle.config, trainer, device, bundle.metrics)
+    model = LoadedModel(ref, bundle.config, trainer, device, bundle.metrics)
+    if model.data_normalisation is None:
+        model.data_normalisation = _dataset_normalisation(rt, bundle.config)
+    return model
 
 
 class ModelCache:
@@ -224,31 +246,43 @@ class Sample:
     label_names: list[str]
     ref: ModelVersionRef
     seed: int | None = None
+    units: str = "normalised"
+    normalisation: Any = None  # the training set's import normalisation (real units map)
 
     def to_dataset(self, name: str, config: Mapping[str, Any] | None = None) -> Dataset:
-        """A synthetic dataset (``source="synthetic"``) recording which version made it."""
+        """A synthetic dataset (``source="synthetic"``) recording which version made it,
+        stored like its training set (normalised, with the same normalisation recorded)."""
+        from synthts_core.services.units import as_normalisation, to_normalised
+
         spec = {"model": self.ref.name, "version": self.ref.version, "seed": self.seed,
                 "dataset": (config or {}).get("dataset")}
+        norm = as_normalisation(self.normalisation)
+        values = to_normalised(self.values, norm) if self.units == "real" else self.values
         return Dataset.build(
-            name, self.values, self.labels, self.label_names if self.labels is not None else None,
-            source="synthetic", spec=spec, tags=["synthetic"],
+            name, values, self.labels, self.label_names if self.labels is not None else None,
+            source="synthetic", spec=spec, tags=["synthetic"], normalisation=norm,
             description=f"sampled from {self.ref.name}@{self.ref.version}")
 
 
 def sample(rt: Runtime, ref_text: str, n: int | None = None,
            labels: Sequence[str | int] | None = None, seed: int | None = None,
-           counts: Mapping[str, int] | None = None) -> Sample:
-    """Load ``NAME[@version|alias]`` and generate from it (one-shot, no cache)."""
+           counts: Mapping[str, int] | None = None, units: str = "real") -> Sample:
+    """Load ``NAME[@version|alias]`` and generate from it (one-shot, no cache), in the units
+    the training data was imported in unless ``units="normalised"``."""
+    from synthts_core.services.units import check_units
+
+    check_units(units)
     name, version = parse_model_ref(ref_text)
     model = load_model(rt, get_version(rt, name, version))
     values, label_idx = model.generate(n, labels=labels, counts=counts, seed=seed,
                                        max_values=rt.settings.max_generate_values)
-    return Sample(values, label_idx, model.label_names, model.ref, seed)
+    return Sample(model.in_units(values, units), label_idx, model.label_names, model.ref, seed,
+                  units=units, normalisation=model.data_normalisation)
 
 
-def _count(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise BadInputError(field, f"got {value!r}", allowed="an integer >= 1")
+def _count(value: Any, field: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise BadInputError(field, f"got {value!r}", allowed=f"an integer >= {low}")
     return int(value)
 
 
@@ -272,3 +306,40 @@ def _to_numpy(raw: Any) -> np.ndarray:
     if hasattr(raw, "detach"):
         return raw.detach().float().cpu().numpy()
     return np.asarray(raw)
+
+
+def _recorded_data_normalisation(config: Mapping[str, Any]) -> Any:
+    """The training set's import normalisation when the bundle records it (``units``, or
+    ``dataset.normalisation``), else None (then ``load_model`` asks storage)."""
+    from synthts_core.services.units import as_normalisation
+
+    dataset = config.get("dataset")
+    recorded = config.get("units") or (dataset.get("normalisation")
+                                       if isinstance(dataset, Mapping) else None)
+    return as_normalisation(recorded) if isinstance(recorded, Mapping) else None
+
+
+def record_data_normalisation(rt: Runtime, config: dict[str, Any]) -> None:
+    """Write the training set's import normalisation into a bundle's config (``units``), so
+    the registered version answers in real units even after the dataset is deleted."""
+    import msgspec
+
+    if "units" not in config:
+        config["units"] = msgspec.to_builtins(_dataset_normalisation(rt, config))
+
+
+def _dataset_normalisation(rt: Runtime, config: Mapping[str, Any]) -> Any:
+    """The import normalisation of the stored training set (same name and checksum), or
+    the identity when it is gone or was replaced."""
+    from synthts_core.domain import Normalisation
+
+    dataset = config.get("dataset")
+    if not isinstance(dataset, Mapping) or not isinstance(dataset.get("name"), str):
+        return Normalisation()
+    try:
+        meta = rt.storage.get_dataset_meta(dataset["name"])
+    except Exception:  # gone, unreadable or no storage: the stored units are all there is
+        return Normalisation()
+    if dataset.get("checksum") and meta.checksum != dataset.get("checksum"):
+        return Normalisation()
+    return meta.normalisation

@@ -1,4 +1,5 @@
-"""The main job's self-contained HTML report: real vs synthetic per class, the metric table,
+"""The main job's self-contained HTML report: the verdict (the strong real-vs-synthetic test per
+class, worst first), real vs synthetic per class, the metric table,
 training curves, embeddings, a latent interpolation animation and what ran where.
 
 plotly.js is inlined once, so the file opens offline and in CI's headless Chromium.
@@ -23,7 +24,40 @@ table.facts { border-collapse: collapse; font-size: 0.92rem; }
 table.facts td, table.facts th { border: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: left;
   vertical-align: top; }
 .muted { color: #666; }
+.pass { color: #137333; font-weight: 600; } .fail { color: #b3261e; font-weight: 600; }
+.unsure { color: #8a5a00; font-weight: 600; }
+.verdict { font-size: 1.1rem; padding: 0.6rem 0.9rem; border-left: 6px solid #999;
+  background: #f6f6f6; }
+.verdict.pass { border-color: #137333; } .verdict.fail { border-color: #b3261e; }
 """
+
+
+def verdict_html(verdict: Any) -> str:
+    """The report's lead: the strong test per class against its threshold, worst first."""
+    if verdict is None:
+        return ('<p class="verdict">No verdict: none of the evaluated metrics states a pass '
+                'threshold (add the detector metric).</p>')
+    state = "pass" if verdict.passed else "fail"
+    sign = ">=" if verdict.higher_is_better else "<="
+    head = (f'<p class="verdict {state}">{"PASS" if verdict.passed else "FAIL"}: '
+            f"{html.escape(verdict.summary)}</p>"
+            f'<p class="muted">A class passes when its {html.escape(verdict.metric)} is '
+            f"{sign} {verdict.threshold:g} and the metric could vouch for it "
+            "(definitions: docs/metrics.md).</p>")
+    rows = []
+    for c in verdict.classes:
+        css, word = {True: ("pass", "pass"), False: ("fail", "fail"),
+                     None: ("unsure", "inconclusive")}[c.passed]
+        ci = f"[{c.ci[0]:.3f}, {c.ci[1]:.3f}]" if c.ci else ""
+        value = "" if c.value is None else f"{c.value:.3f}"
+        rows.append(f"<tr><td>{html.escape(c.label)}</td><td>{value}</td><td>{ci}</td>"
+                    f'<td class="{css}">{word}</td>'
+                    f"<td>{html.escape(c.reason or '')}</td></tr>")
+    table = (f'<table class="facts"><tr><th>class (worst first)</th>'
+             f"<th>{html.escape(verdict.metric)}</th><th>95 % interval</th><th>verdict</th>"
+             f"<th>note</th></tr>{''.join(rows)}</table>")
+    notes = "".join(f'<p class="muted">{html.escape(n)}</p>' for n in verdict.notes)
+    return head + table + notes
 
 
 def _facts_table(rows: list[tuple[str, Any]]) -> str:
@@ -40,16 +74,23 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _last_scored(trial: Any, metric: str) -> Any:
+    scored = [h[metric] for h in trial.history if isinstance(h.get(metric), int | float)]
+    return scored[-1] if scored else ""
+
+
 def _trials_table(job: TrainingJob, metric: str) -> str:
     head = ("<tr><th>trial</th><th>architecture</th><th>status</th><th>epochs</th>"
-            f"<th>{html.escape(metric)}</th><th>config</th><th>error</th></tr>")
+            f"<th>{html.escape(metric)} (last scored)</th><th>{html.escape(metric)} (fresh "
+            "samples, picked the winner)</th><th>config</th><th>error</th></tr>")
     rows = []
     for t in job.trials:
         best = " (best)" if t.trial_id == job.best_trial else ""
         rows.append(
             f"<tr><td>{html.escape(t.trial_id + best)}</td><td>{html.escape(t.architecture)}</td>"
             f"<td>{html.escape(t.status)}</td><td>{t.epoch}/{t.epochs}</td>"
-            f"<td>{html.escape(_text(t.metrics.get(metric, '')))}</td>"
+            f"<td>{html.escape(_text(_last_scored(t, metric)))}</td>"
+            f"<td>{html.escape(_text(t.selection_score if t.selection_score is not None else ''))}</td>"
             f"<td>{html.escape(_text(t.config))}</td><td>{html.escape(t.error or '')}</td></tr>")
     return f'<table class="facts">{head}{"".join(rows)}</table>'
 
@@ -79,6 +120,8 @@ def build_report(rt: Runtime, *, dataset: Dataset, job: TrainingJob, run: Evalua
                                           run.label_names, per_label=3)),
         ("Quality metrics",
          "Lower is better unless marked higher; per-class values where labels exist. "
+         "discriminative and predictive follow the literature's (TimeGAN) protocol, kept for "
+         "comparison with published numbers: they are not the verdict. "
          "Definitions: docs/metrics.md.",
          figures.metrics_table_figure(run.report.metrics)),
         ("Training curves",
@@ -90,7 +133,7 @@ def build_report(rt: Runtime, *, dataset: Dataset, job: TrainingJob, run: Evalua
         ("Latent interpolation", walk.description + " (press Play).",
          figures.interpolation_animation(walk.values, title="Latent interpolation")),
     ]
-    parts = []
+    parts = ["<h2>Verdict</h2>" + verdict_html(run.report.verdict)]
     for i, (title, caption, fig) in enumerate(sections):
         parts.append(f"<h2>{html.escape(title)}</h2><p class=\"muted\">{html.escape(caption)}</p>"
                      + fig.to_html(full_html=False, include_plotlyjs=(i == 0),

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import numpy as np
 
 from synthts_core.domain import (
@@ -211,7 +212,17 @@ def _context(rt: Runtime, job: TrainingJob) -> dict[str, Any]:
     return {"settings": settings_for_workers(rt.settings), "job_id": job.id,
             "dataset": spec.dataset, "label_indices": label_indices, "epochs": spec.epochs,
             "select_metric": spec.select_metric, "seed": spec.seed,
+            "per_class_score": per_class_score(rt, spec),
             "experiment": f"{rt.settings.mlflow_experiment}-{spec.dataset}"}
+
+
+def per_class_score(rt: Runtime, spec: JobSpec) -> bool:
+    """Trials are ranked by their worst class only when every one of them can be (a labelled
+    dataset, conditional architectures only); otherwise all are scored on the pooled sets, so
+    an unconditional trial never wins by being judged more leniently."""
+    labelled = len(rt.storage.get_dataset_meta(spec.dataset).label_names) > 1
+    return labelled and all(rt.registries.architectures.get(a).conditional
+                            for a in spec.architectures)
 
 
 def settings_for_workers(settings: Any) -> dict[str, Any]:
@@ -248,7 +259,6 @@ def _fit(rt: Runtime, job: TrainingJob, resume: bool) -> Any:
                                    resume_errored=True)
     else:
         spec = job.spec
-        metric_mode = "max" if _higher_is_better(rt, spec.select_metric) else "min"
         configs = [{"index": i, "architecture": t.architecture, "params": dict(t.config)}
                    for i, t in enumerate(job.trials)]
         tuner = tune.Tuner(
@@ -260,10 +270,9 @@ def _fit(rt: Runtime, job: TrainingJob, resume: bool) -> Any:
                 name=job.id, storage_path=str(storage), stop=CancelStopper(job.id),
                 callbacks=[JobRecorder(job.id)], verbose=0,
                 failure_config=tune.FailureConfig(max_failures=0),
-                # keep all: the trial prunes its own (training_trial.CheckpointPruner)
-                checkpoint_config=tune.CheckpointConfig(
-                    num_to_keep=None, checkpoint_score_attribute=spec.select_metric,
-                    checkpoint_score_order=metric_mode)),
+                # keep all: the trial prunes its own (training_trial.CheckpointPruner), and
+                # only scored epochs carry the metric, so Tune ranks none of them
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=None)),
         )
     rt.storage.update_job(job.id, experiment_path=path)
     return tuner.fit()
@@ -291,29 +300,110 @@ def _finish(rt: Runtime, job_id: str, results: Any) -> TrainingJob:
     if best is None:
         errors.append("no trial produced a checkpoint: nothing to register")
         return rt.storage.update_job(job_id, status="failed", errors=errors)
-    index, checkpoint, score = best
+    index, checkpoint, score, scores, kept = best
     bundle = _bundle(checkpoint, job.spec.select_metric, score)
     state = job.trials[index]
     name = job.spec.model_name or f"{job.spec.dataset}-gan"
-    ref = rt.tracker.register_model(name, bundle, run_id=state.run_id, aliases=["best"])
+    aliases = ["best"] if _beats_current_best(rt, job, name, score) else []
+    ref = rt.tracker.register_model(name, bundle, run_id=state.run_id, aliases=aliases)
+    trials = list(job.trials)
+    for i, fresh in scores.items():
+        trials[i] = msgspec.structs.replace(trials[i], selection_score=fresh)
+    freed = prune_finished(results, keep={str(ck.path) for ck in kept})
+    if freed:
+        log.info("job %s: deleted %d superseded checkpoints", job_id, freed)
     return rt.storage.update_job(job_id, status="succeeded", errors=errors, model=ref,
-                                 best_trial=state.trial_id, progress=1.0)
+                                 best_trial=state.trial_id, progress=1.0, trials=trials)
 
 
-def _best_checkpoint(rt: Runtime, job: TrainingJob, results: Any) -> tuple[int, Any, float] | None:
+def prune_finished(results: Any, keep: set[str]) -> int:
+    """A finished job needs no checkpoint to resume from: delete every local checkpoint folder
+    but each trial's best scored one (``keep``). Returns how many were deleted."""
+    import shutil
+
+    freed = 0
+    for result in results:
+        for ck, _ in (result.best_checkpoints or []):
+            fs = getattr(ck, "filesystem", None)
+            if fs is not None and getattr(fs, "type_name", "local") != "local":
+                continue
+            if str(ck.path) not in keep and Path(ck.path).is_dir():
+                shutil.rmtree(ck.path, ignore_errors=True)
+                freed += 1
+    return freed
+
+
+def _best_checkpoint(rt: Runtime, job: TrainingJob, results: Any
+                     ) -> tuple[int, Any, float, dict[int, float], list[Any]] | None:
+    """Each trial's best checkpoint by the score it was picked with, then every candidate
+    scored again on fresh samples (another seed, another draw of the real series): the winner
+    and the registered score come from that held-out estimate, not from the minimum of many
+    noisy per-epoch values, which is biased towards luck."""
     metric = job.spec.select_metric
     higher = _higher_is_better(rt, metric)
-    best: tuple[int, Any, float] | None = None
+    candidates: list[tuple[int, Any, float]] = []
     for result in results:
         if result.error is not None:
             continue
         pairs = [(ck, m.get(metric)) for ck, m in (result.best_checkpoints or [])]
         pairs = [(ck, float(v)) for ck, v in pairs if isinstance(v, int | float) and
-                 math.isfinite(v) and _still_there(ck)]
-        for checkpoint, score in pairs:
-            if best is None or (score > best[2] if higher else score < best[2]):
-                best = (int(result.config["trial"]["index"]), checkpoint, score)
-    return best
+                 _still_there(ck)]
+        if not pairs:
+            continue
+        finite = [p for p in pairs if math.isfinite(p[1])] or pairs
+        ck, score = (max if higher else min)(finite, key=lambda p: p[1])
+        candidates.append((int(result.config["trial"]["index"]), ck, score))
+    if not candidates:
+        return None
+    from synthts_core.services.selection import rescore_checkpoint
+
+    dataset = rt.storage.read_dataset(job.spec.dataset, labels=_label_indices(rt, job))
+    per_class = per_class_score(rt, job.spec)
+    fresh = {i: rescore_checkpoint(rt, ck, dataset, metric, job.spec.seed, per_class)
+             for i, ck, _ in candidates}
+    worst = -math.inf if higher else math.inf
+    key = {i: (v if math.isfinite(v) else worst) for i, v in fresh.items()}
+    index, checkpoint, _ = (max if higher else min)(candidates, key=lambda c: key[c[0]])
+    return index, checkpoint, fresh[index], fresh, [ck for _, ck, _ in candidates]
+
+
+def _label_indices(rt: Runtime, job: TrainingJob) -> list[int] | None:
+    if job.spec.labels is None:
+        return None
+    names = rt.storage.get_dataset_meta(job.spec.dataset).label_names
+    return [names.index(lab) for lab in job.spec.labels]
+
+
+def _beats_current_best(rt: Runtime, job: TrainingJob, name: str, score: float) -> bool:
+    """``best`` moves only to a version at least as good as the one it names, both scored the
+    same way (the current best is scored again with this job's metric and data)."""
+    from synthts_core.errors import NotFoundError
+    from synthts_core.services.selection import rescore_bundle
+
+    try:
+        current = rt.tracker.get_version(name, "best")
+    except NotFoundError:
+        return True
+    try:
+        bundle = rt.tracker.load_bundle(name, current.version)
+        dataset = rt.storage.read_dataset(job.spec.dataset, labels=_label_indices(rt, job))
+        theirs = rescore_bundle(rt, bundle.config, bundle.weights, dataset,
+                                job.spec.select_metric, job.spec.seed,
+                                per_class_score(rt, job.spec))
+    except Exception as exc:  # a version that cannot be scored here cannot be defended
+        log.warning("could not score %s@%s against the new version (%s): best moves",
+                    name, current.version, exc)
+        return True
+    if not math.isfinite(theirs):
+        return True
+    if not math.isfinite(score):
+        return False
+    better = score >= theirs if _higher_is_better(rt, job.spec.select_metric) else \
+        score <= theirs
+    if not better:
+        log.info("best stays on %s@%s (%s %.4f) over the new version (%.4f)", name,
+                 current.version, job.spec.select_metric, theirs, score)
+    return better
 
 
 def _still_there(checkpoint: Any) -> bool:

@@ -24,9 +24,11 @@ STATE_FILE = "state.safetensors"  # weights + optimiser + RNG: resumes the trial
 WEIGHTS_FILE = "weights.safetensors"  # what a model version holds
 CONFIG_FILE = "config.json"  # the model config (architecture, hyper-parameters, data, scale)
 PROGRESS_FILE = "trial.json"  # epoch, history and tracker run id of the trial
-EVAL_SERIES = 256  # series per side for the per-epoch quality score
+EVAL_PER_CLASS = 200  # real series per class (at most) for the quality score
+N_SCORES = 5  # epochs per trial scored with the job's (strong, costly) metric
+CURVE_METRIC, CURVE_SERIES = "mmd", 256  # a cheap quality curve logged every epoch
 KEEP_RECENT = 3  # checkpoints always kept besides the best ...
-KEEP_SECONDS = 30.0  # ... and every one younger than this
+KEEP_SECONDS = 10.0  # ... and every one younger than this (Tune saves its state every 2 s)
 
 
 class CheckpointPruner:
@@ -37,7 +39,9 @@ class CheckpointPruner:
     the experiment state on disk (saved every few seconds) may still point at it: a job killed
     in that window could not be resumed. Keeping everything recent covers that lag. Only
     checkpoints this process wrote are considered, so a resumed trial never deletes older ones
-    it knows nothing about; a remote storage (no local trial folder) is left alone.
+    it knows nothing about. ``trial_dir`` must be where Tune *stores* the trial's checkpoints
+    (its storage path), not the trial's local staging folder; a remote storage (no local
+    folder) is left alone.
     """
 
     def __init__(self, trial_dir: str | None, higher_is_better: bool) -> None:
@@ -75,6 +79,58 @@ class CheckpointPruner:
         self.seen = keep
 
 
+def scored_epochs(epochs: int, n_scores: int = N_SCORES) -> set[int]:
+    """The epochs whose samples are scored with the job's metric: evenly spread over the second
+    half of training, always including the last. Scoring a strong metric every epoch would cost
+    more than training, and early epochs are never the best. (Every epoch is checkpointed, so a
+    killed job resumes where it was; only scored checkpoints can be registered.)"""
+    start = max(1, epochs // 2)
+    span = epochs - start
+    picks = {epochs - round(i * span / n_scores) for i in range(n_scores)}
+    return {e for e in picks if 1 <= e <= epochs} | {epochs}
+
+
+def quality_score(metric: Any, real: np.ndarray, real_labels: np.ndarray | None,
+                  synthetic: np.ndarray, synthetic_labels: np.ndarray | None,
+                  rng_seed: Any) -> tuple[float, dict[str, Any]]:
+    """The selection score: for a per-class metric on labelled data the *worst* class's value
+    (a mean would hide one broken class), else the pooled value. Returns (score, {"worst":
+    label index or None, "inconclusive": how many groups the metric could not vouch for}); the
+    evaluation's verdict, not this number, says whether a model passes."""
+    from synthts_core.measured import split_result
+
+    higher = bool(metric.higher_is_better)
+    worst_possible = -np.inf if higher else np.inf
+    per_class = (real_labels is not None and synthetic_labels is not None
+                 and getattr(metric, "per_class_by_default", True)
+                 and not getattr(metric, "needs_labels", False))
+    groups: list[tuple[int | None, np.ndarray, np.ndarray]] = []
+    if per_class:
+        for k in np.unique(real_labels):
+            r, s = real[real_labels == k], synthetic[synthetic_labels == k]
+            if len(r) >= 2 and len(s) >= 2:
+                groups.append((int(k), r, s))
+    if not groups:
+        groups = [(None, real, synthetic)]
+    values, unsure = [], 0
+    for i, (k, r, s) in enumerate(groups):
+        rng = np.random.default_rng([*np.atleast_1d(rng_seed).tolist(), i])
+        if getattr(metric, "needs_labels", False):
+            out = metric.compute(r, s, rng, real_labels=real_labels,
+                                 synthetic_labels=synthetic_labels)
+        else:
+            out = metric.compute(r, s, rng)
+        value, _, details = split_result(out)
+        if details.get("inconclusive") or not np.isfinite(value):
+            unsure += 1
+        if np.isfinite(value):
+            values.append((value, k))
+    if not values:
+        return float(worst_possible), {"worst": None, "inconclusive": unsure}
+    value, worst = (min if higher else max)(values, key=lambda v: v[0])
+    return float(value), {"worst": worst, "inconclusive": unsure}
+
+
 def minmax_normalisation(values: np.ndarray) -> dict[str, Any]:
     """Per-channel map to [-1, 1]: ``real = normalised * scale + offset``."""
     lo = values.min(axis=(0, 2)).astype(np.float64)
@@ -110,6 +166,16 @@ class _TrackerRun:
         except Exception as exc:
             _warn("start_run", exc)
 
+    def log_dataset(self, meta: Any, shape: tuple[int, ...]) -> None:
+        """The training set as the run's input (trackers without run inputs skip it)."""
+        log_input = getattr(self.rt.tracker, "log_dataset_input", None)
+        if self.run_id is None or log_input is None:
+            return
+        try:
+            log_input(self.run_id, name=meta.name, checksum=meta.checksum, shape=shape)
+        except Exception as exc:
+            _warn("log_dataset_input", exc)
+
     def log(self, metrics: dict[str, float], step: int) -> None:
         if self.run_id is None:
             return
@@ -144,10 +210,32 @@ def train_trial(config: dict[str, Any], context: dict[str, Any]) -> None:
         rt.close()
 
 
-def _trial_dir(tune: Any) -> str | None:
+def eval_subset(labels: np.ndarray | None, n: int, seed: int) -> np.ndarray:
+    """Indices of the real series the quality score compares with: up to ``EVAL_PER_CLASS``
+    per class (all of a small class), drawn once per trial from its seed."""
+    rng = np.random.default_rng([seed, 3])
+    if labels is None:
+        return np.sort(rng.choice(n, size=min(n, EVAL_PER_CLASS * 2), replace=False))
+    picks = []
+    for k in np.unique(labels):
+        idx = np.flatnonzero(labels == k)
+        picks.append(rng.choice(idx, size=min(len(idx), EVAL_PER_CLASS), replace=False))
+    return np.sort(np.concatenate(picks))
+
+
+def _trial_storage_dir(tune: Any) -> str | None:
+    """Where Tune writes this trial's checkpoints, when that is a local folder. (The context's
+    ``get_trial_dir()`` is a staging folder: pruning there finds nothing.)"""
     try:
-        return tune.get_context().get_trial_dir()
-    except Exception:
+        from ray.train._internal.session import get_storage
+
+        storage = get_storage()
+        fs = storage.storage_filesystem
+        if getattr(fs, "type_name", "local") != "local":
+            return None
+        return storage.trial_fs_path
+    except Exception as exc:
+        log.warning("checkpoint pruning off: trial storage folder unknown (%s)", exc)
         return None
 
 
@@ -167,7 +255,7 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
         "n_classes": len(label_names) if arch.conditional else 0,
         "label_names": label_names, "normalisation": norm, "seed": seed,
         "dataset": {"name": dataset.meta.name, "checksum": dataset.meta.checksum},
-        "select_metric": metric.name,
+        "select_metric": metric.name, "total_epochs": int(ctx["epochs"]),
     }
     from synthts_core.services.models import resolve_device
 
@@ -183,25 +271,44 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
         resumed_from = int(progress["epoch"])
 
     run = _TrackerRun(rt, progress.get("run_id"))
+    fresh_run = run.run_id is None
     run.start(ctx["experiment"], f"{ctx['job_id']}-t{trial['index']:02d}-{arch.name}",
               {**trial["params"], "architecture": arch.name, "dataset": dataset.meta.name,
                "epochs": ctx["epochs"], "seed": seed, "n_series": int(values.shape[0])},
               {"synthts.job": ctx["job_id"], "synthts.trial": str(trial["index"])})
+    if fresh_run:
+        run.log_dataset(dataset.meta, tuple(int(x) for x in values.shape))
 
-    pruner = CheckpointPruner(_trial_dir(tune), bool(metric.higher_is_better))
-    eval_rng = np.random.default_rng(seed)
-    pick = eval_rng.choice(len(values), size=min(EVAL_SERIES, len(values)), replace=False)
-    real_eval = values[np.sort(pick)]
-    eval_labels = None if labels is None or not arch.conditional else labels[np.sort(pick)]
+    pruner = CheckpointPruner(_trial_storage_dir(tune), bool(metric.higher_is_better))
+    eval_idx = eval_subset(labels if arch.conditional else None, len(values), seed)
+    real_eval = values[eval_idx]
+    eval_labels = None if labels is None or not arch.conditional else labels[eval_idx]
+    curve = np.sort(np.random.default_rng([seed, 5]).choice(
+        len(values), size=min(CURVE_SERIES, len(values)), replace=False))
+    curve_metric = rt.registries.metrics.get(CURVE_METRIC) \
+        if CURVE_METRIC in rt.registries.metrics else None
+    epochs = int(ctx["epochs"])
+    scored = scored_epochs(epochs)
     try:
-        for epoch in range(resumed_from + 1, int(ctx["epochs"]) + 1):
+        for epoch in range(resumed_from + 1, epochs + 1):
             losses = trainer.train_epoch(scaled, labels if arch.conditional else None)
-            synth = _apply(trainer.generate(len(real_eval), labels=eval_labels, seed=seed),
-                           norm, inverse=True)
-            score = metric.compute(real_eval, synth, np.random.default_rng(seed))
-            score = float(score[0] if isinstance(score, tuple) else score)
             metrics = {k: float(v) for k, v in losses.items() if k != "samples"}
-            metrics[metric.name] = score
+            if curve_metric is not None and curve_metric is not metric:
+                # a cheap quality curve every epoch (the strong score is too dear for that)
+                fake = _apply(trainer.generate(len(curve), labels=None if labels is None or
+                                               not arch.conditional else labels[curve],
+                                               seed=seed), norm, inverse=True)
+                metrics[CURVE_METRIC] = float(curve_metric.compute(
+                    values[curve], fake, np.random.default_rng([seed, epoch])))
+            score = float("nan")
+            if epoch in scored:
+                synth = _apply(trainer.generate(len(real_eval), labels=eval_labels, seed=seed),
+                               norm, inverse=True)
+                by = eval_labels if ctx.get("per_class_score", True) else None
+                score, info = quality_score(metric, real_eval, by, synth, by, [seed, epoch])
+                metrics[metric.name] = score
+                if info["inconclusive"]:
+                    metrics[f"{metric.name}_inconclusive"] = float(info["inconclusive"])
             run.log(metrics, epoch)
             progress["epoch"] = epoch
             progress["history"].append({"epoch": epoch, **metrics})

@@ -86,14 +86,16 @@ def register_untrained(runtime: Any, model: str, dataset: Any, architecture: str
 
 
 @contextmanager
-def live_server(settings: Settings) -> Iterator[str]:
-    """The real app under uvicorn on a free loopback port (lifespan on); yields its URL."""
+def live_server(settings: Settings, app: Litestar | None = None) -> Iterator[str]:
+    """The real app (or ``app``) under uvicorn on a free loopback port (lifespan on); yields
+    its URL."""
     import uvicorn
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+    app = app if app is not None else create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -163,7 +163,8 @@ def test_upload_npy_json_and_csv(client):
     assert r.status_code == 201, r.text
     assert r.json()["source"] == "imported" and r.json()["n_channels"] == 2
     back = client.get(f"{API}/datasets/up-npy/values", params={"format": "npy"})
-    np.testing.assert_array_equal(np.load(io.BytesIO(back.content)), values)
+    # stored z-scored (the default, as in `synthts import`), read back in the units uploaded
+    np.testing.assert_allclose(np.load(io.BytesIO(back.content)), values, rtol=1e-5, atol=1e-6)
 
     doc = {"values": values[:, 0].tolist(), "labels": ["x", "y", "x", "y", "x", "y"]}
     r = client.post(f"{API}/datasets/upload", params={"name": "up-json", "normalise": "zscore"},

@@ -99,6 +99,24 @@ def test_evaluation_returns_and_stores_a_report(client, model):
     assert report["dataset"] == "harm" and report["n_synthetic"] == 40
     assert {m["name"] for m in report["metrics"]} == {"mmd", "feature_cosine"}
     assert report["model"]["name"] == "harm-gan"
+    assert report["verdict"] is None  # neither metric states a pass threshold
+
+
+def test_evaluation_leads_with_a_verdict_per_class(client, model):
+    """With the detector, the report carries the verdict: every class, worst first; with 4
+    series per class the detector cannot vouch for a pass, and says so instead."""
+    body = {"model": "harm-gan", "version": model["version"], "dataset": "harm",
+            "metrics": ["detector"], "n_per_label": 4, "seed": 1}
+    r = client.post(f"{API}/evaluations", json=body)
+    assert r.status_code == 201, r.text
+    verdict = r.json()["verdict"]
+    assert verdict["metric"] == "detector" and verdict["threshold"] == 0.7
+    assert len(verdict["classes"]) == 10 and verdict["passed"] is False
+    # 4 + 4 series can show a class is told apart (8 of 8 right), never that it is not
+    assert all(c["passed"] is not True for c in verdict["classes"])
+    assert all(c["reason"] for c in verdict["classes"] if c["passed"] is None)
+    values = [c["value"] for c in verdict["classes"] if c["passed"] is False]
+    assert values == sorted(values, reverse=True)  # worst first
     assert_problem(client.post(f"{API}/evaluations", json={**body, "metrics": ["nope"]}), 422,
                    "metrics")
     assert_problem(client.post(f"{API}/evaluations", json={**body, "dataset": "nope"}), 404)

@@ -42,6 +42,8 @@ def test_demo_runs_every_step_and_writes_the_report(demo_run):
     assert "registered harmonics10-12x64-s0-gan version 1" in result.stdout
     html = (root / "out" / "report.html").read_text()
     assert "What ran where" in html and "sqlite:///" in html
+    assert "<h2>Verdict</h2>" in html and "detector" in html  # the verdict leads the report
+    assert "verdict: " in result.stdout
 
 
 def test_registered_model_samples_from_the_cli(demo_run, tmp_path):

@@ -22,3 +22,21 @@ class TestConvBackbone(GanArchitectureConformance):
         return ARCHS[request.param]
 
     overrides = {"backbone": "conv"}
+
+
+class TestQualityOptions(GanArchitectureConformance):
+    """The searchable quality options (noise inputs, projection critic, spectral norm, EMA
+    sampling, class-conditional moment loss, cosine schedule) keep every contract: seeding,
+    weights round trip, label mixing, output range."""
+
+    @pytest.fixture(params=sorted(ARCHS))
+    def architecture(self, request):
+        return ARCHS[request.param]
+
+    overrides = {"noise_inputs": True, "conditioning": "projection", "spectral_norm": True,
+                 "ema_decay": 0.9, "moment_weight": 1.0, "lr_schedule": "cosine",
+                 "lr_d_ratio": 2.0, "total_epochs": 3}
+
+
+class TestQualityOptionsConv(TestQualityOptions):
+    overrides = {**TestQualityOptions.overrides, "backbone": "conv"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthts_metrics.detector import Detector
 from synthts_metrics.features import FeatureCosineSimilarity
 from synthts_metrics.mmd import MMD
 from synthts_metrics.posthoc import DiscriminativeScore, PredictiveScore
@@ -37,6 +38,7 @@ CASES = {
     "discriminative": (lambda: DiscriminativeScore(**POSTHOC), 0.15, 0.35),  # ~0.08 vs ~0.49
     "predictive": (lambda: PredictiveScore(**POSTHOC), 0.26, 0.28),          # ~0.23 vs ~0.30
     "predictive_trts": (lambda: PredictiveScore(mirror=True, **POSTHOC), 0.26, 0.45),  # ~0.23/0.59
+    "detector": (lambda: Detector(n_kernels=300), 0.62, 0.9),  # ~0.5 vs ~1.0
 }
 
 

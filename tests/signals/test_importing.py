@@ -54,12 +54,16 @@ def test_csv_windows_labels_and_normalisation(tmp_path, table) -> None:
 def test_parquet_minmax_and_default_columns(tmp_path, table) -> None:
     path = tmp_path / "plant.parquet"
     pq.write_table(pa.table({k: v for k, v in table.items()}), path)
-    ds = import_table(path, None, name="plant-pq", window=25, normalise="minmax")
-    assert ds.values.shape == (4, 3, 25)  # time, temp, load: every numeric column
+    with pytest.raises(BadInputError, match="'time' looks like an id, time or label column"):
+        import_table(path, None, name="plant-pq", window=25)  # never silently a channel
+    ds = import_table(path, None, name="plant-pq", window=25, normalise="minmax",
+                      time_column="time")
+    assert ds.values.shape == (4, 2, 25)  # temp, load: every numeric column without a role
+    assert ds.meta.time_axis.kind == "regular" and ds.meta.time_axis.step == 1.0
     assert ds.labels is None
     assert ds.values.min() >= 0.0 and ds.values.max() <= 1.0
     norm = ds.meta.normalisation
-    np.testing.assert_allclose(ds.values[0, 1] * norm.scale[1] + norm.offset[1],
+    np.testing.assert_allclose(ds.values[0, 0] * norm.scale[0] + norm.offset[0],
                                table["temp"][:25], rtol=1e-5)
 
 
@@ -76,7 +80,7 @@ def test_npy_and_json(tmp_path) -> None:
     arr = np.arange(60, dtype=np.float64).reshape(30, 2)
     np.save(tmp_path / "a.npy", arr)
     ds = import_table(tmp_path / "a.npy", None, name="npy", window=10, stride=5,
-                      normalise="none")
+                      normalise="none", layout="long")  # a 2-D array read as (time, channels)
     assert ds.values.shape == (5, 2, 10)
     np.testing.assert_array_equal(ds.values[1, 0], arr[5:15, 0])
     records = [{"x": float(i), "label": (i % 2 and "odd") or "even"} for i in range(10)]
@@ -97,7 +101,7 @@ def test_npy_and_json(tmp_path) -> None:
 def test_bad_import_arguments(tmp_path, table, kwargs, field) -> None:
     path = tmp_path / "plant.csv"
     _csv(table, path)
-    args = {"name": "x", "window": 10, **kwargs}
+    args = {"name": "x", "window": 10, "time_column": "time", **kwargs}
     with pytest.raises(BadInputError) as info:
         import_table(path, None, **args)
     assert info.value.field == field

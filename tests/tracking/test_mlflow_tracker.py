@@ -85,10 +85,20 @@ def test_versions_aliases_bundles_and_evaluations(tracker_settings: Settings,
 
     client = mlflow_client(tracker_settings)
     mv = client.get_model_version(model_name, "2")
-    assert mv.source.endswith("/model") and mv.run_id == v2.run_id
+    assert mv.run_id == v2.run_id and mv.source.startswith("models:/m-")
+    logged = client.get_logged_model(mv.source.removeprefix("models:/"))  # MLflow 3 logged model
+    assert logged.source_run_id == v2.run_id
+    assert [o.model_id for o in client.get_run(v2.run_id).outputs.model_outputs] == [
+        logged.model_id]
     assert mv.tags["dataset_checksum"] == "sha256:" + "ab" * 32
-    names = {Path(f.path).name for f in client.list_artifacts(v2.run_id, "model")}
-    assert names == {"weights.safetensors", "config.json", "metrics.json"}
+    from mlflow.artifacts import download_artifacts
+
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(download_artifacts(artifact_uri=logged.artifact_location, dst_path=tmp,
+                                        tracking_uri=tracker_settings.mlflow_tracking_uri))
+        names = {p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()}
+    assert {"MLmodel", "pyfunc_model.py", "artifacts/weights.safetensors",
+            "artifacts/config.json", "artifacts/metrics.json"} <= names
 
     report = {"dataset": "harmonics", "metrics": [{"name": "mmd", "value": 0.07},
                                                    {"name": "fid", "value": 1.5}]}

@@ -74,7 +74,7 @@ def test_generate_counts_labels_seed_and_real_units(embedded_runtime: Any) -> No
     cache = ModelCache(embedded_runtime)
     embedded_runtime.tracker.register_model("tiny-gan", tiny_bundle(config))
     model = cache.get("tiny-gan")
-    values, labels = model.generate(counts={"sine": 3, "saw": 2, "1": 1})
+    values, labels = model.generate(counts={"sine": 3, "saw": 2, "#1": 1})
     assert values.dtype == np.float32 and values.shape == (6, 2, 16)
     assert labels.tolist() == [0, 0, 0, 2, 2, 1]
     a, _ = model.generate(2, labels=["square"], seed=7)

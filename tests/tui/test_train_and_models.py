@@ -49,7 +49,7 @@ async def test_train_then_generate_interpolate_save_and_evaluate(
         archs = train.query_one("#train-archs", SelectionList)
         archs.deselect_all()
         archs.select("cgan")
-        archs.select("wgan_gp")
+        archs.select("cwgan_gp")  # both conditional: the registered model generates per label
         form = train.query_one("#job-form", ParamForm)
         form.field("num_trials").control.value = "2"
         form.field("epochs").control.value = "2"
@@ -123,6 +123,8 @@ async def test_train_then_generate_interpolate_save_and_evaluate(
         assert [m["name"] for m in report["metrics"]] == ["mmd"]
         table = evaluate.query_one("#eval-table", DataTable)
         assert table.row_count == 1 and str(table.get_row_at(0)[0]) == "mmd"
+        verdict = evaluate.query_one("#eval-verdict")
+        assert verdict.display and "no verdict" in str(verdict.render())
         plot = evaluate.query_one("#eval-plot", SeriesPlot)
         await wait_for(pilot, lambda: plot.drawn, what="the embedding plot")
         assert plot.drawn == {"real": 20, "synthetic": 20}

@@ -25,6 +25,43 @@ class CountingClient(SynthtsClient):
     def writes(self) -> list[tuple[str, str]]:
         return [(m, p) for m, p in self.sent if m != "GET"]
 
+    def job_events(self, job_id: str, **kw: Any) -> Any:
+        """The real event stream, with ("OPEN", path) and ("CLOSE", path) in ``sent`` around
+        its life, so a test can see which requests were sent while it was open."""
+        stream = super().job_events(job_id, **kw)
+        sent, path = self.sent, f"/jobs/{job_id}/events"
+
+        class Recorded:
+            job_id = stream.job_id
+
+            @property
+            def closed(self) -> bool:
+                return stream.closed
+
+            def close(self) -> None:
+                stream.close()
+
+            def __iter__(self):
+                sent.append(("OPEN", path))
+                closed = False
+                try:
+                    for kind, data in stream:
+                        if kind == "end":  # the stream is closed before "end" is handed on
+                            sent.append(("CLOSE", path))
+                            closed = True
+                        yield kind, data
+                finally:
+                    if not closed:
+                        sent.append(("CLOSE", path))
+
+        return Recorded()
+
+    def sent_while_open(self, path: str) -> list[tuple[str, str]]:
+        """Requests sent between the stream's OPEN and CLOSE (all of them if it never closed)."""
+        start = self.sent.index(("OPEN", path))
+        end = self.sent.index(("CLOSE", path)) if ("CLOSE", path) in self.sent else None
+        return [r for r in self.sent[start + 1:end] if r[0] not in ("OPEN", "CLOSE")]
+
 
 async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 30.0,
                    what: str = "condition", *, fail_on_error: bool = True) -> Any:

@@ -9,7 +9,9 @@ show the server's own words or put a message on the offending form field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json as jsonlib
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -50,6 +52,82 @@ class ApiError(Exception):
             return cls(str(detail), status=response.status_code, field=field, problem=body)
         text = response.text.strip()[:300] or response.reason_phrase
         return cls(f"HTTP {response.status_code}: {text}", status=response.status_code)
+
+
+class JobEventStream:
+    """A job's server-sent events (``GET /jobs/{id}/events``) as ``(event, data)`` pairs:
+    ``progress`` events while it runs, then one ``end`` event with the whole job, then the
+    stream ends. Iterate it in a worker thread; ``close()`` from any thread ends the iteration
+    (the blocked read fails and the loop stops quietly)."""
+
+    def __init__(self, http: httpx.Client, base_url: str, job_id: str,
+                 interval: float | None = None) -> None:
+        self._http = http
+        self.base_url = base_url
+        self.job_id = job_id
+        self.interval = interval
+        self._response: httpx.Response | None = None
+        self._closed = threading.Event()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        self._closed.set()
+        response = self._response
+        if response is not None:
+            response.close()
+
+    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        params = {"interval": self.interval} if self.interval else None
+        request = self._http.build_request(
+            "GET", f"{API_PREFIX}/jobs/{self.job_id}/events", params=params,
+            headers={"Accept": "text/event-stream"},
+            # keep-alive comments come every 15 s: a longer silence is a dead server
+            timeout=httpx.Timeout(10.0, read=60.0))
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise ApiError(f"cannot reach the API at {self.base_url}: {exc}") from exc
+        self._response = response
+        try:
+            if response.status_code >= 400:
+                response.read()
+                raise ApiError.from_response(response)
+            if self.closed:
+                return
+            yield from self._events(response)
+        except (httpx.HTTPError, RuntimeError) as exc:  # closed under us, or the link died
+            if not self.closed:
+                raise ApiError(f"the job event stream of {self.base_url} broke: {exc}") from exc
+        finally:
+            response.close()
+            self._closed.set()
+
+    def _events(self, response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
+        event, data = "message", []
+        for line in response.iter_lines():
+            if self.closed:
+                return
+            if not line:  # a blank line ends an event
+                if "".join(data).strip():  # keep-alives come as a comment with empty data
+                    if event == "end":  # the last one: the stream is over before it is handed on
+                        self._closed.set()
+                        response.close()
+                        yield event, jsonlib.loads("\n".join(data))
+                        return
+                    yield event, jsonlib.loads("\n".join(data))
+                event, data = "message", []
+            elif line.startswith(":"):
+                continue  # a keep-alive comment
+            else:
+                name, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if name == "event":
+                    event = value
+                elif name == "data":
+                    data.append(value)
 
 
 def _clean(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -211,6 +289,11 @@ class SynthtsClient:
 
     def cancel_job(self, job_id: str) -> dict[str, Any]:
         return self._json("POST", f"/jobs/{job_id}/cancel")
+
+    def job_events(self, job_id: str, *, interval: float | None = None) -> JobEventStream:
+        """Follow a job as server-sent events instead of polling it (see ``JobEventStream``);
+        ``interval`` is how often the server re-reads the job (0.1 to 60 s)."""
+        return JobEventStream(self._http, self.base_url, job_id, interval)
 
     # -------------------------------------------------------------------------- registry
     def list_models(self) -> list[dict[str, Any]]:

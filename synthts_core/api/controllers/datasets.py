@@ -17,6 +17,7 @@ from litestar.openapi.spec import Example
 from litestar.params import Parameter
 
 from synthts_core.api import encoding
+from synthts_core.api.links import linked
 from synthts_core.api.problems import problems
 from synthts_core.api.schemas import (
     DatasetCreate,
@@ -27,14 +28,21 @@ from synthts_core.api.schemas import (
 )
 from synthts_core.api.security import WRITE_SECURITY, check_volume
 from synthts_core.api.state import ApiState
-from synthts_core.api.uploads import UPLOAD_OPERATION, UploadOptions, parse_upload
+from synthts_core.api.uploads import (
+    UPLOAD_DRY_RUN,
+    UPLOAD_OPERATION,
+    UploadOptions,
+    import_upload,
+)
 from synthts_core.domain import DatasetQuery, DatasetSpec
 from synthts_core.errors import BadInputError, ConflictError, NotFoundError
 from synthts_core.runtime import Runtime
+from synthts_core.services.units import in_units
 
 NameParam = Parameter(max_length=128, description="Dataset name",
                       examples=[Example(summary="a dataset", value="harmonics")])
-EXPORT_MEDIA = {"csv": encoding.CSV, "parquet": encoding.PARQUET, "npy": encoding.NPY}
+EXPORT_MEDIA = {"csv": encoding.CSV, "parquet": encoding.PARQUET, "npy": encoding.NPY,
+                "npz": "application/x-npz", "ts": "text/x-ts"}
 
 
 class DatasetsController(Controller):
@@ -42,7 +50,7 @@ class DatasetsController(Controller):
     tags = ["datasets"]
 
     @post("/", operation_id="createDataset", sync_to_thread=True, security=WRITE_SECURITY,
-          responses=problems(401, 409, 413))
+          responses=problems(401, 409, 413, 415), operation_class=linked("createDataset"))
     def create_dataset(self, runtime: Runtime, data: DatasetCreate) -> Response[DatasetRead]:
         """Generate a dataset server-side from a spec or a preset and store it (201 with its
         metadata). The volume (series x channels x length) is checked against
@@ -55,46 +63,68 @@ class DatasetsController(Controller):
                                            max_values=runtime.settings.max_generate_values)
         meta = datasets.store(runtime, dataset)
         return Response(DatasetRead.from_domain(meta), status_code=201,
-                        headers={"Location": f"/api/v1/datasets/{meta.name}"})
+                        headers={"Location": encoding.location("/api/v1/datasets", meta.name)})
 
     @post("/upload", operation_id="uploadDataset", security=WRITE_SECURITY,
-          operation_class=UPLOAD_OPERATION, responses=problems(401, 409, 413, 415))
+          operation_class=UPLOAD_OPERATION, responses={**problems(401, 408, 409, 413, 415, 429),
+                                                       200: UPLOAD_DRY_RUN})
     async def upload_dataset(
-        self, request: Request[Any, Any, Any], runtime: Runtime,
+        self, request: Request[Any, Any, Any], runtime: Runtime, api: ApiState,
         name: str = Parameter(max_length=128, description="Name of the new dataset"),
-        format: Literal["csv", "json", "npy", "parquet"] | None = Parameter(
+        format: Literal["csv", "json", "npy", "npz", "parquet", "ts"] | None = Parameter(
             default=None, description="Body format; default from Content-Type"),
+        layout: Literal["auto", "long", "wide"] = Parameter(
+            default="auto", description="Tables: long (one row per time point) or wide (one "
+            "row per series); auto: long when window or time_column is given"),
         label_column: str | None = Parameter(default=None, max_length=128,
-                                             description="CSV/Parquet column holding labels"),
-        columns: list[str] | None = Parameter(default=None, description="Value columns "
-                                              "(one per channel); default: all but the label"),
+                                             description="Table column holding labels"),
+        series_column: str | None = Parameter(default=None, max_length=128, description=(
+            "Long tables: recording id; windows never span two recordings")),
+        time_column: str | None = Parameter(default=None, max_length=128,
+                                            description="Long tables: time of each row"),
+        channel_column: str | None = Parameter(default=None, max_length=128, description=(
+            "Channel of each row (long: with one value column; wide: one row per channel)")),
+        columns: list[str] | None = Parameter(default=None, description="Value columns; "
+                                              "default: every numeric column without a role"),
         window: int | None = Parameter(default=None, ge=2, le=10_000_000,
                                        description="Cut each series into windows this long"),
         stride: int | None = Parameter(default=None, ge=1, le=10_000_000,
                                        description="Step between windows (default: window)"),
         normalise: Literal["none", "zscore", "minmax"] = Parameter(
-            default="none", description="Normalisation recorded so values map back to units"),
+            default="zscore", description="Normalisation recorded so values map back to units"),
         tags: list[str] | None = Parameter(default=None, description="Tags of the dataset"),
-    ) -> Response[DatasetRead]:
-        """Store real series uploaded as the raw body: CSV or Parquet (one column per channel,
-        optional label column, cut into windows), JSON (``{"values": [[[...]]], "labels":
-        [...], "label_names": [...]}``) or ``.npy`` ((series, length) or (series, channels,
-        length)). The body limit is SYNTHTS_MAX_REQUEST_BYTES."""
+        dry_run: bool = Parameter(default=False, description="Answer 200 with what would be "
+                                  "stored (series, channels, labels, dropped rows) and store "
+                                  "nothing"),
+    ) -> Response[Any]:
+        """Store real series uploaded as the raw body, through the same import as ``synthts
+        import`` (same defaults: zscore, labels in natural order): a CSV/Parquet/JSON table in
+        the long or wide layout, JSON ``{"values": [[[...]]], "labels": [...],
+        "label_names": [...]}``, ``.npy``/``.npz`` ((series, length) or (series, channels,
+        length), with ``labels``) or a sktime/aeon ``.ts`` file. ``dry_run`` answers 200 with
+        what would be stored. Limits: SYNTHTS_MAX_REQUEST_BYTES for the body,
+        SYNTHTS_MAX_GENERATE_VALUES for the values."""
         from synthts_core.services import datasets
 
         options = UploadOptions(name=name, format=format, label_column=label_column,
                                 columns=columns, window=window, stride=stride,
                                 normalise=normalise, tags=tags or [],
-                                content_type=request.headers.get("content-type", ""))
-        body = await request.body()
-        await sync_to_thread(_ensure_free, runtime, name)
-        dataset = await sync_to_thread(parse_upload, body, options,
-                                       runtime.settings.max_generate_values)
-        meta = await sync_to_thread(datasets.store, runtime, dataset)
+                                content_type=request.headers.get("content-type", ""),
+                                layout=layout, series_column=series_column,
+                                time_column=time_column, channel_column=channel_column)
+        with api.uploads:  # a 429 while SYNTHTS_MAX_CONCURRENT_UPLOADS are in progress
+            body = await request.body()  # a 408 when the body stalls
+            await sync_to_thread(_ensure_free, runtime, name)
+            result = await sync_to_thread(import_upload, body, options,
+                                          runtime.settings.max_generate_values)
+            if dry_run:
+                return Response(result.report, status_code=200)
+            meta = await sync_to_thread(datasets.store, runtime, result.dataset)
         return Response(DatasetRead.from_domain(meta), status_code=201,
-                        headers={"Location": f"/api/v1/datasets/{meta.name}"})
+                        headers={"Location": encoding.location("/api/v1/datasets", meta.name)})
 
-    @get("/", operation_id="listDatasets", sync_to_thread=True, responses=problems())
+    @get("/", operation_id="listDatasets", sync_to_thread=True, responses=problems(),
+         operation_class=linked("listDatasets"))
     def list_datasets(
         self, runtime: Runtime,
         offset: int = Parameter(default=0, ge=0, le=10**9, description="Items to skip"),
@@ -150,6 +180,9 @@ class DatasetsController(Controller):
         channel: list[int] | None = Parameter(default=None, description="Only these channels"),
         format: Literal["json", "npy"] | None = Parameter(
             default=None, description="json or npy; default from the Accept header"),
+        units: Literal["real", "normalised"] = Parameter(
+            default="real", description="real: the units imported (through the recorded "
+            "normalisation); normalised: as stored"),
     ) -> Response[ValuesRead]:
         """A slice of the values: series ``offset`` to ``offset + limit`` (optionally only some
         labels, some channels, or the first ``per_label`` of each label), as JSON or as a
@@ -162,14 +195,15 @@ class DatasetsController(Controller):
         series = _select_series(api, name, meta, label_idx, offset, limit, per_label)
         binary = encoding.wants_binary(request, format)
         etag = encoding.etag_for(meta.checksum, series[:1], len(series), channels, binary,
-                                 offset, limit, label, per_label)
+                                 offset, limit, label, per_label, units)
         if encoding.not_modified(request, etag):
             return Response(None, status_code=304, headers={"ETag": etag})  # type: ignore[arg-type]
         if not binary:
             check_volume(len(series), len(channels), meta.length,
                          runtime.settings.max_generate_values, what="JSON values requested")
         ds = datasets.read(runtime, name, series=series, channels=channels)
-        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        ds.values = in_units(ds.values, meta.normalisation, units, channels, meta.n_channels)
+        headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Synthts-Units": units}
         if binary:
             return encoding.npy_response(ds.values, ds.labels, meta.label_names, headers)
         times = np.asarray(ds.time_grid(), dtype=np.float64)
@@ -204,6 +238,7 @@ class DatasetsController(Controller):
         channels = _channel_indices(meta.n_channels, [channel])
         series = _select_series(api, name, meta, label_idx, 0, 10**9, per_label)
         ds = datasets.read(runtime, name, series=series, channels=channels)
+        ds.values = in_units(ds.values, meta.normalisation, "real", channels, meta.n_channels)
         fig = figures.dataset_figure(ds.values, ds.labels, meta.label_names,
                                      times=ds.time_grid(), per_label=per_label)
         etag = encoding.etag_for(meta.checksum, "figure", per_label, label, channel, format)
@@ -215,22 +250,30 @@ class DatasetsController(Controller):
 
     @get("/{name:str}/export", operation_id="exportDataset", sync_to_thread=True,
          responses=problems(404), operation_class=encoding.alternative_media(
-             (encoding.CSV, "binary"), (encoding.PARQUET, "binary"), (encoding.NPY, "binary")))
+             (encoding.CSV, "binary"), (encoding.PARQUET, "binary"), (encoding.NPY, "binary"),
+             ("application/x-npz", "binary"), ("text/x-ts", "binary")))
     def export_dataset(
         self, request: Request[Any, Any, Any], runtime: Runtime, name: str = NameParam,
-        format: Literal["csv", "parquet", "npy"] = Parameter(default="csv",
-                                                             description="File format"),
+        format: Literal["csv", "parquet", "npy", "npz", "ts"] = Parameter(
+            default="csv", description="File format"),
+        layout: Literal["long", "wide"] = Parameter(
+            default="long", description="Tables: one row per value, or one per series and "
+            "channel"),
+        units: Literal["real", "normalised"] = Parameter(
+            default="real", description="real: the units imported; normalised: as stored"),
     ) -> Response[bytes]:
-        """The whole dataset as a file download (CSV, Parquet or ``.npy``)."""
+        """The whole dataset as a file download (CSV, Parquet, ``.npy``, ``.npz`` with labels,
+        or sktime ``.ts``), in real units unless ``units=normalised``; any of them uploads
+        back unchanged."""
         from synthts_core.services import datasets
 
         meta = datasets.get_meta(runtime, name)
-        etag = encoding.etag_for(meta.checksum, "export", format)
+        etag = encoding.etag_for(meta.checksum, "export", format, layout, units)
         if encoding.not_modified(request, etag):
             return Response(b"", status_code=304, headers={"ETag": etag})
-        data = datasets.export(runtime, name, format)
+        data = datasets.export(runtime, name, format, layout=layout, units=units)
         return Response(data, media_type=EXPORT_MEDIA[format], headers={
-            "ETag": etag, "Content-Disposition": f'attachment; filename="{name}.{format}"'})
+            "ETag": etag, "Content-Disposition": encoding.attachment(f"{name}.{format}")})
 
     @delete("/{name:str}", operation_id="deleteDataset", sync_to_thread=True,
             security=WRITE_SECURITY, responses=problems(401, 404))

@@ -20,7 +20,7 @@ class EvaluationsController(Controller):
     tags = ["evaluations"]
 
     @post("/", operation_id="evaluateModel", sync_to_thread=True, security=WRITE_SECURITY,
-          responses=problems(401, 404, 413, 503))
+          responses=problems(401, 404, 413, 415, 503))
     def evaluate(self, runtime: Runtime, data: EvaluationCreate) -> Response[EvaluationRead]:
         """Generate ``n_per_label`` series per label from the model version, compare them
         with the dataset by each metric (per class where labels exist), store the report with

@@ -20,6 +20,7 @@ from litestar.concurrency import sync_to_thread
 from litestar.params import Parameter
 
 from synthts_core.api import encoding
+from synthts_core.api.batching import can_batch, plan_request
 from synthts_core.api.problems import problems
 from synthts_core.api.schemas import (
     GenerateCreate,
@@ -33,6 +34,11 @@ from synthts_core.errors import BadInputError
 
 ModelName = Parameter(max_length=128, description="Registered model name")
 VersionParam = Parameter(max_length=128, description="Version number or alias")
+UnitsParam = Parameter(default="real", description="real: the units the training data was "
+                       "imported in; normalised: as the dataset is stored")
+INLINE_VALUES = 200_000
+"""JSON answers up to this many values are encoded on the event loop (a few ms); larger ones
+in a worker thread."""
 
 
 async def loaded_model(api: ApiState, name: str, version: str) -> Any:
@@ -58,11 +64,30 @@ def compact(values: np.ndarray) -> list[Any]:
 
 async def _generate(api: ApiState, name: str, version: str,
                     data: GenerateCreate) -> tuple[Any, np.ndarray, np.ndarray | None]:
+    """Checked and planned here; run batched with other requests for the same version (or
+    alone when SYNTHTS_GENERATE_BATCHING is off)."""
     model = await loaded_model(api, name, version)
+    max_values = api.runtime.settings.max_generate_values
+    batcher = api.batcher
+    if batcher is not None and can_batch(model):
+        label_idx, total = plan_request(model, data.n, data.labels, data.counts, max_values)
+        values, labels = await batcher.generate(model, label_idx, total, data.seed)
+        return model, values, labels
     run = partial(model.generate, data.n, labels=data.labels, counts=data.counts,
-                  seed=data.seed, max_values=api.runtime.settings.max_generate_values)
+                  seed=data.seed, max_values=max_values)
     values, labels = await asyncio.get_running_loop().run_in_executor(api.inference, run)
     return model, values, labels
+
+
+def generate_json(model: Any, values: np.ndarray, labels: np.ndarray | None) -> bytes:
+    """The ``GenerateRead`` document with ``values`` written by ``encoding.json_array``."""
+    ref = model.ref
+    head = msgspec.json.encode(GenerateRead(
+        model=ref.name, version=str(ref.version), shape=list(values.shape),
+        label_names=model.label_names, labels=labels.tolist() if labels is not None else None,
+        values=[]))
+    cut = head.rindex(b'"values":[]') + len(b'"values":')  # the only list left empty
+    return b"".join((head[:cut], encoding.json_array(values), head[cut + 2:]))
 
 
 class GenerationController(Controller):
@@ -70,23 +95,30 @@ class GenerationController(Controller):
     tags = ["generation"]
 
     @post("/generate", operation_id="generateSeries", status_code=200,
-          security=WRITE_SECURITY, responses=problems(401, 404, 413, 503),
+          security=WRITE_SECURITY, responses=problems(401, 404, 413, 415, 503),
           operation_class=encoding.alternative_media((encoding.NPY, "binary")))
     async def generate(
         self, request: Request[Any, Any, Any], api: ApiState, data: GenerateCreate,
         name: str = ModelName, version: str = VersionParam,
         format: Literal["json", "npy"] | None = Parameter(
             default=None, description="json or npy; default from the Accept header"),
+        units: Literal["real", "normalised"] = UnitsParam,
     ) -> Response[GenerateRead]:
         """Generate series: ``n`` per label for ``labels`` (all labels when omitted), or
         ``counts`` per label; ``seed`` makes it reproducible. At most
         SYNTHTS_MAX_GENERATE_VALUES values (series x channels x length) per request. The
         ``.npy`` answer carries label indices in the X-Synthts-Label-Runs header."""
         model, values, labels = await _generate(api, name, version, data)
+        values = model.in_units(values, units)
         ref = model.ref
-        headers = {"X-Synthts-Model": f"{ref.name}@{ref.version}"}
+        headers = {"X-Synthts-Model": f"{ref.name}@{ref.version}", "X-Synthts-Units": units}
         if encoding.wants_binary(request, format):
             return encoding.npy_response(values, labels, model.label_names, headers)
+        if api.batcher is not None:
+            body_bytes = (generate_json(model, values, labels) if values.size <= INLINE_VALUES
+                          else await sync_to_thread(generate_json, model, values, labels))
+            return Response(body_bytes, media_type=encoding.JSON,  # type: ignore[arg-type]
+                            headers=headers)
         as_lists = await sync_to_thread(compact, values)  # up to 10M floats: off the loop
         body = GenerateRead(model=ref.name, version=str(ref.version), shape=list(values.shape),
                             label_names=model.label_names,
@@ -95,7 +127,7 @@ class GenerationController(Controller):
         return Response(body, headers=headers)
 
     @post("/generate/figure", operation_id="generateFigure", status_code=200,
-          security=WRITE_SECURITY, responses=problems(401, 404, 413, 503),
+          security=WRITE_SECURITY, responses=problems(401, 404, 413, 415, 503),
           operation_class=encoding.alternative_media((encoding.HTML, "html")))
     async def generate_figure(
         self, api: ApiState, data: GenerateCreate, name: str = ModelName,
@@ -105,26 +137,28 @@ class GenerationController(Controller):
         per_label: int = Parameter(default=3, ge=1, le=20, description="Series per label"),
         format: Literal["json", "html"] = Parameter(
             default="json", description="Plotly figure JSON, or a standalone HTML page"),
+        units: Literal["real", "normalised"] = UnitsParam,
     ) -> Response[dict[str, Any]]:
         """A plotly figure of generated series per label, beside real series of ``dataset``
         when given (JSON for clients that render plotly, or a standalone HTML page)."""
         from synthts_core import figures
 
         model, values, labels = await _generate(api, name, version, data)
+        values = model.in_units(values, units)
         title = f"{model.ref.name}@{model.ref.version}"
         if dataset is None:
             fig = await sync_to_thread(partial(figures.dataset_figure, values, labels,
                                                model.label_names, per_label=per_label))
         else:
             real, real_labels = await sync_to_thread(_real_sample, api, dataset,
-                                                     model.label_names, per_label)
+                                                     model.label_names, per_label, units)
             fig = await sync_to_thread(partial(
                 figures.real_vs_synthetic_figure, real, real_labels, values, labels,
                 model.label_names, per_label=per_label))
         return await sync_to_thread(_figure_response, fig, format, title)
 
     @post("/interpolate", operation_id="interpolateLatent", status_code=200,
-          security=WRITE_SECURITY, responses=problems(401, 404, 413, 503))
+          security=WRITE_SECURITY, responses=problems(401, 404, 413, 415, 503))
     async def interpolate(self, api: ApiState, data: InterpolateCreate,
                           name: str = ModelName, version: str = VersionParam
                           ) -> InterpolationRead:
@@ -139,7 +173,7 @@ class GenerationController(Controller):
             values=await sync_to_thread(compact, walk.values))
 
     @post("/interpolate/figure", operation_id="interpolationFigure", status_code=200,
-          security=WRITE_SECURITY, responses=problems(401, 404, 413, 503),
+          security=WRITE_SECURITY, responses=problems(401, 404, 413, 415, 503),
           operation_class=encoding.alternative_media((encoding.HTML, "html")))
     async def interpolation_figure(
         self, api: ApiState, data: InterpolateCreate, name: str = ModelName,
@@ -182,14 +216,16 @@ async def _interpolate(api: ApiState, name: str, version: str,
 
 
 def _real_sample(api: ApiState, dataset: str, label_names: list[str],
-                 per_label: int) -> tuple[np.ndarray, np.ndarray | None]:
+                 per_label: int, units: str = "real") -> tuple[np.ndarray, np.ndarray | None]:
     """A few real series per label, their labels re-indexed to the model's label names."""
     from synthts_core.services import datasets
+    from synthts_core.services.units import in_units
 
     meta = datasets.get_meta(api.runtime, dataset)
     all_labels = api.labels_of(dataset, meta)
     if all_labels is None or not label_names:
-        return datasets.read(api.runtime, dataset, series=slice(0, per_label)).values, None
+        values = datasets.read(api.runtime, dataset, series=slice(0, per_label)).values
+        return in_units(values, meta.normalisation, units), None  # type: ignore[arg-type]
     index: list[int] = []
     for lab in label_names:
         if lab in meta.label_names:
@@ -201,7 +237,8 @@ def _real_sample(api: ApiState, dataset: str, label_names: list[str],
     real = datasets.read(api.runtime, dataset, series=sorted(index))
     to_model = {i: label_names.index(n) for i, n in enumerate(meta.label_names)
                 if n in label_names}
-    return real.values, np.array([to_model[int(x)] for x in real.labels], np.int64)
+    return (in_units(real.values, meta.normalisation, units),  # type: ignore[arg-type]
+            np.array([to_model[int(x)] for x in real.labels], np.int64))
 
 
 def _figure_response(fig: Any, format: str, title: str) -> Response[Any]:

@@ -12,6 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from synthts_core import __version__
 from synthts_core.api.problems import problems
 from synthts_core.api.schemas import CheckRead, HealthRead, InfoRead, PluginRead, ReadyRead
+from synthts_core.api.security import hide_paths, hide_uri
 from synthts_core.runtime import Runtime
 from synthts_core.settings import mask_uri
 
@@ -28,10 +29,11 @@ class HealthController(Controller):
 
     @get("/ready", operation_id="readiness", responses={
         503: ResponseSpec(data_container=ReadyRead, description="A backend is unreachable")})
-    async def readiness(self, runtime: Runtime) -> Response[ReadyRead]:
+    async def readiness(self, runtime: Runtime, show_paths: bool) -> Response[ReadyRead]:
         """Storage and tracker answer a ping; 503 with the failing check otherwise, so a load
-        balancer stops routing here while a database is down (also served at /ready)."""
-        return await readiness_response(runtime)
+        balancer stops routing here while a database is down (also served at /ready). With
+        SYNTHTS_API_TOKEN set, locations are shown only to callers sending the token."""
+        return await readiness_response(runtime, show_paths)
 
 
 @get("/health", operation_id="rootLiveness", sync_to_thread=False, include_in_schema=False)
@@ -41,15 +43,15 @@ def root_liveness() -> HealthRead:
 
 
 @get("/ready", operation_id="rootReadiness", include_in_schema=False)
-async def root_readiness(runtime: Runtime) -> Response[ReadyRead]:
+async def root_readiness(runtime: Runtime, show_paths: bool) -> Response[ReadyRead]:
     """Readiness at the root path, where orchestrators look for it."""
-    return await readiness_response(runtime)
+    return await readiness_response(runtime, show_paths)
 
 
-async def readiness_response(runtime: Runtime) -> Response[ReadyRead]:
+async def readiness_response(runtime: Runtime, show_paths: bool = True) -> Response[ReadyRead]:
     checks = {
-        "storage": await sync_to_thread(_check, runtime, "storage"),
-        "tracker": await sync_to_thread(_check, runtime, "tracker"),
+        "storage": await sync_to_thread(_check, runtime, "storage", show_paths),
+        "tracker": await sync_to_thread(_check, runtime, "tracker", show_paths),
     }
     ok = all(c.ok for c in checks.values())
     return Response(ReadyRead(status="ready" if ok else "unavailable", checks=checks),
@@ -61,16 +63,18 @@ class InfoController(Controller):
     tags = ["health"]
 
     @get("/", operation_id="serverInfo", sync_to_thread=True, responses=problems())
-    def info(self, runtime: Runtime) -> InfoRead:
-        """Connected storage, tracker and Ray (secrets masked), limits, and counts of datasets,
-        jobs and registered models (null where a backend does not answer)."""
+    def info(self, runtime: Runtime, show_paths: bool) -> InfoRead:
+        """Connected storage, tracker and Ray (secrets masked; with SYNTHTS_API_TOKEN set,
+        locations only for callers sending the token), limits, and counts of datasets, jobs
+        and registered models (null where a backend does not answer)."""
         from synthts_core.domain import DatasetQuery
 
         s = runtime.settings
+        where = mask_uri if show_paths else hide_uri
         return InfoRead(
-            version=__version__, storage=mask_uri(s.storage_uri),
-            tracker=mask_uri(s.mlflow_tracking_uri) if s.tracker == "mlflow" else s.tracker,
-            ray=mask_uri(s.ray_address) if s.ray_address else "local (started in-process)",
+            version=__version__, storage=where(s.storage_uri),
+            tracker=where(s.mlflow_tracking_uri) if s.tracker == "mlflow" else s.tracker,
+            ray=where(s.ray_address) if s.ray_address else "local (started in-process)",
             auth_required_for_writes=bool(s.api_token and s.api_token.get_secret_value()),
             max_request_bytes=s.max_request_bytes, max_generate_values=s.max_generate_values,
             datasets=_count(lambda: runtime.storage.list_datasets(
@@ -84,21 +88,28 @@ class PluginsController(Controller):
     tags = ["health"]
 
     @get("/", operation_id="listPlugins", sync_to_thread=True)
-    def list_plugins(self, runtime: Runtime) -> list[PluginRead]:
+    def list_plugins(self, runtime: Runtime, show_paths: bool) -> list[PluginRead]:
         """Installed plugins with what each registered and any load error, as `synthts plugins`
         shows them (a broken plugin is listed, not fatal)."""
-        return [PluginRead(**info.to_json()) for info in runtime.pm.plugin_infos()]
+        reads = [PluginRead(**info.to_json()) for info in runtime.pm.plugin_infos()]
+        if not show_paths:
+            for read in reads:
+                read.error = hide_paths(read.error)
+        return reads
 
 
-def _check(runtime: Runtime, part: str) -> CheckRead:
+def _check(runtime: Runtime, part: str, show_paths: bool = True) -> CheckRead:
     start = time.perf_counter()
     try:
         backend = getattr(runtime, part)
         backend.ping()
     except Exception as exc:
-        return CheckRead(ok=False, detail=_short(exc))
+        detail = _short(exc)
+        return CheckRead(ok=False, detail=detail if show_paths else hide_paths(detail))
     elapsed = f"{(time.perf_counter() - start) * 1000:.1f} ms"
-    return CheckRead(ok=True, target=mask_uri(str(getattr(backend, "uri", ""))), detail=elapsed)
+    uri = str(getattr(backend, "uri", ""))
+    return CheckRead(ok=True, target=mask_uri(uri) if show_paths else hide_uri(uri),
+                     detail=elapsed)
 
 
 def _count(fn: Callable[[], int]) -> int | None:

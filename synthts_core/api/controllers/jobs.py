@@ -14,6 +14,8 @@ from litestar.concurrency import sync_to_thread
 from litestar.params import Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
+from synthts_core.api import encoding
+from synthts_core.api.links import linked
 from synthts_core.api.problems import problems
 from synthts_core.api.schemas import (
     ArchitectureList,
@@ -37,7 +39,8 @@ class JobsController(Controller):
     tags = ["jobs"]
 
     @post("/", operation_id="submitJob", sync_to_thread=True, status_code=202,
-          security=WRITE_SECURITY, responses=problems(401, 404, 503))
+          security=WRITE_SECURITY, responses=problems(401, 404, 415, 503),
+          operation_class=linked("submitJob"))
     def submit_job(self, runtime: Runtime, data: JobCreate) -> Response[JobRead]:
         """Validate and record a training job, start it in the background and answer 202 at
         once with its id; follow it with GET /jobs/{id} or /jobs/{id}/events."""
@@ -51,9 +54,10 @@ class JobsController(Controller):
         return Response(JobRead.from_domain(runtime.storage.get_job(job.id)), status_code=202,
                         headers={"Location": location})
 
-    @get("/", operation_id="listJobs", sync_to_thread=True, responses=problems())
+    @get("/", operation_id="listJobs", sync_to_thread=True, responses=problems(),
+         operation_class=linked("listJobs"))
     def list_jobs(
-        self, runtime: Runtime,
+        self, runtime: Runtime, show_paths: bool,
         offset: int = Parameter(default=0, ge=0, le=10**9, description="Items to skip"),
         limit: int = Parameter(default=50, ge=1, le=500, description="Items per page"),
         status: Literal["queued", "running", "succeeded", "failed", "cancelling",
@@ -62,14 +66,14 @@ class JobsController(Controller):
     ) -> JobPage:
         """A page of training jobs, newest first."""
         page = runtime.storage.list_jobs(offset=offset, limit=limit, status=status)
-        return JobPage(items=[JobRead.from_domain(j) for j in page.items],
+        return JobPage(items=[JobRead.from_domain(j, show_paths) for j in page.items],
                        page=PageInfo.of(page.total, offset, limit))
 
     @get("/{job_id:str}", operation_id="getJob", sync_to_thread=True, responses=problems(404))
-    def get_job(self, runtime: Runtime, job_id: str = JobId) -> JobRead:
+    def get_job(self, runtime: Runtime, show_paths: bool, job_id: str = JobId) -> JobRead:
         """Status, overall progress and each trial's epoch, metrics and history; the
         registered model once the job has succeeded."""
-        return JobRead.from_domain(runtime.storage.get_job(job_id))
+        return JobRead.from_domain(runtime.storage.get_job(job_id), show_paths)
 
     @post("/{job_id:str}/cancel", operation_id="cancelJob", sync_to_thread=True,
           status_code=202, security=WRITE_SECURITY, responses=problems(401, 404, 409))
@@ -81,9 +85,10 @@ class JobsController(Controller):
         training.cancel_job(runtime, job_id)
         return JobRead.from_domain(runtime.storage.get_job(job_id))
 
-    @get("/{job_id:str}/events", operation_id="streamJobEvents", responses=problems(404))
+    @get("/{job_id:str}/events", operation_id="streamJobEvents", responses=problems(404),
+         operation_class=encoding.sole_media("text/event-stream", encoding.SSE_EVENT))
     async def job_events(
-        self, runtime: Runtime, job_id: str = JobId,
+        self, runtime: Runtime, show_paths: bool, job_id: str = JobId,
         interval: float = Parameter(default=1.0, ge=0.1, le=60.0,
                                     description="Seconds between polls of the job"),
     ) -> ServerSentEvent:
@@ -91,11 +96,12 @@ class JobsController(Controller):
         event when it reaches a terminal status, then the stream closes. Comments keep idle
         connections alive."""
         job = await sync_to_thread(runtime.storage.get_job, job_id)  # 404 before streaming
-        return ServerSentEvent(_job_stream(runtime, job_id, interval, JobRead.from_domain(job)),
+        return ServerSentEvent(_job_stream(runtime, job_id, interval, show_paths,
+                                           JobRead.from_domain(job, show_paths)),
                                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _job_stream(runtime: Runtime, job_id: str, interval: float,
+async def _job_stream(runtime: Runtime, job_id: str, interval: float, show_paths: bool,
                       first: JobRead) -> AsyncIterator[ServerSentEventMessage]:
     read, last, idle, seq = first, b"", 0.0, 0
     while True:
@@ -107,7 +113,7 @@ async def _job_stream(runtime: Runtime, job_id: str, interval: float,
             yield ServerSentEventMessage(data=payload.decode(), event="progress", id=seq)
             last, idle = payload, 0.0
         elif idle >= KEEPALIVE_S:
-            yield ServerSentEventMessage(comment="keep-alive")
+            yield ServerSentEventMessage(comment="keep-alive", data=None)  # no empty event
             idle = 0.0
         if read.terminal:
             yield ServerSentEventMessage(data=msgspec.json.encode(read).decode(), event="end",
@@ -115,7 +121,8 @@ async def _job_stream(runtime: Runtime, job_id: str, interval: float,
             return
         await anyio.sleep(interval)
         idle += interval
-        read = JobRead.from_domain(await sync_to_thread(runtime.storage.get_job, job_id))
+        read = JobRead.from_domain(await sync_to_thread(runtime.storage.get_job, job_id),
+                                   show_paths)
 
 
 class ArchitecturesController(Controller):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, Response, get
 from litestar.params import Parameter
 
+from synthts_core.api.links import linked
 from synthts_core.api.problems import problems
 from synthts_core.api.schemas import ModelList, ModelRead, ModelVersionRead, VersionList
 from synthts_core.errors import NotFoundError
@@ -19,7 +20,8 @@ class ModelsController(Controller):
     path = "/models"
     tags = ["models"]
 
-    @get("/", operation_id="listModels", sync_to_thread=True, responses=problems(503))
+    @get("/", operation_id="listModels", sync_to_thread=True, responses=problems(503),
+         operation_class=linked("listModels"))
     def list_models(self, runtime: Runtime) -> ModelList:
         """Every registered model with its latest version and aliases."""
         from synthts_core.services import models
@@ -40,18 +42,20 @@ class ModelsController(Controller):
         raise NotFoundError("model", name, hint="GET /api/v1/models lists registered models")
 
     @get("/{name:str}/versions", operation_id="listModelVersions", sync_to_thread=True,
-         responses=problems(404, 503))
-    def list_versions(self, runtime: Runtime, name: str = ModelName) -> VersionList:
+         responses=problems(404, 503), operation_class=linked("listModelVersions"))
+    def list_versions(self, runtime: Runtime, show_paths: bool,
+                      name: str = ModelName) -> VersionList:
         """Every version of a model with its config (architecture, hyper-parameters, the
         dataset it learned), quality metrics and aliases."""
         from synthts_core.services import models
 
-        return VersionList(items=[ModelVersionRead.from_domain(v)
+        return VersionList(items=[ModelVersionRead.from_domain(v, show_paths)
                                   for v in models.list_versions(runtime, name)])
 
     @get("/{name:str}/versions/{version:str}", operation_id="getModelVersion",
-         sync_to_thread=True, responses=problems(404, 503))
-    def get_version(self, runtime: Runtime, name: str = ModelName,
+         sync_to_thread=True, responses=problems(404, 503),
+         operation_class=linked("getModelVersion"))
+    def get_version(self, runtime: Runtime, show_paths: bool, name: str = ModelName,
                     version: str = VersionParam) -> Response[ModelVersionRead]:
         """One version by number or alias. A numbered version never changes, so it may be
         cached; an alias can move, so it is revalidated."""
@@ -59,4 +63,5 @@ class ModelsController(Controller):
 
         ref = models.get_version(runtime, name, version)
         cache = "public, max-age=3600" if version.isdigit() else "no-cache"
-        return Response(ModelVersionRead.from_domain(ref), headers={"Cache-Control": cache})
+        return Response(ModelVersionRead.from_domain(ref, show_paths),
+                        headers={"Cache-Control": cache})

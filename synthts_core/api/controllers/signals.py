@@ -9,6 +9,7 @@ import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import Parameter
 
+from synthts_core.api.links import linked
 from synthts_core.api.problems import problems
 from synthts_core.api.schemas import (
     ParamRead,
@@ -19,7 +20,7 @@ from synthts_core.api.schemas import (
     SignalList,
     SignalRead,
 )
-from synthts_core.api.security import WRITE_SECURITY, check_volume
+from synthts_core.api.security import WRITE_SECURITY
 from synthts_core.errors import NotFoundError
 from synthts_core.runtime import Runtime
 
@@ -48,7 +49,8 @@ class SignalsController(Controller):
     path = "/signals"
     tags = ["signals"]
 
-    @get("/", operation_id="listSignals", sync_to_thread=False, responses=problems())
+    @get("/", operation_id="listSignals", sync_to_thread=False, responses=problems(),
+         operation_class=linked("listSignals"))
     def list_signals(self, runtime: Runtime,
                      kind: Literal["signal", "noise"] | None = Parameter(
                          default=None, description="Only signals or only noises")
@@ -69,20 +71,20 @@ class SignalsController(Controller):
         return Response(signal_read(runtime, name), headers=CACHE_HEADERS)
 
     @post("/preview", operation_id="previewSignal", sync_to_thread=True, status_code=200,
-          security=WRITE_SECURITY, responses=problems(401, 413))
+          security=WRITE_SECURITY, responses=problems(401, 413, 415))
     def preview(self, runtime: Runtime, data: PreviewCreate) -> PreviewRead:
         """A few series for the given parameters, returned and not stored: lets a form show a
         live plot while the user edits parameters. Bad parameters give 422 naming the field."""
         from synthts_core.domain import ComponentSpec, SamplingSpec
-        from synthts_core.services.generation import preview
+        from synthts_core.services.signals import preview
 
-        check_volume(data.n, 1, data.length, runtime.settings.max_generate_values)
         signal = msgspec.convert(msgspec.to_builtins(data.signal), ComponentSpec)
         noise = (msgspec.convert(msgspec.to_builtins(data.noise), ComponentSpec)
                  if data.noise is not None else None)
         sampling = msgspec.convert(msgspec.to_builtins(data.sampling), SamplingSpec)
         times, values = preview(runtime.registries, signal, noise, n=data.n, length=data.length,
-                                sampling=sampling, seed=data.seed)
+                                sampling=sampling, seed=data.seed,
+                                max_values=runtime.settings.max_generate_values)
         grid = _tolist(times)
         irregular = bool(grid) and isinstance(grid[0], list)
         return PreviewRead(times=None if irregular else grid,
@@ -93,7 +95,8 @@ class PresetsController(Controller):
     path = "/presets"
     tags = ["signals"]
 
-    @get("/", operation_id="listPresets", sync_to_thread=True, responses=problems())
+    @get("/", operation_id="listPresets", sync_to_thread=True, responses=problems(),
+         operation_class=linked("listPresets"))
     def list_presets(self, runtime: Runtime) -> Response[PresetList]:
         """Named dataset specs (e.g. the seed's ten harmonic classes) with their full spec."""
         reads = [preset_read(runtime, n) for n in runtime.registries.presets.names()]

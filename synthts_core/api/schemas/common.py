@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from msgspec import Meta, Struct
 
@@ -14,6 +14,32 @@ Label = Annotated[str, Meta(min_length=1, max_length=128)]
 Seed = Annotated[int, Meta(ge=0, le=2**32 - 1)]
 Tag = Annotated[str, Meta(min_length=1, max_length=64)]
 Finite = Annotated[float, Meta(ge=-1e12, le=1e12)]
+
+
+FREE_FORM_DEPTH = 8
+FREE_FORM_ITEMS = 10_000
+
+
+def check_free_form(value: Any, field: str, max_depth: int = FREE_FORM_DEPTH,
+                    max_items: int = FREE_FORM_ITEMS) -> None:
+    """Bound a free-form JSON field (generator params, a search space): at most ``max_depth``
+    levels of nesting and ``max_items`` values in all, so neither a deep document nor a huge
+    one reaches the services (raised as ``ValueError``, which msgspec reports as a 422 at the
+    field). Iterative, so the check itself never recurses."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    seen = 0
+    while stack:
+        item, depth = stack.pop()
+        seen += 1
+        if seen > max_items:
+            raise ValueError(f"{field}: has more than {max_items} values in all")
+        children = item.values() if isinstance(item, dict) else item if isinstance(
+            item, list) else None
+        if children is None:
+            continue
+        if depth >= max_depth:
+            raise ValueError(f"{field}: is nested more than {max_depth} levels deep")
+        stack.extend((child, depth + 1) for child in children)
 
 
 class Problem(Struct, kw_only=True, omit_defaults=True):

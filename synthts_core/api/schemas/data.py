@@ -8,7 +8,15 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from synthts_core.api.schemas.common import Finite, Label, Name, PageInfo, Seed, Tag
+from synthts_core.api.schemas.common import (
+    Finite,
+    Label,
+    Name,
+    PageInfo,
+    Seed,
+    Tag,
+    check_free_form,
+)
 
 # ----------------------------------------------------------------------------- health
 
@@ -128,7 +136,10 @@ class ComponentIn(Struct, forbid_unknown_fields=True):
     """A registered signal or noise generator by name, with its parameters."""
 
     generator: Annotated[str, Meta(min_length=1, max_length=128)]
-    params: dict[str, Any] = {}
+    params: Annotated[dict[str, Any], Meta(max_length=256)] = {}
+
+    def __post_init__(self) -> None:
+        check_free_form(self.params, "params")
 
 
 class SamplingIn(Struct, forbid_unknown_fields=True):
@@ -170,7 +181,7 @@ class ClassIn(Struct, forbid_unknown_fields=True, kw_only=True):
     count: Annotated[int, Meta(ge=1, le=10_000_000)]
     signal: ComponentIn | None = None
     noise: ComponentIn | None = None
-    channels: list[ChannelIn] | None = None
+    channels: Annotated[list[ChannelIn], Meta(max_length=1024)] | None = None
     transform: Literal["none", "minmax01", "half_shift"] = "none"
 
 
@@ -235,6 +246,9 @@ class DatasetRead(Struct, kw_only=True):
     tags: list[str]
     description: str
     created_at: datetime
+    error: str | None = msgspec.field(default=None)
+    """Set (and the other fields mostly empty) when the stored record cannot be read: a
+    listing reports the one bad dataset instead of failing."""
 
     @classmethod
     def from_domain(cls, meta: Any) -> DatasetRead:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from synthts_core.api.schemas.common import Finite, Label, Name, PageInfo, Seed
+from synthts_core.api.schemas.common import Finite, Label, Name, PageInfo, Seed, check_free_form
 
 # ----------------------------------------------------------------------------- jobs
 
@@ -21,13 +21,16 @@ class JobCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     architectures: Annotated[list[Annotated[str, Meta(min_length=1, max_length=128)]],
                              Meta(min_length=1, max_length=16)] = msgspec.field(
         default_factory=lambda: ["cgan", "wgan_gp"])
-    search_space: dict[str, Any] = {}
+    search_space: Annotated[dict[str, Any], Meta(max_length=256)] = {}
     num_trials: Annotated[int, Meta(ge=1, le=1000)] = 4
     epochs: Annotated[int, Meta(ge=1, le=100_000)] = 10
-    select_metric: Annotated[str, Meta(min_length=1, max_length=64)] = "mmd"
+    select_metric: Annotated[str, Meta(min_length=1, max_length=64)] = "detector"
     model_name: Name | None = None
     seed: Seed = 0
     max_concurrent: Annotated[int, Meta(ge=1, le=1024)] | None = None
+
+    def __post_init__(self) -> None:
+        check_free_form(self.search_space, "search_space")
 
 
 class TrialRead(Struct, kw_only=True):
@@ -42,6 +45,9 @@ class TrialRead(Struct, kw_only=True):
     history: list[dict[str, float]]
     error: str | None
     run_id: str | None
+    # the trial's best checkpoint scored again on fresh samples when the job ended (the number
+    # that picked the registered trial); null until then
+    selection_score: float | None = None
 
 
 class ModelVersionRead(Struct, kw_only=True):
@@ -56,8 +62,12 @@ class ModelVersionRead(Struct, kw_only=True):
     source: str | None
 
     @classmethod
-    def from_domain(cls, ref: Any) -> ModelVersionRead:
-        return msgspec.convert(msgspec.to_builtins(ref), cls)
+    def from_domain(cls, ref: Any, show_paths: bool = True) -> ModelVersionRead:
+        """``show_paths=False`` drops ``source`` (where the artifacts are stored)."""
+        read = msgspec.convert(msgspec.to_builtins(ref), cls)
+        if not show_paths:
+            read.source = None
+        return read
 
 
 class JobRead(Struct, kw_only=True):
@@ -74,7 +84,9 @@ class JobRead(Struct, kw_only=True):
     updated_at: datetime
 
     @classmethod
-    def from_domain(cls, job: Any) -> JobRead:
+    def from_domain(cls, job: Any, show_paths: bool = True) -> JobRead:
+        """``show_paths=False`` hides file system paths in errors and the model's source."""
+        from synthts_core.api.security import hide_paths
         from synthts_core.domain import TERMINAL_STATUSES
 
         data = msgspec.to_builtins(job)
@@ -82,8 +94,14 @@ class JobRead(Struct, kw_only=True):
             trial.pop("checkpoint", None)
             epochs = trial.get("epochs") or 0
             trial["progress"] = min(1.0, trial.get("epoch", 0) / epochs) if epochs else 0.0
+            if not show_paths:
+                trial["error"] = hide_paths(trial.get("error"))
         data.pop("experiment_path", None)
         data["terminal"] = job.status in TERMINAL_STATUSES
+        if not show_paths:
+            data["errors"] = [hide_paths(e) for e in data["errors"]]
+            if data.get("model"):
+                data["model"]["source"] = None
         return msgspec.convert(data, cls)
 
 
@@ -132,7 +150,8 @@ class GenerateCreate(Struct, forbid_unknown_fields=True, kw_only=True):
 
     n: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
     labels: Annotated[list[Label], Meta(min_length=1, max_length=10_000)] | None = None
-    counts: dict[Label, Annotated[int, Meta(ge=0, le=1_000_000)]] | None = None
+    counts: Annotated[dict[Label, Annotated[int, Meta(ge=0, le=1_000_000)]],
+                      Meta(min_length=1, max_length=10_000)] | None = None
     seed: Seed | None = None
 
 
@@ -195,7 +214,30 @@ class MetricRead(Struct, kw_only=True):
     details: dict[str, Any]
 
 
+class ClassVerdictRead(Struct, kw_only=True):
+    label: str
+    value: float | None
+    ci: list[float] | None
+    passed: bool | None  # null = inconclusive (see reason)
+    reason: str | None
+
+
+class VerdictRead(Struct, kw_only=True):
+    """The strong real-vs-synthetic test per class against its threshold, worst class first."""
+
+    metric: str
+    threshold: float
+    higher_is_better: bool
+    passed: bool
+    summary: str
+    worst: str | None
+    classes: list[ClassVerdictRead]
+    pooled: ClassVerdictRead | None
+    notes: list[str]
+
+
 class EvaluationRead(Struct, kw_only=True):
+    verdict: VerdictRead | None
     model: ModelVersionRead | None
     dataset: str
     dataset_checksum: str

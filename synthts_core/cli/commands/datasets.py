@@ -98,20 +98,25 @@ def show_command(name: str, as_json: bool) -> None:
 
 @command.command("export")
 @click.argument("name")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "npy"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "npy", "npz", "ts"]),
+              required=True, help="npz holds values, labels, label names and times; ts is "
+              "the sktime/aeon format.")
 @click.option("--layout", type=click.Choice(["long", "wide"]), default="long", show_default=True,
               help="long: one row per value; wide: one row per series and channel.")
+@click.option("--units", type=click.Choice(["real", "normalised"]), default="real",
+              show_default=True, help="real: the units imported; normalised: as stored.")
 @click.option("--label", "labels", multiple=True, help="Only series with this label (repeatable).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="File to write ('-' for standard output).")
-def export_command(name: str, fmt: str, layout: str, labels: tuple[str, ...],
+def export_command(name: str, fmt: str, layout: str, units: str, labels: tuple[str, ...],
                    output: Path) -> None:
-    """Write a dataset as CSV, Parquet or .npy (values only)."""
+    """Write a dataset as CSV, Parquet, .npy (values only), .npz or .ts, in real units unless
+    --units normalised; `synthts import` reads every one of them back."""
     from synthts_core.services import datasets
 
     with cli_runtime(click.get_current_context()) as rt:
         data = datasets.export(rt, name, fmt, layout=layout,  # type: ignore[arg-type]
-                               labels=list(labels) or None)
+                               labels=list(labels) or None, units=units)  # type: ignore[arg-type]
     if str(output) == "-":
         click.get_binary_stream("stdout").write(data)
         return

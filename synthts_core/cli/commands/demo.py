@@ -1,3 +1,5 @@
+"""``synthts demo``: the main job end to end, with live training progress on a terminal."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,24 +15,29 @@ import click
 @click.option("--length", type=click.IntRange(8, 65_536), default=None,
               help="Points per series (default 256; 1024 with --full).")
 @click.option("--trials", type=click.IntRange(1, 1000), default=4, show_default=True)
-@click.option("--epochs", type=click.IntRange(1, 100_000), default=150, show_default=True)
-@click.option("--arch", "architectures", multiple=True, default=("cgan", "cwgan_gp"),
+@click.option("--epochs", type=click.IntRange(1, 100_000), default=250, show_default=True)
+@click.option("--arch", "architectures", multiple=True, default=("cwgan_gp",),
               show_default=True, help="GAN architectures to search over.")
-@click.option("--metric", default="mmd", show_default=True,
-              help="Quality metric that picks the best trial.")
+@click.option("--metric", default="detector", show_default=True,
+              help="Quality metric that picks the best trial (its worst class).")
 @click.option("--metrics", default=None,
-              help="Comma-separated metrics to evaluate (default: mmd, autocorrelation, marginal, "
+              help="Comma-separated metrics to evaluate (default: detector and tstr first, then "
+                   "mmd, autocorrelation, marginal, "
                    "spectrum, feature_cosine per class and discriminative pooled).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("out"), show_default=True, help="Folder for report.html.")
+@click.option("--quiet", is_flag=True,
+              help="No progress bars and no trial table: a few plain lines per trial.")
 def command(full: bool, count: int | None, length: int | None, trials: int, epochs: int,
             architectures: tuple[str, ...], metric: str, metrics: str | None, seed: int,
-            out_dir: Path) -> None:
+            out_dir: Path, quiet: bool) -> None:
     """Run the main job: generate -> store -> train -> register -> generate -> evaluate -> plot.
 
     Uses the embedded defaults unless settings say otherwise (see `synthts config`).
     """
+    from synthts_core.cli.commands.train import plain_text, trials_table
+    from synthts_core.cli.training_view import TrainingView, ViewLog
     from synthts_core.runtime import Runtime
     from synthts_core.services.main_job import MainJobOptions, run_main_job
 
@@ -43,7 +50,14 @@ def command(full: bool, count: int | None, length: int | None, trials: int, epoc
     )
     if metrics:
         opts.metrics = tuple(m.strip() for m in metrics.split(",") if m.strip())
-    with Runtime() as rt:
+    with Runtime() as rt, TrainingView(live=None if not quiet else False) as view:
         click.echo(f"storage: {rt.settings.storage_uri}")
-        result = run_main_job(rt, opts, log=click.echo)
+        result = run_main_job(rt, opts, log=ViewLog(view))
+        if not quiet:
+            higher = bool(rt.registries.metrics.get(opts.metric).higher_is_better)
+            table = trials_table(result.job, higher)
+            if view.console.is_terminal:
+                view.console.print(table)
+            else:
+                click.echo(plain_text(table))
     click.echo("timings (s): " + ", ".join(f"{k}={v}" for k, v in result.timings.items()))

@@ -71,9 +71,35 @@ def _print_table(report, skipped: dict[str, str]) -> None:
         row += [f"{r.per_class[c]:.4f}" if c in r.per_class else "" for c in classes]
         table.add_row(*row)
     console = Console()
+    print_verdict(console, report.verdict)
     console.print(table)
     for name, why in skipped.items():
         console.print(f"[yellow]skipped {name}: {why}[/yellow]")
+
+
+def print_verdict(console, verdict) -> None:
+    """The verdict first: per class, worst first, pass / fail / inconclusive."""
+    from rich.table import Table
+
+    if verdict is None:
+        console.print("[yellow]no verdict: no evaluated metric states a pass threshold "
+                      "(add --metrics detector,...)[/yellow]")
+        return
+    colour = "green" if verdict.passed else "red"
+    console.print(f"[bold {colour}]{'PASS' if verdict.passed else 'FAIL'}[/]: {verdict.summary}")
+    sign = ">=" if verdict.higher_is_better else "<="
+    table = Table(title=f"verdict: {verdict.metric} {sign} {verdict.threshold:g} per class, "
+                        "worst first")
+    for col in ("class", verdict.metric, "95 % interval", "verdict", "note"):
+        table.add_column(col)
+    for c in verdict.classes:
+        word = {True: "[green]pass[/]", False: "[red]fail[/]",
+                None: "[yellow]inconclusive[/]"}[c.passed]
+        table.add_row(c.label, "" if c.value is None else f"{c.value:.3f}",
+                      f"[{c.ci[0]:.3f}, {c.ci[1]:.3f}]" if c.ci else "", word, c.reason or "")
+    console.print(table)
+    for note in verdict.notes:
+        console.print(f"[dim]{note}[/dim]")
 
 
 def _html(run) -> str:
@@ -89,7 +115,9 @@ def _html(run) -> str:
         r_pts, s_pts = embeddings(real.values, run.synthetic_values, method,
                                   max_points=1000 if method == "pca" else 500)
         figs.append(figures.embedding_figure(r_pts, s_pts, method))
+    from synthts_core.services.report import STYLE, verdict_html
+
     ref = run.report.model
     title = f"Evaluation of {ref.name}@{ref.version} on {run.report.dataset}" if ref else \
         f"Evaluation on {run.report.dataset}"
-    return figures.to_html(figs, title)
+    return figures.to_html(figs, title, lead=verdict_html(run.report.verdict), style=STYLE)

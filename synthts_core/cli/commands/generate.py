@@ -49,7 +49,8 @@ def command(preset: str | None, spec_file: str | None, name: str | None, seed: i
         spec = validate_spec(regs, spec, max_values=rt.settings.max_generate_values)
         n_values = sum(c.count for c in spec.classes) * spec.n_channels * spec.length
         started = time.perf_counter()
-        if n_values >= PROGRESS_THRESHOLD and not as_json:
+        large = n_values >= PROGRESS_THRESHOLD
+        if large and not as_json and _terminal():
             from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
 
             with Progress("[progress.description]{task.description}", BarColumn(),
@@ -57,10 +58,16 @@ def command(preset: str | None, spec_file: str | None, name: str | None, seed: i
                 task = bar.add_task(f"generating {spec.name}", total=None)
                 dataset = build_dataset(
                     regs, spec, lambda done, total: bar.update(task, completed=done, total=total))
+                generated = time.perf_counter() - started
+                bar.update(task, description=f"storing {spec.name}", completed=0, total=None)
+                meta = rt.storage.create_dataset(dataset)
         else:
-            dataset = build_dataset(regs, spec)
-        generated = time.perf_counter() - started
-        meta = rt.storage.create_dataset(dataset)
+            # a pipe or a log: a line every quarter on stderr (stdout stays the result / JSON)
+            dataset = build_dataset(regs, spec, _quarter_lines(spec.name) if large else None)
+            generated = time.perf_counter() - started
+            if large:
+                click.echo(f"storing {spec.name} ...", err=True)
+            meta = rt.storage.create_dataset(dataset)
         stored = time.perf_counter() - started - generated
     if as_json:
         click.echo(json.dumps(to_builtins(meta)))
@@ -69,3 +76,23 @@ def command(preset: str | None, spec_file: str | None, name: str | None, seed: i
     click.echo(f"stored {meta.name}: {shape} ({len(meta.label_names)} classes), "
                f"{meta.checksum}")
     click.echo(f"generated in {generated:.2f} s, stored in {stored:.2f} s")
+
+
+def _terminal() -> bool:
+    from rich.console import Console
+
+    return Console(stderr=True).is_terminal
+
+
+def _quarter_lines(name: str):  # -> Callable[[int, int], None]
+    """``progress(done, total)`` that prints ``generating NAME: 50% (500/1000 series)`` as each
+    quarter is passed."""
+    shown = [0]
+
+    def progress(done: int, total: int) -> None:
+        quarter = 4 * done // max(total, 1)
+        if quarter > shown[0]:
+            shown[0] = quarter
+            click.echo(f"generating {name}: {25 * quarter}% ({done}/{total} series)", err=True)
+
+    return progress

@@ -1,4 +1,5 @@
-"""``synthts import``: a CSV, Parquet, JSON or .npy file cut into windows and stored."""
+"""``synthts import``: real series from a table, an array file or a ``.ts`` file, stored as a
+dataset through the same import path (and defaults) as ``POST /datasets/upload``."""
 
 from __future__ import annotations
 
@@ -6,34 +7,79 @@ import json
 
 import click
 
+from synthts_core.cli import cli_runtime
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [c.strip() for c in text.split(",") if c.strip()] if text else None
+
 
 @click.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--name", required=True, help="Dataset name.")
-@click.option("--window", type=int, required=True, help="Points per series (window length).")
+@click.option("--layout", type=click.Choice(["auto", "long", "wide"]), default="auto",
+              show_default=True, help="Tables: long = one row per time point, wide = one row "
+              "per series (UCR style). auto: long when --window or --time-column is given, "
+              "else wide; tables written by `datasets export` are recognised.")
+@click.option("--window", type=int, help="Cut series into windows of this many points "
+              "(long tables: default one series per recording and label run).")
 @click.option("--stride", type=int, help="Points between window starts (default: window).")
-@click.option("--columns", help="Comma-separated value columns (default: every numeric one).")
-@click.option("--label-column", help="Column holding the class label of each row.")
+@click.option("--columns", help="Comma-separated value columns (default: every numeric column "
+              "without a role; a column named like an id or a time is refused).")
+@click.option("--label-column", help="Column holding the class label.")
+@click.option("--series-column", help="Long tables: recording id (windows never span two).")
+@click.option("--time-column", help="Long tables: time of each row (rows are sorted by it).")
+@click.option("--channel-column", help="Channel of each row (long: with one value column; "
+              "wide: one row per series and channel).")
 @click.option("--normalise", type=click.Choice(["zscore", "minmax", "none"]), default="zscore",
-              show_default=True, help="Per-channel normalisation (recorded to map back).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "npy", "json"]),
+              show_default=True, help="Per-channel normalisation, recorded so every read "
+              "maps back to these units.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json", "npy", "npz", "ts"]),
               help="File format (default: from the suffix).")
-@click.option("--json", "as_json", is_flag=True, help="Print the stored metadata as JSON.")
-def command(file: str, name: str, window: int, stride: int | None, columns: str | None,
-            label_column: str | None, normalise: str, fmt: str | None, as_json: bool) -> None:
-    """Import real series from a table and store them as a dataset."""
-    from synthts_core.domain import to_builtins
-    from synthts_core.runtime import Runtime
-    from synthts_core.services.importing import import_table
+@click.option("--tag", "tags", multiple=True, help="Tag of the dataset (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Print what would be stored; store nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report (and metadata) as JSON.")
+@click.pass_context
+def command(ctx: click.Context, files: tuple[str, ...], name: str, layout: str,
+            window: int | None, stride: int | None, columns: str | None,
+            label_column: str | None, series_column: str | None, time_column: str | None,
+            channel_column: str | None, normalise: str, fmt: str | None, tags: tuple[str, ...],
+            dry_run: bool, as_json: bool) -> None:
+    """Import real series from FILES (several wide tables: one file per channel).
 
-    cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
-    dataset = import_table(file, fmt, name=name, columns=cols, label_column=label_column,
-                           window=window, stride=stride, normalise=normalise)
-    with Runtime() as rt:
-        meta = rt.storage.create_dataset(dataset)
+    \b
+    One series per row (UCR/UEA style), labels in a column:
+      synthts import train.csv --name ecg --label-column label
+    One row per time point, several recordings:
+      synthts import log.csv --name plant --series-column run --time-column t --window 128
+    """
+    import msgspec
+
+    from synthts_core.domain import to_builtins
+    from synthts_core.services.importing import ImportOptions, import_data
+
+    options = ImportOptions(
+        name=name, format=fmt, layout=layout, columns=_split(columns),  # type: ignore[arg-type]
+        label_column=label_column, series_column=series_column, time_column=time_column,
+        channel_column=channel_column, window=window, stride=stride,
+        normalise=normalise, tags=list(tags))  # type: ignore[arg-type]
+    result = import_data(list(files) if len(files) > 1 else files[0], options)
+    report = result.report
+    if dry_run:
+        if as_json:
+            click.echo(msgspec.json.encode(report).decode())
+        else:
+            click.echo("dry run, nothing stored:")
+            for line in report.lines():
+                click.echo(line)
+        return
+    with cli_runtime(ctx) as rt:
+        meta = rt.storage.create_dataset(result.dataset)
     if as_json:
-        click.echo(json.dumps(to_builtins(meta)))
+        click.echo(json.dumps({**to_builtins(meta), "import": msgspec.to_builtins(report)}))
         return
     click.echo(f"stored {meta.name}: {meta.n_series} x {meta.n_channels} x {meta.length} "
                f"({len(meta.label_names)} labels), {meta.normalisation.method} normalisation, "
                f"{meta.checksum}")
+    for d in report.dropped:
+        click.echo(f"warning: dropped {d.rows} rows: {d.why}", err=True)

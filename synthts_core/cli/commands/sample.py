@@ -20,26 +20,43 @@ PLOT_SERIES_PER_LABEL = 5
 
 @click.command("sample")
 @click.argument("model")
-@click.option("--n", "n", type=int, default=1, show_default=True,
-              help="Series per label (conditional models: every label unless --label is given).")
-@click.option("--label", "labels", multiple=True, help="Label name or index; repeatable.")
+@click.option("--n", "n", type=int, default=None,
+              help="Series per label (default 1; conditional models: every label unless "
+              "--label is given).")
+@click.option("--label", "labels", multiple=True,
+              help="Label name (or index as #3); repeatable.")
+@click.option("--counts", "counts_text", default=None,
+              help="Series per label, e.g. 1=24,2=26 (names first, #3 for an index).")
+@click.option("--count", "count_items", multiple=True,
+              help="LABEL=N; repeatable (for labels with commas).")
+@click.option("--units", type=click.Choice(["real", "normalised"]), default="real",
+              show_default=True, help="real: the units the training data was imported in; "
+              "normalised: as the dataset is stored.")
 @click.option("--seed", type=int, default=None, help="Seed for reproducible latents.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write .csv (long format), .npy (values; labels beside it) or .html (plot).")
 @click.option("--store", "store_as", default=None,
               help="Also save the series as a synthetic dataset with this name.")
 @click.pass_context
-def command(ctx: click.Context, model: str, n: int, labels: tuple[str, ...], seed: int | None,
-            output: Path | None, store_as: str | None) -> None:
-    """Generate N series per label from MODEL (NAME, NAME@VERSION or NAME@ALIAS)."""
+def command(ctx: click.Context, model: str, n: int | None, labels: tuple[str, ...],
+            counts_text: str | None, count_items: tuple[str, ...], units: str,
+            seed: int | None, output: Path | None, store_as: str | None) -> None:
+    """Generate N series per label from MODEL (NAME, NAME@VERSION or NAME@ALIAS), or any
+    number per label with --counts."""
     from synthts_core.errors import BadInputError
     from synthts_core.services import models
 
     if output is not None and output.suffix.lower() not in FORMATS:
         raise BadInputError("output", f"unknown file type {output.suffix!r}",
                             allowed=", ".join(FORMATS))
+    counts = parse_counts(counts_text, count_items)
+    if counts is not None and (n is not None or labels):
+        raise BadInputError("counts", "give --counts/--count alone, or --n with --label",
+                            allowed="--counts 1=24,2=26")
     with cli_runtime(ctx) as rt:
-        result = models.sample(rt, model, n, labels=list(labels) or None, seed=seed)
+        result = models.sample(rt, model, n if counts is None else None,
+                               labels=list(labels) or None, seed=seed, counts=counts,
+                               units=units)
         if store_as:
             meta = rt.storage.create_dataset(result.to_dataset(store_as))
             click.echo(f"stored dataset {meta.name!r} ({meta.n_series} series)")
@@ -54,6 +71,27 @@ def command(ctx: click.Context, model: str, n: int, labels: tuple[str, ...], see
             write_html(result, output)
         click.echo(f"wrote {output}")
     _summary(result)
+
+
+def parse_counts(text: str | None, items: tuple[str, ...]) -> dict[str, int] | None:
+    """``1=24,2=26`` and ``--count LABEL=N`` -> {label: count}; the last ``=`` splits, so a
+    label may hold one."""
+    from synthts_core.errors import BadInputError
+
+    parts = [p for p in (text or "").split(",") if p.strip()] + list(items)
+    if not parts:
+        return None
+    counts: dict[str, int] = {}
+    for part in parts:
+        label, sep, number = part.strip().rpartition("=")
+        if not sep or not label or not number.strip().isdigit():
+            raise BadInputError("counts", f"{part!r} is not LABEL=N",
+                                allowed="e.g. 1=24,2=26 or sine=10 (N an integer >= 0)")
+        if label in counts:
+            raise BadInputError("counts", f"label {label!r} is given twice",
+                                allowed="each label once")
+        counts[label] = int(number)
+    return counts
 
 
 def label_of(result: Sample, i: int) -> str:
@@ -116,7 +154,7 @@ def write_html(result: Sample, path: Path) -> None:
 def _summary(result: Sample) -> None:
     values = result.values
     click.echo(f"{result.ref.name}@{result.ref.version}: {values.shape[0]} series x "
-               f"{values.shape[1]} channels x {values.shape[2]} points")
+               f"{values.shape[1]} channels x {values.shape[2]} points ({result.units} units)")
     if result.labels is not None:
         import numpy as np
 

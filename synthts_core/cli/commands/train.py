@@ -1,4 +1,5 @@
-"""``synthts train``: run a GAN search on Ray Tune with a live view of its trials."""
+"""``synthts train``: run a GAN search on Ray Tune with a live view of its trials (progress bars
+on a terminal, a few plain lines otherwise) and a summary table at the end."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from synthts_core.cli import cli_runtime
 if TYPE_CHECKING:
     from synthts_core.domain import JobSpec, TrainingJob
     from synthts_core.runtime import Runtime
-
-
 
 
 def parse_set(items: tuple[str, ...]) -> dict[str, Any]:
@@ -62,19 +61,41 @@ def build_spec(file_fields: dict[str, Any], overrides: dict[str, Any]) -> JobSpe
     return from_builtins(fields, JobSpec)
 
 
-def trials_table(job: TrainingJob) -> Any:
+def trials_table(job: TrainingJob, higher_is_better: bool | None = None) -> Any:
+    """One row per trial: status, epochs, the metric at its last scored epoch and at its best,
+    and the score on fresh samples that picked the winner; ``*`` marks the trial that was
+    registered."""
     from rich.table import Table
 
     metric = job.spec.select_metric
+    higher = _higher_is_better(metric) if higher_is_better is None else higher_is_better
     table = Table(title=f"{job.id} [{job.status}] {job.progress:.0%} on {job.spec.dataset}")
-    for col in ("trial", "architecture", "backbone", "status", "epoch", metric, "error"):
+    for col in ("trial", "architecture", "backbone", "status", "epoch", metric,
+                f"best {metric}", "fresh (picked)", "error"):
         table.add_column(col)
     for t in job.trials:
-        value = t.metrics.get(metric)
-        table.add_row(t.trial_id, t.architecture, str(t.config.get("backbone", "")), t.status,
+        seen = [h[metric] for h in t.history if isinstance(h.get(metric), int | float)]
+        value = t.metrics.get(metric, seen[-1] if seen else None)
+        best = (max if higher else min)(seen) if seen else None
+        trial = f"{t.trial_id} *" if t.trial_id == job.best_trial else t.trial_id
+        table.add_row(trial, t.architecture, str(t.config.get("backbone", "")), t.status,
                       f"{t.epoch}/{t.epochs}", "" if value is None else f"{value:.4g}",
+                      "" if best is None else f"{best:.4g}",
+                      "" if t.selection_score is None else f"{t.selection_score:.4g}",
                       f"[red]{t.error}[/red]" if t.error else "")
+    if job.best_trial:
+        table.caption = (f"* the registered trial ({job.best_trial}): each trial's best "
+                         f"checkpoint was scored again on fresh samples ({metric}, worst class)")
     return table
+
+
+def _higher_is_better(metric: str) -> bool:
+    try:
+        from synthts_core.plugins import get_plugin_manager
+
+        return bool(get_plugin_manager().registries.metrics.get(metric).higher_is_better)
+    except Exception:  # an unknown metric: lower is better, as for the distances
+        return False
 
 
 @click.command("train")
@@ -93,7 +114,8 @@ def trials_table(job: TrainingJob) -> Any:
               help="Search-space entry: a value, a JSON list (random choice) or "
               '{"low": a, "high": b} (repeatable).')
 @click.option("--resume", "resume_id", metavar="JOB_ID", help="Resume an interrupted job.")
-@click.option("--quiet", is_flag=True, help="No live table; print the result only.")
+@click.option("--quiet", is_flag=True,
+              help="No progress bars and no summary table: a few plain lines and the result.")
 @click.pass_context
 def command(ctx: click.Context, dataset: str | None, job_file: Path | None,
             architectures: tuple[str, ...], labels: tuple[str, ...], num_trials: int | None,
@@ -134,14 +156,30 @@ def command(ctx: click.Context, dataset: str | None, job_file: Path | None,
 
 
 def _run_live(rt: Runtime, job: TrainingJob, *, resume: bool, quiet: bool) -> TrainingJob:
+    """Bars on a terminal, plain lines elsewhere or with ``--quiet``; then the summary."""
+    from rich.console import Console
+
+    from synthts_core.cli.training_view import TrainingView
     from synthts_core.services import training
 
-    if quiet:
-        return training.run_job(rt, job.id, resume=resume)
-    from rich.live import Live
-
-    with Live(trials_table(job), refresh_per_second=4, transient=False) as live:
-        final = training.run_job(rt, job.id, resume=resume,
-                                 on_progress=lambda j: live.update(trials_table(j)))
-        live.update(trials_table(final))
+    console = Console()
+    with TrainingView(live=False if quiet else None, console=console) as view:
+        final = training.run_job(rt, job.id, resume=resume, on_progress=view)
+    if not quiet:
+        metric = rt.registries.metrics.get(final.spec.select_metric)
+        table = trials_table(final, bool(metric.higher_is_better))
+        if console.is_terminal:
+            console.print(table)
+        else:  # as plain text: no terminal width to wrap to, no colour codes in logs
+            click.echo(plain_text(table))
     return final
+
+
+def plain_text(renderable: Any) -> str:
+    """A rich table as plain text (no colour codes, a fixed width) for pipes and logs."""
+    from rich.console import Console
+
+    console = Console(width=160, no_color=True, color_system=None, force_terminal=False)
+    with console.capture() as capture:
+        console.print(renderable)
+    return capture.get().rstrip()

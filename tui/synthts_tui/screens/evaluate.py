@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -35,6 +36,25 @@ def embedding_points(metrics: list[dict[str, Any]]) -> tuple[str, dict[str, list
         if groups:
             return metric["name"], groups
     return "", {}
+
+
+def verdict_text(verdict: dict[str, Any] | None) -> Text:
+    """PASS / FAIL with the summary, then each class worst first (the report's lead)."""
+    if not verdict:
+        return Text("no verdict: no evaluated metric states a pass threshold (tick detector)",
+                    style="yellow")
+    passed = bool(verdict.get("passed"))
+    out = Text()
+    out.append("PASS" if passed else "FAIL", style="bold green" if passed else "bold red")
+    out.append(f": {verdict.get('summary', '')}\n")
+    words = {True: ("pass", "green"), False: ("fail", "red"), None: ("inconclusive", "yellow")}
+    for c in verdict.get("classes") or []:
+        word, colour = words[c.get("passed")]
+        value = "-" if c.get("value") is None else f"{c['value']:.3f}"
+        out.append(f"  {c['label']:<12} {verdict['metric']} {value:>6}  ")
+        out.append(word, style=colour)
+        out.append("\n")
+    return out
 
 
 def _fmt(value: Any) -> str:
@@ -69,6 +89,9 @@ class EvaluateScreen(BaseScreen):
                 yield Static("", id="eval-error", classes="param-error")
                 yield Button("Run evaluation", id="run", variant="primary")
             with Vertical(id="evaluate-view"):
+                verdict = Static("", id="eval-verdict")
+                verdict.display = False  # shown once a report arrives
+                yield verdict
                 yield DataTable(id="eval-table", cursor_type="row", zebra_stripes=True)
                 yield SeriesPlot("embeddings", id="eval-plot")
                 yield Static("", id="eval-status", markup=False)
@@ -165,6 +188,9 @@ class EvaluateScreen(BaseScreen):
     def show_report(self, report: dict[str, Any]) -> None:
         self.report = report
         self.query_one("#run", Button).disabled = False
+        verdict = self.query_one("#eval-verdict", Static)
+        verdict.update(verdict_text(report.get("verdict")))
+        verdict.display = True
         table = self.query_one("#eval-table", DataTable)
         table.clear()
         for m in report.get("metrics") or []:

@@ -1,5 +1,8 @@
 """Models: the registry, each version with its metrics; generate N series per label and plot
-them; latent interpolation as an animation; the plotly figure in a browser; save as a dataset."""
+them; latent interpolation as an animation; the plotly figure in a browser; save as a dataset.
+
+Training jobs still running when the page opens are followed over the API's server-sent events
+(no polling); when one ends with a registered model, the registry is re-read once."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from textual.timer import Timer
 from textual.widgets import Button, DataTable, Label, SelectionList, Static
 
 from synthts_tui.browser import open_html
+from synthts_tui.client import JobEventStream
 from synthts_tui.screens.base import BaseScreen
 from synthts_tui.widgets.dialogs import PromptDialog
 from synthts_tui.widgets.param_form import FormInvalid, ParamForm
@@ -27,6 +31,7 @@ SAMPLE_SCHEMA = [
      "help": "interpolation frames"},
 ]
 FRAME_SECONDS = 0.15
+MAX_FOLLOWED_JOBS = 4  # event streams open at once
 
 
 def version_labels(version: dict[str, Any]) -> list[str]:
@@ -78,6 +83,8 @@ class ModelsScreen(BaseScreen):
         self.paused = False
         self.models_loaded = False
         self.last_figure: str | None = None
+        self.streams: dict[str, JobEventStream] = {}
+        self.training: dict[str, dict[str, Any]] = {}  # job id -> its latest event
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="models-body"):
@@ -106,9 +113,47 @@ class ModelsScreen(BaseScreen):
 
     def refresh_data(self) -> None:
         self.load_models()
+        self.load_active_jobs()
 
     def action_refresh(self) -> None:
         self.load_models()
+
+    def on_unmount(self) -> None:
+        for stream in self.streams.values():
+            stream.close()
+        self.streams.clear()
+
+    # ------------------------------------------------------------------ running jobs
+    @work(thread=True, exclusive=True, exit_on_error=False, group="active-jobs")
+    def load_active_jobs(self) -> None:
+        page = self.client.list_jobs(limit=20)
+        self.deliver("active_jobs", [j["id"] for j in page["items"] if not j.get("terminal")])
+
+    def show_active_jobs(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            open_now = [s for s in self.streams.values() if not s.closed]
+            if job_id in self.streams or len(open_now) >= MAX_FOLLOWED_JOBS:
+                continue
+            stream = self.client.job_events(job_id, interval=self.synthts.poll_interval)
+            self.streams[job_id] = stream
+            self.read_events(stream)
+
+    @work(thread=True, exit_on_error=False, group="events")
+    def read_events(self, stream: JobEventStream) -> None:
+        for kind, data in stream:
+            self.deliver("event", data, kind=kind, job_id=stream.job_id)
+
+    def show_event(self, data: dict[str, Any], *, kind: str, job_id: str) -> None:
+        self.training[job_id] = data
+        if kind != "end":
+            return
+        self.streams.pop(job_id, None)
+        model = data.get("model") or {}
+        if model:
+            self.notify(f"job {job_id} registered {model['name']} v{model['version']}")
+            self.load_models()
+            if self.model == model["name"]:
+                self.load_versions(model["name"])
 
     # ------------------------------------------------------------------ registry
     @work(thread=True, exclusive=True, exit_on_error=False, group="models")

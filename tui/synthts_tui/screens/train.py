@@ -1,5 +1,9 @@
 """Train: choose a dataset (and some of its labels), architectures, a search space, trials
-and epochs; submit; watch jobs with a progress bar per trial and live metric curves; cancel."""
+and epochs; submit; watch jobs with a progress bar per trial and live metric curves; cancel.
+
+The watched job is followed over the API's server-sent events (``GET /jobs/{id}/events``), not
+polled: while its stream is open the page sends no request for it; the job list is re-read once
+when the job ends."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Label, Select, SelectionList, Static, TextArea
 
-from synthts_tui.client import ApiError
+from synthts_tui.client import ApiError, JobEventStream
 from synthts_tui.screens.base import BaseScreen
 from synthts_tui.widgets.dialogs import ConfirmDialog
 from synthts_tui.widgets.job_progress import JobProgress
@@ -45,6 +49,8 @@ class TrainScreen(BaseScreen):
         self.datasets: dict[str, dict[str, Any]] = {}
         self.choices_loaded = False
         self.jobs_loaded = False
+        self.stream: JobEventStream | None = None
+        self.events_seen = 0
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="train-body"):
@@ -76,7 +82,9 @@ class TrainScreen(BaseScreen):
         self.query_one("#jobs-table", DataTable).add_columns(
             "job", "dataset", "status", "progress", "trials", "model")
         self.load_choices()
-        self.set_interval(self.synthts.poll_interval, self._poll)
+
+    def on_unmount(self) -> None:
+        self.stop_following()
 
     def refresh_data(self) -> None:
         self.load_jobs()
@@ -168,6 +176,7 @@ class TrainScreen(BaseScreen):
     def show_submitted(self, job: dict[str, Any]) -> None:
         self.query_one("#submit", Button).disabled = False
         self.last_submitted = job
+        self.stop_following()
         self.watched = job["id"]
         self.notify(f"submitted job {job['id']}")
         self.load_jobs()
@@ -184,13 +193,49 @@ class TrainScreen(BaseScreen):
         return False
 
     # ------------------------------------------------------------------ watching
-    def _poll(self) -> None:
-        if not self.is_current:
+    def follow(self, job_id: str) -> None:
+        """Open the job's event stream (unless it is open already) and show what it sends."""
+        if self.stream is not None and not self.stream.closed:
+            if self.stream.job_id == job_id:
+                return
+            self.stop_following()
+        self.stream = self.client.job_events(job_id, interval=self.synthts.poll_interval)
+        self.read_events(self.stream)
+
+    def stop_following(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+
+    @work(thread=True, exit_on_error=False, group="events")
+    def read_events(self, stream: JobEventStream) -> None:
+        for kind, data in stream:
+            self.deliver("event", data, kind=kind, job_id=stream.job_id)
+
+    def show_event(self, data: dict[str, Any], *, kind: str, job_id: str) -> None:
+        if job_id != self.watched:
             return
-        active = any(not j.get("terminal") for j in self.jobs)
-        watched_active = self.watched_job is not None and not self.watched_job.get("terminal")
-        if active or watched_active or (self.watched and self.watched_job is None):
-            self.load_jobs()
+        self.events_seen += 1
+        job = data if kind == "end" else {**(self.watched_job or {}), **data}
+        self.show_job(job)
+        self._update_row(job)
+        if kind == "end":
+            self.load_jobs()  # once: the list may have moved on meanwhile
+
+    def _update_row(self, job: dict[str, Any]) -> None:
+        """The job's row in the table, from the event alone (no request)."""
+        from textual.coordinate import Coordinate
+
+        table = self.query_one("#jobs-table", DataTable)
+        try:
+            row = table.get_row_index(job["id"])
+        except Exception:  # not in the listed page
+            return
+        model = job.get("model") or {}
+        table.update_cell_at(Coordinate(row, 2), job["status"])
+        table.update_cell_at(Coordinate(row, 3), f"{int(float(job.get('progress') or 0) * 100)}%")
+        if model:
+            table.update_cell_at(Coordinate(row, 5), f"{model['name']}@{model['version']}")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="jobs")
     def load_jobs(self) -> None:
@@ -212,8 +257,14 @@ class TrainScreen(BaseScreen):
                           f"{model['name']}@{model['version']}" if model else "-", key=j["id"])
         if self.jobs:
             table.move_cursor(row=min(cursor, len(self.jobs) - 1))
+        if job is None and self.watched is None:
+            active = next((j for j in self.jobs if not j.get("terminal")), None)
+            if active is not None:  # a job is running: follow it
+                self.watched, job = active["id"], active
         if job is not None:
             self.show_job(job)
+            if not job.get("terminal"):
+                self.follow(job["id"])
         self.jobs_loaded = True
 
     def show_job(self, job: dict[str, Any]) -> None:
@@ -237,6 +288,7 @@ class TrainScreen(BaseScreen):
     @on(DataTable.RowSelected, "#jobs-table")
     def _job_chosen(self, event: DataTable.RowSelected) -> None:
         if event.row_key is not None and event.row_key.value != self.watched:
+            self.stop_following()
             self.watched = str(event.row_key.value)
             self.watched_job = None
             self.load_jobs()

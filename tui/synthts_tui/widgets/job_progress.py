@@ -46,7 +46,8 @@ class TrialRow(Horizontal):
 
 
 class JobProgress(VerticalScroll):
-    """Bound to one job dict; ``job`` is reactive, so assigning a fresh poll redraws."""
+    """Bound to one job dict; ``job`` is reactive, so assigning the job from a new server-sent
+    event (or a fresh read) redraws."""
 
     job: reactive[dict[str, Any] | None] = reactive(None, always_update=True)
 

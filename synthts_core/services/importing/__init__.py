@@ -1,0 +1,366 @@
+"""Real data in: one code path for ``synthts import`` and ``POST /datasets/upload``.
+
+Layouts: ``long`` (one row per time point; optional series-id, time and channel columns),
+``wide`` (one row per series, UCR/UEA style; a channel column or one file per channel for
+several channels) and ``array`` (``.npy``/``.npz``, JSON ``{"values", "labels"}``, ``.ts``).
+Every layout ends in the same steps: optional windows (never across two recordings or labels),
+labels in one order (the declared order when the file declares one, else natural: numbers
+numerically, text alphabetically), one normalisation per channel (default ``zscore``, checked
+finite) recorded so every read path maps back to the units given, and a report of what was
+stored or dropped and why (``dry_run`` stops there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+import numpy as np
+
+from synthts_core.domain import Dataset, TimeAxis
+from synthts_core.errors import BadInputError, LimitExceededError
+from synthts_core.services.importing.layouts import (
+    label_text,
+    long_layout,
+    natural_order,
+    value_columns,
+    wide_layout,
+)
+from synthts_core.services.importing.normalising import normalise
+from synthts_core.services.importing.readers import (
+    FORMATS,
+    LIMIT_SETTING,
+    Arrays,
+    Table,
+    detect_format,
+    read,
+    read_bytes,
+)
+
+__all__ = [
+    "DEFAULT_NORMALISATION",
+    "FORMATS",
+    "LAYOUTS",
+    "NORMALISATIONS",
+    "ImportOptions",
+    "ImportReport",
+    "ImportResult",
+    "import_data",
+    "import_table",
+]
+
+Layout = Literal["auto", "long", "wide"]
+LAYOUTS: tuple[str, ...] = ("auto", "long", "wide")
+NORMALISATIONS: tuple[str, ...] = ("zscore", "minmax", "none")
+DEFAULT_NORMALISATION = "zscore"
+EXPORT_LONG = ["series", "label", "channel", "time", "value"]
+
+
+class ImportOptions(msgspec.Struct, kw_only=True):
+    """How to read the data; the CLI flags and the upload's query parameters map 1:1."""
+
+    name: str
+    format: str | None = None
+    layout: Layout = "auto"
+    columns: list[str] | None = None
+    label_column: str | None = None
+    series_column: str | None = None
+    time_column: str | None = None
+    channel_column: str | None = None
+    window: int | None = None
+    stride: int | None = None
+    normalise: Literal["zscore", "minmax", "none"] = DEFAULT_NORMALISATION
+    tags: list[str] = msgspec.field(default_factory=lambda: ["imported"])
+    description: str = ""
+
+
+class Dropped(msgspec.Struct):
+    why: str
+    rows: int
+
+
+class ImportReport(msgspec.Struct, kw_only=True):
+    """What would be (or was) stored: the dry run prints this."""
+
+    name: str
+    format: str
+    layout: str
+    n_series: int
+    n_channels: int
+    length: int
+    label_names: list[str]
+    label_counts: list[int]
+    value_columns: list[str] = []
+    roles: dict[str, str] = {}
+    window: int | None = None
+    stride: int | None = None
+    normalisation: str = DEFAULT_NORMALISATION
+    time_axis: str = "regular"
+    dropped: list[Dropped] = []
+    notes: list[str] = []
+
+    def lines(self) -> list[str]:
+        out = [f"{self.name}: {self.n_series} series x {self.n_channels} channels x "
+               f"{self.length} points ({self.format}, {self.layout} layout, "
+               f"{self.normalisation} normalisation, {self.time_axis} time axis)"]
+        if self.value_columns:
+            shown = self.value_columns if len(self.value_columns) <= 8 else \
+                [*self.value_columns[:3], "...", *self.value_columns[-2:]]
+            out.append(f"  value columns ({len(self.value_columns)}): {', '.join(shown)}")
+        for role, col in self.roles.items():
+            out.append(f"  {role.replace('_', ' ')}: {col}")
+        if self.window is not None:
+            out.append(f"  window {self.window}, stride {self.stride}")
+        if self.label_names:
+            out.append("  labels: " + ", ".join(f"{n} ({c})" for n, c in
+                                               zip(self.label_names, self.label_counts,
+                                                   strict=True)))
+        else:
+            out.append("  labels: none")
+        for d in self.dropped:
+            out.append(f"  dropped {d.rows} rows: {d.why}")
+        out.extend(f"  note: {n}" for n in self.notes)
+        return out
+
+
+@dataclass
+class ImportResult:
+    dataset: Dataset
+    report: ImportReport
+
+
+def import_data(sources: str | Path | bytes | list[str | Path] | list[bytes],
+                options: ImportOptions, *, max_values: int | None = None) -> ImportResult:
+    """Read ``sources`` (one file, or one wide file per channel) into a dataset and a report.
+
+    ``max_values`` caps the values read and the series x channels x window stored, before
+    anything large is materialised (uploads pass SYNTHTS_MAX_GENERATE_VALUES)."""
+    many = sources if isinstance(sources, list) else [sources]
+    if not many:
+        raise BadInputError("source", "no file given", allowed="one file, or one per channel")
+    _check_options(options)
+    fmt = detect_format(many[0], options.format)
+    parts = [_shape(read(read_bytes(s), fmt, max_values=max_values), options, fmt, max_values)
+             for s in many]
+    layout, roles, cols = parts[0][1:]
+    arrays = parts[0][0] if len(parts) == 1 else _stack_channels([p[0] for p in parts], layout)
+    if not arrays.windowed and options.window is not None:
+        arrays = _windows(arrays, options.window, options.stride, max_values)
+    labels, names = _encode_labels(arrays)
+    values, norm = normalise(arrays.values, options.normalise)
+    times, axis = _times(arrays.times, values.shape)
+    origin = f"<{len(many[0])} bytes>" if isinstance(many[0], bytes) else \
+        ", ".join(str(s) for s in many)
+    description = options.description or arrays.description or (
+        f"imported from {origin} ({fmt}, {layout} layout)"
+        + (f", window {options.window}" if options.window else "")
+        + f", {options.normalise} normalisation")
+    dropped_rows = sum(r for _, r in arrays.dropped)
+    if dropped_rows:
+        description += f"; {dropped_rows} rows dropped"
+    dataset = Dataset.build(options.name, values, labels, names, times=times,
+                            time_axis=axis, source="imported", generators=[],
+                            normalisation=norm, tags=list(dict.fromkeys(["imported", *options.tags])),
+                            description=description)
+    meta = dataset.meta
+    window = arrays.values.shape[2] if options.window is not None else None
+    report = ImportReport(
+        name=options.name, format=fmt, layout=layout, n_series=meta.n_series,
+        n_channels=meta.n_channels, length=meta.length, label_names=list(meta.label_names),
+        label_counts=list(meta.label_counts), value_columns=cols,
+        roles={k: v for k, v in roles.items() if v}, window=window,
+        stride=(options.stride or window) if window else None, normalisation=norm.method,
+        time_axis=meta.time_axis.kind,
+        dropped=[Dropped(why, rows) for why, rows in arrays.dropped],
+        notes=list(arrays.notes) + ([f"{len(many)} files, one per channel"] if len(many) > 1
+                                    else []))
+    return ImportResult(dataset, report)
+
+
+def import_table(source: str | Path | bytes, fmt: str | None = None, *, name: str,
+                 columns: list[str] | None = None, label_column: str | None = None,
+                 window: int | None = None, stride: int | None = None,
+                 normalise: str = DEFAULT_NORMALISATION, max_values: int | None = None,
+                 **roles: str | None) -> Dataset:
+    """The dataset alone (the report is in ``import_data``)."""
+    options = ImportOptions(name=name, format=fmt, columns=columns, label_column=label_column,
+                            window=window, stride=stride, normalise=normalise,  # type: ignore[arg-type]
+                            **roles)  # type: ignore[arg-type]
+    return import_data(source, options, max_values=max_values).dataset
+
+
+# --------------------------------------------------------------------------------- steps
+
+
+def _check_options(o: ImportOptions) -> None:
+    if o.layout not in LAYOUTS:
+        raise BadInputError("layout", f"got {o.layout!r}", allowed=", ".join(LAYOUTS))
+    if o.normalise not in NORMALISATIONS:
+        raise BadInputError("normalise", f"got {o.normalise!r}",
+                            allowed=", ".join(NORMALISATIONS))
+    if o.window is not None and (isinstance(o.window, bool) or not isinstance(o.window, int)
+                                 or o.window < 2):
+        raise BadInputError("window", f"got {o.window!r}", allowed="an integer >= 2")
+    if o.stride is not None:
+        if isinstance(o.stride, bool) or not isinstance(o.stride, int) or o.stride < 1:
+            raise BadInputError("stride", f"got {o.stride!r}", allowed="an integer >= 1")
+        if o.window is None:
+            raise BadInputError("stride", "needs a window", allowed="also --window")
+
+
+def _roles(o: ImportOptions) -> dict[str, str | None]:
+    return {"label_column": o.label_column, "series_column": o.series_column,
+            "time_column": o.time_column, "channel_column": o.channel_column}
+
+
+def _shape(data: Table | Arrays, o: ImportOptions, fmt: str, max_values: int | None
+           ) -> tuple[Arrays, str, dict[str, str | None], list[str]]:
+    """(series, layout used, column roles, value columns)."""
+    roles = _roles(o)
+    if isinstance(data, Arrays):
+        if o.layout == "long" and fmt == "npy" and data.values.ndim == 2:  # (time, channels)
+            data = Table({f"c{i}": data.values[:, i] for i in range(data.values.shape[1])})
+        else:
+            for option, value in {**roles, "columns": o.columns}.items():
+                if value is not None:
+                    raise BadInputError(option, f"applies to tables, not {fmt} series",
+                                        allowed="leave it out")
+            return _as_series(data), "array", {}, []
+    layout = o.layout
+    if layout == "auto" and o.columns is None and not any(roles.values()):
+        layout, roles = _recognise_export(data, roles)
+    if layout == "auto":
+        layout = "long" if (o.window is not None or o.time_column) else "wide"
+    cols, ignored = value_columns(data, roles, o.columns)
+    if layout == "long":
+        arrays = long_layout(data, roles, cols, o.window, o.stride, max_values)
+    else:
+        if o.time_column:
+            raise BadInputError("time_column", "applies to the long layout",
+                                allowed="leave it out with --layout wide (the value column "
+                                "names are the times)")
+        arrays = wide_layout(data, roles, cols)
+    if ignored:
+        arrays.notes.append(f"text columns not used: {', '.join(ignored)}")
+    return arrays, layout, roles, cols
+
+
+def _recognise_export(table: Table, roles: dict[str, str | None]
+                      ) -> tuple[str, dict[str, str | None]]:
+    """Tables written by ``synthts datasets export`` come back without naming their columns."""
+    names = list(table.columns)
+    if names == EXPORT_LONG:
+        found = "long", {"label_column": "label", "series_column": "series",
+                         "time_column": "time", "channel_column": "channel"}
+    elif names[:3] == EXPORT_LONG[:3] and len(names) > 4:
+        try:
+            [float(c) for c in names[3:]]
+        except ValueError:
+            return "auto", roles
+        found = "wide", {"label_column": "label", "series_column": "series",
+                         "channel_column": "channel", "time_column": None}
+    else:
+        return "auto", roles
+    labels = table.columns["label"]
+    if all(v is None or (isinstance(v, float) and np.isnan(v)) for v in labels):
+        del table.columns["label"]  # an unlabelled dataset
+        found[1]["label_column"] = None
+    return found
+
+
+def _as_series(data: Arrays) -> Arrays:
+    v = data.values
+    if v.ndim == 1:
+        v = v[None, None, :]
+    elif v.ndim == 2:
+        v = v[:, None, :]
+    if v.ndim != 3 or min(v.shape) < 1:
+        raise BadInputError("values", f"has shape {data.values.shape}",
+                            allowed="(series, length) or (series, channels, length), non-empty")
+    if data.labels is not None and data.labels.shape != (v.shape[0],):
+        raise BadInputError("labels", f"has {len(data.labels)} entries for {v.shape[0]} series",
+                            allowed="one label per series")
+    data.values = v
+    return data
+
+
+def _stack_channels(parts: list[Arrays], layout: str) -> Arrays:
+    if layout != "wide":
+        raise BadInputError("source", "several files are read as one file per channel",
+                            allowed="wide tables (one row per series) with the same rows")
+    first = parts[0]
+    for i, p in enumerate(parts[1:], start=2):
+        if p.values.shape[0] != first.values.shape[0] or p.values.shape[2] != \
+                first.values.shape[2]:
+            raise BadInputError("source", f"file {i} has {p.values.shape[0]} series of "
+                                f"{p.values.shape[2]} points, file 1 {first.values.shape[0]} of "
+                                f"{first.values.shape[2]}", allowed="the same series in every file")
+        if (p.labels is None) != (first.labels is None) or (
+                p.labels is not None and (p.labels != first.labels).any()):
+            raise BadInputError("label_column", f"file {i} labels its rows differently",
+                                allowed="the same label on the same row of every file")
+    first.values = np.concatenate([p.values for p in parts], axis=1)
+    return first
+
+
+def _windows(a: Arrays, window: int, stride: int | None, max_values: int | None) -> Arrays:
+    n, c, length = a.values.shape
+    stride = window if stride is None else stride
+    if window > length:
+        raise BadInputError("window", f"{window} is longer than the series ({length} points)",
+                            allowed=f"at most {length}")
+    starts = np.arange(0, length - window + 1, stride)
+    if max_values is not None and n * len(starts) * c * window > max_values:
+        raise LimitExceededError("windows x channels x window", n * len(starts) * c * window,
+                                 max_values, LIMIT_SETTING)
+    idx = starts[:, None] + np.arange(window)
+    a.values = np.ascontiguousarray(a.values[:, :, idx].transpose(0, 2, 1, 3)
+                                    ).reshape(-1, c, window)
+    if a.labels is not None:
+        a.labels = np.repeat(a.labels, len(starts))
+    if a.times is not None:
+        t = a.times[..., idx]  # (w, window) or (n, w, window)
+        a.times = t.reshape(-1, window) if t.ndim == 3 else np.repeat(t, n, axis=0)
+    tail = length - (starts[-1] + window)
+    if tail:
+        a.dropped.append((f"points after the last full window of each series (stride {stride})",
+                          int(tail * n)))
+    return a
+
+
+def _encode_labels(a: Arrays) -> tuple[np.ndarray | None, list[str] | None]:
+    """Label index per series and the names: declared order if declared, else natural."""
+    if a.labels is None:
+        return None, None
+    if a.labels_are_indices:
+        names = list(a.label_names or [])
+        idx = a.labels.astype(np.int64)
+        if len(idx) and (idx.min() < 0 or idx.max() >= len(names)):
+            raise BadInputError("labels", "hold an index without a label name",
+                                allowed=f"0..{len(names) - 1}")
+        return idx, names
+    texts = [label_text(x) for x in a.labels.tolist()]
+    names = list(a.label_names) if a.label_names else natural_order(texts)
+    lookup = {n: i for i, n in enumerate(names)}
+    unknown = sorted(set(texts) - set(lookup))
+    if unknown:
+        raise BadInputError("labels", f"{unknown[0]!r} is not in label_names",
+                            allowed=", ".join(names))
+    return np.fromiter((lookup[t] for t in texts), np.int64, len(texts)), names
+
+
+def _times(times: np.ndarray | None, shape: tuple[int, ...]
+           ) -> tuple[np.ndarray | None, TimeAxis]:
+    """A regular axis when the times are equally spaced and shared, else per-series times."""
+    if times is None:
+        return None, TimeAxis(kind="regular")
+    if times.ndim == 2 and (times == times[:1]).all():
+        times = times[0]
+    if times.ndim == 1:
+        steps = np.diff(times)
+        if len(steps) and np.allclose(steps, steps[0], rtol=1e-9, atol=0) and steps[0] > 0:
+            return None, TimeAxis(kind="regular", start=float(times[0]), step=float(steps[0]))
+        times = np.broadcast_to(times, (shape[0], shape[2]))
+    return np.ascontiguousarray(times), TimeAxis(kind="irregular")

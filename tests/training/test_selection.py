@@ -1,0 +1,81 @@
+"""Choosing what to register, without Ray: the selection score is the worst class, a version is
+scored again on fresh samples, and ``best`` never moves to a worse version."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synthts_core.domain import JobSpec, ModelBundle, TrainingJob
+from synthts_core.runtime import Runtime
+from synthts_core.services import training
+from synthts_core.services.selection import rescore_bundle
+from synthts_core.services.training_trial import (
+    minmax_normalisation,
+    quality_score,
+    scored_epochs,
+)
+from synthts_core.settings import Settings
+from tests.training.conftest import tiny_dataset
+
+
+def test_scored_epochs_spread_over_the_second_half_and_end_on_the_last():
+    assert scored_epochs(200) == {120, 140, 160, 180, 200}
+    assert scored_epochs(2) == {1, 2}
+    assert scored_epochs(1) == {1}
+
+
+def test_quality_score_is_the_worst_class_not_the_mean():
+    from synthts_metrics.mmd import MMD
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(60, 1, 16)).astype(np.float32)
+    labels = np.repeat([0, 1, 2], 20)
+    fake = real + rng.normal(0, 0.05, real.shape).astype(np.float32)
+    fake[labels == 1] += 3.0  # one broken class
+    score, info = quality_score(MMD(), real, labels, fake, labels, 0)
+    per_class = [MMD().compute(real[labels == k], fake[labels == k],
+                               np.random.default_rng([0, k])) for k in range(3)]
+    assert score == pytest.approx(max(per_class)) and info["worst"] == 1
+    pooled, _ = quality_score(MMD(), real, None, fake, None, 0)
+    assert score > pooled  # the pooled value hides the broken class
+
+
+@pytest.fixture
+def rt(tmp_path):
+    runtime = Runtime(Settings(data_dir=tmp_path / "data", _env_file=None, device="cpu"))
+    yield runtime
+    runtime.close()
+
+
+def _version(rt: Runtime, dataset, *, epochs: int) -> ModelBundle:
+    """A tiny cwgan_gp trained for ``epochs`` epochs (0 = untrained: a bad model)."""
+    arch = rt.registries.architectures.get("cwgan_gp")
+    norm = minmax_normalisation(dataset.values)
+    config = {"architecture": "cwgan_gp", "latent_dim": 8, "batch_size": 16, "n_critic": 2,
+              "embed_dim": 4, "length": 32, "n_channels": 2, "n_classes": 2,
+              "label_names": list(dataset.meta.label_names), "normalisation": norm, "seed": 1,
+              "noise_inputs": True, "moment_weight": 10.0,
+              "dataset": {"name": dataset.meta.name, "checksum": dataset.meta.checksum}}
+    trainer = arch.build(config, "cpu")
+    scaled = ((dataset.values - np.asarray(norm["offset"], np.float32)[None, :, None])
+              / np.asarray(norm["scale"], np.float32)[None, :, None])
+    for _ in range(epochs):
+        trainer.train_epoch(scaled.astype(np.float32), dataset.labels)
+    return ModelBundle(config=config, weights=trainer.weights(), metrics={})
+
+
+def test_best_never_moves_to_a_worse_version(rt):
+    ds = tiny_dataset()
+    rt.storage.create_dataset(ds)
+    good = _version(rt, ds, epochs=60)
+    bad = _version(rt, ds, epochs=0)
+    good_score = rescore_bundle(rt, good.config, good.weights, ds, "mmd", 0)
+    bad_score = rescore_bundle(rt, bad.config, bad.weights, ds, "mmd", 0)
+    assert good_score < bad_score
+    rt.tracker.register_model("tiny-gan", ModelBundle(good.config, good.weights,
+                                                      {"mmd": good_score}), aliases=["best"])
+    job = TrainingJob(id="job-x", spec=JobSpec(dataset="tiny", architectures=["cwgan_gp"],
+                                               select_metric="mmd"))
+    assert not training._beats_current_best(rt, job, "tiny-gan", bad_score)
+    assert training._beats_current_best(rt, job, "tiny-gan", good_score * 0.5)

@@ -173,6 +173,12 @@ def test_cli_imports_a_wide_table_in_one_command_with_a_dry_run(tmp_path: Path,
     report = json.loads(as_json.output)
     assert report["n_series"] == 6 and report["layout"] == "wide"
     assert report["value_columns"][:2] == ["p0", "p1"]
+    stored = CliRunner().invoke(cli, ["import", str(path), "--name", "ucr", "--label-column",
+                                      "label"], env=env)
+    assert stored.exit_code == 0, stored.output
+    # progress of the two long steps (stderr; a spinner on a terminal)
+    assert "reading ucr.csv" in stored.output and "storing ucr: 6 series" in stored.output
+    assert "done in" in stored.output and "stored ucr: 6 x 1 x 12" in stored.output
 
 
 def test_ts_files_refuse_what_they_cannot_hold(tmp_path: Path) -> None:

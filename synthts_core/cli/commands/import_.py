@@ -63,7 +63,9 @@ def command(ctx: click.Context, files: tuple[str, ...], name: str, layout: str,
         label_column=label_column, series_column=series_column, time_column=time_column,
         channel_column=channel_column, window=window, stride=stride,
         normalise=normalise, tags=list(tags))  # type: ignore[arg-type]
-    result = import_data(list(files) if len(files) > 1 else files[0], options)
+    sources = list(files) if len(files) > 1 else files[0]
+    with _stage(f"reading {_describe(files)}", quiet=as_json):
+        result = import_data(sources, options)
     report = result.report
     if dry_run:
         if as_json:
@@ -73,7 +75,9 @@ def command(ctx: click.Context, files: tuple[str, ...], name: str, layout: str,
             for line in report.lines():
                 click.echo(line)
         return
-    with cli_runtime(ctx) as rt:
+    shape = result.dataset.values.shape
+    with cli_runtime(ctx) as rt, _stage(f"storing {name}: {shape[0]} series x {shape[1]} "
+                                        f"channel(s) x {shape[2]} points", quiet=as_json):
         meta = rt.storage.create_dataset(result.dataset)
     if as_json:
         click.echo(json.dumps({**to_builtins(meta), "import": msgspec.to_builtins(report)}))
@@ -83,3 +87,42 @@ def command(ctx: click.Context, files: tuple[str, ...], name: str, layout: str,
                f"{meta.checksum}")
     for d in report.dropped:
         click.echo(f"warning: dropped {d.rows} rows: {d.why}", err=True)
+
+
+def _describe(files: tuple[str, ...]) -> str:
+    from pathlib import Path
+
+    size = sum(Path(f).stat().st_size for f in files if Path(f).is_file())
+    names = ", ".join(Path(f).name for f in files[:3]) + (" ..." if len(files) > 3 else "")
+    return f"{names} ({size / 2**20:.1f} MiB)"
+
+
+class _stage:
+    """Progress for the two long steps of an import: a spinner with the elapsed time on a
+    terminal, one line on stderr before and after each step otherwise (never on stdout, which
+    ``--json`` keeps machine-readable)."""
+
+    def __init__(self, what: str, *, quiet: bool = False) -> None:
+        self.what, self.quiet = what, quiet
+
+    def __enter__(self) -> None:
+        import sys
+        import time
+
+        self.t0 = time.perf_counter()
+        self.status = None
+        if sys.stderr.isatty() and not self.quiet:
+            from rich.console import Console
+
+            self.status = Console(stderr=True).status(f"{self.what} ...")
+            self.status.__enter__()
+        elif not self.quiet:
+            click.echo(f"{self.what} ...", err=True)
+
+    def __exit__(self, *exc: object) -> None:
+        import time
+
+        if self.status is not None:
+            self.status.__exit__(*exc)
+        if exc[0] is None and not self.quiet:
+            click.echo(f"{self.what}: done in {time.perf_counter() - self.t0:.1f} s", err=True)

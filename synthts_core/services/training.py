@@ -341,18 +341,22 @@ def _best_checkpoint(rt: Runtime, job: TrainingJob, results: Any
     noisy per-epoch values, which is biased towards luck."""
     metric = job.spec.select_metric
     higher = _higher_is_better(rt, metric)
-    candidates: list[tuple[int, Any, float]] = []
+    from synthts_core.services.training_trial import CURVE_METRIC, selection_key
+
+    candidates: list[tuple[int, Any, float, float]] = []
     for result in results:
         if result.error is not None:
             continue
-        pairs = [(ck, m.get(metric)) for ck, m in (result.best_checkpoints or [])]
-        pairs = [(ck, float(v)) for ck, v in pairs if isinstance(v, int | float) and
-                 _still_there(ck)]
+        pairs = [(ck, m.get(metric), m.get(CURVE_METRIC, math.nan))
+                 for ck, m in (result.best_checkpoints or [])]
+        pairs = [(ck, float(v), float(t)) for ck, v, t in pairs
+                 if isinstance(v, int | float) and _still_there(ck)]
         if not pairs:
             continue
         finite = [p for p in pairs if math.isfinite(p[1])] or pairs
-        ck, score = (max if higher else min)(finite, key=lambda p: p[1])
-        candidates.append((int(result.config["trial"]["index"]), ck, score))
+        ck, score, tiebreak = (max if higher else min)(
+            finite, key=lambda p: selection_key(p[1], p[2], higher))
+        candidates.append((int(result.config["trial"]["index"]), ck, score, tiebreak))
     if not candidates:
         return None
     from synthts_core.services.selection import rescore_checkpoint
@@ -360,11 +364,12 @@ def _best_checkpoint(rt: Runtime, job: TrainingJob, results: Any
     dataset = rt.storage.read_dataset(job.spec.dataset, labels=_label_indices(rt, job))
     per_class = per_class_score(rt, job.spec)
     fresh = {i: rescore_checkpoint(rt, ck, dataset, metric, job.spec.seed, per_class)
-             for i, ck, _ in candidates}
+             for i, ck, _, _ in candidates}
     worst = -math.inf if higher else math.inf
     key = {i: (v if math.isfinite(v) else worst) for i, v in fresh.items()}
-    index, checkpoint, _ = (max if higher else min)(candidates, key=lambda c: key[c[0]])
-    return index, checkpoint, fresh[index], fresh, [ck for _, ck, _ in candidates]
+    index, checkpoint, _, _ = (max if higher else min)(
+        candidates, key=lambda c: selection_key(key[c[0]], c[3], higher))
+    return index, checkpoint, fresh[index], fresh, [c[1] for c in candidates]
 
 
 def _label_indices(rt: Runtime, job: TrainingJob) -> list[int] | None:

@@ -55,28 +55,38 @@ class CheckpointPruner:
             return set()
         return {p for p in self.trial_dir.glob("checkpoint_*") if p.is_dir()}
 
-    def after_report(self, score: float) -> None:
+    def after_report(self, score: float, tiebreak: float = float("nan")) -> None:
         import shutil
         import time
 
-        known = {f for f, _, _ in self.seen} | self.before
+        known = {f for f, _, _, _ in self.seen} | self.before
         new = sorted(self._folders() - known)
         if not new:
             return
         now = time.time()
-        self.seen.append((new[-1], score, now))
-        finite = [(f, s) for f, s, _ in self.seen if np.isfinite(s)]
-        best = (max if self.higher else min)(finite, key=lambda x: x[1])[0] if finite else None
-        recent = {f for f, _, _ in self.seen[-KEEP_RECENT:]}
+        self.seen.append((new[-1], score, now, tiebreak))
+        finite = [(f, s, t) for f, s, _, t in self.seen if np.isfinite(s)]
+        best = (max if self.higher else min)(
+            finite, key=lambda x: selection_key(x[1], x[2], self.higher))[0] if finite else None
+        recent = {f for f, _, _, _ in self.seen[-KEEP_RECENT:]}
         keep, dropped = [], []
-        for folder, s, written in self.seen:
+        for entry in self.seen:
+            folder, _, written, _ = entry
             if folder == best or folder in recent or now - written < KEEP_SECONDS:
-                keep.append((folder, s, written))
+                keep.append(entry)
             else:
                 dropped.append(folder)
         for folder in dropped:
             shutil.rmtree(folder, ignore_errors=True)
         self.seen = keep
+
+
+def selection_key(score: float, tiebreak: float, higher: bool) -> tuple[float, float]:
+    """Order candidates by the job's score, ties broken by the cheap quality curve (``mmd``,
+    lower is better): when a strong detector tells every checkpoint apart (all 1.0), the one
+    closest to the data still wins, not the first scored. Use with ``max`` when ``higher``."""
+    tb = tiebreak if np.isfinite(tiebreak) else np.inf
+    return (score, -tb) if higher else (score, tb)
 
 
 def scored_epochs(epochs: int, n_scores: int = N_SCORES) -> set[int]:
@@ -322,7 +332,7 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
                 tune.report({**metrics, "epoch": epoch, "trial_index": int(trial["index"]),
                              "resumed_from_epoch": resumed_from, "run_id": run.run_id or ""},
                             checkpoint=tune.Checkpoint.from_directory(d))
-            pruner.after_report(score)
+            pruner.after_report(score, metrics.get(CURVE_METRIC, float("nan")))
     except BaseException:
         run.end("FAILED")
         raise

@@ -79,3 +79,32 @@ def test_best_never_moves_to_a_worse_version(rt):
                                                select_metric="mmd"))
     assert not training._beats_current_best(rt, job, "tiny-gan", bad_score)
     assert training._beats_current_best(rt, job, "tiny-gan", good_score * 0.5)
+
+
+def test_ties_on_the_strong_score_go_to_the_checkpoint_closest_to_the_data(tmp_path):
+    """When the detector tells every checkpoint apart (all 1.0), the cheap curve (mmd) picks,
+    not the order in which they were scored; the pruner keeps that one."""
+    from synthts_core.services.training_trial import CheckpointPruner, selection_key
+
+    scored = [(1.0, 0.30), (1.0, 0.05), (1.0, 0.20)]
+    assert min(scored, key=lambda p: selection_key(*p, False)) == (1.0, 0.05)
+    assert min([(0.9, 0.5), (1.0, 0.01)], key=lambda p: selection_key(*p, False))[0] == 0.9
+    assert max([(0.8, 0.3), (0.8, 0.1)], key=lambda p: selection_key(*p, True)) == (0.8, 0.1)
+
+    import shutil
+
+    from synthts_core.services import training_trial
+
+    pruner = CheckpointPruner(str(tmp_path), higher_is_better=False)
+    old_keep = training_trial.KEEP_SECONDS
+    training_trial.KEEP_SECONDS = -1.0  # nothing is recent: only the best and the newest stay
+    try:
+        for i, (score, curve) in enumerate([(1.0, 0.3), (1.0, 0.05), (1.0, 0.2), (1.0, 0.4),
+                                            (1.0, 0.5), (1.0, 0.6)]):
+            (tmp_path / f"checkpoint_{i:06d}").mkdir()
+            pruner.after_report(score, curve)
+    finally:
+        training_trial.KEEP_SECONDS = old_keep
+    left = sorted(p.name for p in tmp_path.glob("checkpoint_*"))
+    assert "checkpoint_000001" in left and "checkpoint_000000" not in left, left
+    shutil.rmtree(tmp_path, ignore_errors=True)

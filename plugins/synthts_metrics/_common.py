@@ -40,3 +40,13 @@ def subsample(x: np.ndarray, max_series: int, rng: np.random.Generator) -> np.nd
         return x
     idx = np.sort(rng.choice(x.shape[0], size=max_series, replace=False))
     return x[idx]
+
+
+def time_shuffled(x: np.ndarray, rng: np.random.Generator, time_axis: int = 2) -> np.ndarray:
+    """Every series with its time points in a random order of its own (the same order for all
+    its channels): the positive control of the classifier metrics. ``x`` is (n, c, L) with
+    ``time_axis=2`` or (n, L, c) with ``time_axis=1``."""
+    length = x.shape[time_axis]
+    order = np.argsort(rng.random((x.shape[0], length)), axis=1)
+    index = order[:, None, :] if time_axis == 2 else order[:, :, None]
+    return np.take_along_axis(x, np.broadcast_to(index, x.shape), axis=time_axis)

@@ -23,7 +23,7 @@ import numpy as np
 
 from synthts_core.errors import BadInputError
 from synthts_core.measured import Measured, wilson_interval
-from synthts_metrics._common import check_pair, subsample
+from synthts_metrics._common import check_pair, subsample, time_shuffled
 from synthts_metrics.kernels import fit_kernels, transform
 
 ALPHAS = np.logspace(-3, 3, 10)
@@ -62,11 +62,6 @@ def cross_val_predict(x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
         test = fold == f
         pred[test] = _ridge_fit_predict(x[~test], y[~test], x[test])
     return pred
-
-
-def _time_shuffled(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    order = np.argsort(rng.random((x.shape[0], x.shape[2])), axis=1)
-    return np.take_along_axis(x, order[:, None, :].repeat(x.shape[1], axis=1), axis=2)
 
 
 class Detector:
@@ -114,7 +109,7 @@ class Detector:
 
     def _control(self, r: np.ndarray, fr: np.ndarray, bank: Any,
                  rng: np.random.Generator) -> float:
-        fc = transform(bank, _time_shuffled(r, rng))
+        fc = transform(bank, time_shuffled(r, rng))
         y = np.r_[np.ones(len(fr), int), np.zeros(len(fc), int)]
         pred = cross_val_predict(np.concatenate([fr, fc]), y, rng, k=2)
         return float((pred == y).mean())

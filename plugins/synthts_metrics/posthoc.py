@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from synthts_core.measured import Measured
-from synthts_metrics._common import check_pair, subsample
+from synthts_metrics._common import check_pair, subsample, time_shuffled
 
 
 def prepare(real: np.ndarray, synthetic: np.ndarray, rng: np.random.Generator, *,
@@ -104,12 +104,6 @@ def discriminative_fit(real: np.ndarray, synthetic: np.ndarray, rng: np.random.G
     accuracy = float((pred == (y_test > 0.5)).mean())
     train_accuracy = float((train_pred == (y_train > 0.5)).mean())
     return abs(accuracy - 0.5), train_accuracy, bool(pred.min() == pred.max())
-
-
-def time_shuffled(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Prepared (n, L, c) series with their time steps shuffled (a positive control)."""
-    order = np.argsort(rng.random(x.shape[:2]), axis=1)
-    return np.take_along_axis(x, order[:, :, None].repeat(x.shape[2], axis=2), axis=1)
 
 
 def predictive_once(train: np.ndarray, test: np.ndarray, rng: np.random.Generator, *,
@@ -237,7 +231,7 @@ class DiscriminativeScore(_Repeated):
         if any(t < self.FIT_FLOOR or constant for _, t, constant in runs):
             # a classifier that cannot even fit its own training set says nothing about the
             # synthetic data; the control tells a weak classifier from one that failed outright
-            control = discriminative_fit(r, time_shuffled(r, rng), rng, **kw)[0]
+            control = discriminative_fit(r, time_shuffled(r, rng, time_axis=1), rng, **kw)[0]
             why = ("it also failed the control (real vs the same series with shuffled time "
                    f"steps: {control + 0.5:.0%})" if control < self.CONTROL_FLOOR else
                    f"it can tell real from time-shuffled series ({control + 0.5:.0%}), but "

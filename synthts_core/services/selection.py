@@ -38,22 +38,18 @@ def rescore_bundle(rt: Runtime, config: dict[str, Any], weights: bytes, dataset:
     """The selection score (the worst class for a per-class metric when ``per_class``, else
     pooled) of the generator in ``config`` + ``weights`` against ``dataset``, on fresh
     samples."""
+    from synthts_core.services.evaluation import _relabel_for_model
     from synthts_core.services.models import resolve_device
     from synthts_core.services.training_trial import _apply, eval_subset, quality_score
 
     arch = rt.registries.architectures.get(config["architecture"])
     trainer = arch.build(config, resolve_device(rt.settings.device))
     trainer.load_weights(weights)
+    if arch.conditional and config.get("label_names"):
+        # label indices in the model's order (series of labels it does not know dropped)
+        dataset = _relabel_for_model(dataset, list(config["label_names"]))
+    values = dataset.values
     labels = dataset.labels if arch.conditional else None
-    if labels is not None and config.get("label_names") and \
-            list(config["label_names"]) != list(dataset.meta.label_names):
-        mapping = np.array([list(config["label_names"]).index(n)
-                            if n in config["label_names"] else -1
-                            for n in dataset.meta.label_names])
-        labels = mapping[labels]
-    keep = np.ones(len(dataset.values), bool) if labels is None else labels >= 0
-    values = dataset.values[keep]
-    labels = None if labels is None else labels[keep]
     idx = eval_subset(labels, len(values), seed + RESCORE_SEED)
     real = values[idx]
     real_labels = None if labels is None else labels[idx]

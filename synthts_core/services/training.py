@@ -17,6 +17,7 @@ GAN loss, and registered with the alias ``best``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -205,12 +206,9 @@ def _prepare_tracker(rt: Runtime) -> None:
 
 def _context(rt: Runtime, job: TrainingJob) -> dict[str, Any]:
     spec = job.spec
-    label_indices = None
-    if spec.labels is not None:
-        names = rt.storage.get_dataset_meta(spec.dataset).label_names
-        label_indices = [names.index(lab) for lab in spec.labels]
     return {"settings": settings_for_workers(rt.settings), "job_id": job.id,
-            "dataset": spec.dataset, "label_indices": label_indices, "epochs": spec.epochs,
+            "dataset": spec.dataset, "label_indices": _label_indices(rt, job),
+            "epochs": spec.epochs,
             "select_metric": spec.select_metric, "seed": spec.seed,
             "per_class_score": per_class_score(rt, spec),
             "experiment": f"{rt.settings.mlflow_experiment}-{spec.dataset}"}
@@ -296,7 +294,9 @@ def _finish(rt: Runtime, job_id: str, results: Any) -> TrainingJob:
     errors = list(dict.fromkeys(errors))
     if job.status in ("cancelling", "cancelled"):
         return rt.storage.update_job(job_id, status="cancelled", errors=errors)
-    best = _best_checkpoint(rt, job, results)
+    # the real series every candidate is scored against: read once, only if something is scored
+    scoring = functools.cache(lambda: _scoring_data(rt, job))
+    best = _best_checkpoint(rt, job, results, scoring)
     if best is None:
         errors.append("no trial produced a checkpoint: nothing to register")
         return rt.storage.update_job(job_id, status="failed", errors=errors)
@@ -304,7 +304,7 @@ def _finish(rt: Runtime, job_id: str, results: Any) -> TrainingJob:
     bundle = _bundle(checkpoint, job.spec.select_metric, score)
     state = job.trials[index]
     name = job.spec.model_name or f"{job.spec.dataset}-gan"
-    aliases = ["best"] if _beats_current_best(rt, job, name, score) else []
+    aliases = ["best"] if _beats_current_best(rt, job, name, score, scoring) else []
     ref = rt.tracker.register_model(name, bundle, run_id=state.run_id, aliases=aliases)
     trials = list(job.trials)
     for i, fresh in scores.items():
@@ -333,7 +333,8 @@ def prune_finished(results: Any, keep: set[str]) -> int:
     return freed
 
 
-def _best_checkpoint(rt: Runtime, job: TrainingJob, results: Any
+def _best_checkpoint(rt: Runtime, job: TrainingJob, results: Any,
+                     scoring: Callable[[], tuple[Any, bool]]
                      ) -> tuple[int, Any, float, dict[int, float], list[Any]] | None:
     """Each trial's best checkpoint by the score it was picked with, then every candidate
     scored again on fresh samples (another seed, another draw of the real series): the winner
@@ -361,8 +362,7 @@ def _best_checkpoint(rt: Runtime, job: TrainingJob, results: Any
         return None
     from synthts_core.services.selection import rescore_checkpoint
 
-    dataset = rt.storage.read_dataset(job.spec.dataset, labels=_label_indices(rt, job))
-    per_class = per_class_score(rt, job.spec)
+    dataset, per_class = scoring()
     fresh = {i: rescore_checkpoint(rt, ck, dataset, metric, job.spec.seed, per_class)
              for i, ck, _, _ in candidates}
     worst = -math.inf if higher else math.inf
@@ -372,6 +372,12 @@ def _best_checkpoint(rt: Runtime, job: TrainingJob, results: Any
     return index, checkpoint, fresh[index], fresh, [c[1] for c in candidates]
 
 
+def _scoring_data(rt: Runtime, job: TrainingJob) -> tuple[Any, bool]:
+    """(the job's real series, whether trials are ranked by their worst class)."""
+    return (rt.storage.read_dataset(job.spec.dataset, labels=_label_indices(rt, job)),
+            per_class_score(rt, job.spec))
+
+
 def _label_indices(rt: Runtime, job: TrainingJob) -> list[int] | None:
     if job.spec.labels is None:
         return None
@@ -379,7 +385,8 @@ def _label_indices(rt: Runtime, job: TrainingJob) -> list[int] | None:
     return [names.index(lab) for lab in job.spec.labels]
 
 
-def _beats_current_best(rt: Runtime, job: TrainingJob, name: str, score: float) -> bool:
+def _beats_current_best(rt: Runtime, job: TrainingJob, name: str, score: float,
+                        scoring: Callable[[], tuple[Any, bool]] | None = None) -> bool:
     """``best`` moves only to a version at least as good as the one it names, both scored the
     same way (the current best is scored again with this job's metric and data)."""
     from synthts_core.errors import NotFoundError
@@ -391,10 +398,9 @@ def _beats_current_best(rt: Runtime, job: TrainingJob, name: str, score: float) 
         return True
     try:
         bundle = rt.tracker.load_bundle(name, current.version)
-        dataset = rt.storage.read_dataset(job.spec.dataset, labels=_label_indices(rt, job))
+        dataset, per_class = (scoring or (lambda: _scoring_data(rt, job)))()
         theirs = rescore_bundle(rt, bundle.config, bundle.weights, dataset,
-                                job.spec.select_metric, job.spec.seed,
-                                per_class_score(rt, job.spec))
+                                job.spec.select_metric, job.spec.seed, per_class)
     except Exception as exc:  # a version that cannot be scored here cannot be defended
         log.warning("could not score %s@%s against the new version (%s): best moves",
                     name, current.version, exc)

@@ -47,11 +47,18 @@ class StepContext:
 
     def update_ema(self) -> None:
         """Move the averaged generator a step towards the live one (after each generator
-        update); BatchNorm statistics are copied, not averaged."""
+        update); BatchNorm statistics are copied, not averaged. The decay warms up as
+        ``min(ema_decay, (1 + t) / (10 + t))`` over the generator's update count ``t``: a
+        fixed 0.999 would still carry the first, untrained weights after a short run (1,250
+        updates on the sines benchmark: discriminative 0.36 instead of 0.05). ``t`` is Adam's
+        own step tensor, so the warm-up survives a checkpoint and runs inside a CUDA graph."""
         if self.gen_ema is None:
             return
         with torch.no_grad():
-            torch._foreach_lerp_(self._ema_params, self._live_params, 1.0 - self.ema_decay)
+            t = self.opt_g.state[self._live_params[0]]["step"]
+            weight = 1.0 - torch.clamp((1.0 + t) / (10.0 + t), max=self.ema_decay)
+            torch._foreach_lerp_(self._ema_params, self._live_params,
+                                 weight.to(self._ema_params[0].device))
             for e, b in zip(self._ema_buffers, self._live_buffers, strict=True):
                 e.copy_(b)
 
@@ -65,14 +72,17 @@ def _noise(ctx: StepContext, n: int, like: torch.Tensor, rng: torch.Generator | 
 
 def moment_loss(ctx: StepContext, fake: torch.Tensor, labels: torch.Tensor | None
                 ) -> torch.Tensor:
-    """TimeGAN's moment loss made class-conditional and unbiased. Each fake series and its
-    first differences are standardised with their class's per-point real mean and std; within
-    each class the standardised values should have mean 0 and mean square 1 at every point
-    (pooled over classes, errors of opposite sign would cancel). A squared error of a batch
+    """TimeGAN's moment loss made class-conditional, centred and unbiased. Each fake series
+    and its first differences are standardised with their class's per-point real mean and std;
+    within each class the standardised values should have mean 0 and variance 1 at every point
+    (pooled over classes, errors of opposite sign would cancel). The variance is centred on
+    the batch's own mean: a second moment taken around the real mean would let the generator
+    pay for a mean error with less spread, which collapses diversity. A squared error of a batch
     estimate is biased by the estimate's variance, which would shrink the noise (with a few
-    series per class, by a fifth); so the batch is split in two halves and the loss is the
-    product of the two halves' errors, whose expectation is the squared error of the true
-    moments and nothing else. The critic still judges everything the moments miss."""
+    series per class, by a fifth); so the batch is split in two halves, each half's variance
+    is the unbiased (n - 1) one, and the loss is the product of the two halves' errors, whose
+    expectation is the squared error of the true moments and nothing else. A class needs two
+    series in each half to count. The critic still judges everything the moments miss."""
     assert ctx.class_mean is not None and ctx.class_std is not None
     k = ctx.class_mean.shape[0]
     idx = labels if labels is not None and k > 1 else torch.zeros(
@@ -90,9 +100,10 @@ def moment_loss(ctx: StepContext, fake: torch.Tensor, labels: torch.Tensor | Non
         n = counts.clamp(min=1.0)[:, None, None]
         first = torch.zeros((k, *r.shape[1:]), device=x.device).index_add_(0, i, v) / n
         second = torch.zeros((k, *r.shape[1:]), device=x.device).index_add_(0, i, v * v) / n
-        halves.append((counts, first, second - 1.0))
+        var = (second - first * first) * n / (n - 1.0).clamp(min=1.0)
+        halves.append((counts, first, var - 1.0))
     (c_a, m_a, s_a), (c_b, m_b, s_b) = halves
-    both = ((c_a > 0) & (c_b > 0)).to(x.dtype)
+    both = ((c_a > 1) & (c_b > 1)).to(x.dtype)
     per_class = (m_a * m_b + s_a * s_b).mean(dim=(1, 2))
     weight = both * (c_a + c_b)
     return (per_class * weight).sum() / weight.sum().clamp(min=1.0)

@@ -138,6 +138,30 @@ def test_ema_generator_samples_and_is_what_a_version_holds() -> None:
     assert differs  # the average is not the live generator
 
 
+def test_ema_warms_up_so_a_short_run_does_not_sample_its_first_weights() -> None:
+    """With a slow decay (0.9999) and a few dozen generator updates, the average must have
+    followed training (decay warmed up from (1 + t) / (10 + t)), not sit at the start."""
+    import copy
+
+    import torch
+
+    values, labels = _data()
+    cfg = GanConfig(architecture="cwgan_gp", latent_dim=8, batch_size=8, n_critic=1,
+                    length=32, n_channels=3, n_classes=2, seed=3, ema_decay=0.9999)
+    trainer = GanTrainer(cfg)
+    start = copy.deepcopy(trainer.gen)
+    for _ in range(3):
+        trainer.train_epoch(values, labels)
+
+    def distance(a: torch.nn.Module, b: torch.nn.Module) -> float:
+        return float(sum((x - y).pow(2).sum() for x, y in
+                         zip(a.parameters(), b.parameters(), strict=True)).sqrt())
+
+    travelled = distance(start, trainer.gen)
+    assert travelled > 0
+    assert distance(trainer.gen_ema, trainer.gen) < 0.5 * travelled
+
+
 def test_moment_loss_is_unbiased_for_the_real_distribution() -> None:
     """On batches of the real data the loss averages ~0 (a plain squared error would sit at
     the estimate's variance and shrink the noise); smooth series with the right per-point
@@ -167,6 +191,13 @@ def test_moment_loss_is_unbiased_for_the_real_distribution() -> None:
     smooth = np.concatenate([0.5 * np.sin(2 * np.pi * (k + 1) * t)[None, None, :]
                              for k in range(4)]).repeat(200, axis=0) + walk
     assert np.mean([batch_loss(smooth) for _ in range(50)]) > 0.3
+    # with a mean error, keeping the real spread must still beat collapsing it (a second
+    # moment around the real mean would reward the collapse: the diversity loss we saw)
+    mean = np.concatenate([0.5 * np.sin(2 * np.pi * (k + 1) * t)[None, None, :]
+                           for k in range(4)]).repeat(200, axis=0)
+    spread = np.mean([batch_loss(real + 0.1) for _ in range(50)])
+    collapsed = np.mean([batch_loss(mean + 0.1 + (real - mean) * 0.05) for _ in range(50)])
+    assert spread + 0.5 < collapsed, (spread, collapsed)
 
 
 def test_weights_saved_before_the_critic_head_was_named_still_load() -> None:

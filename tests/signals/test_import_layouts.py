@@ -201,3 +201,28 @@ def test_cli_import_refuses_a_non_finite_normalisation(tmp_path: Path) -> None:
                                       "label"], env=env)
     assert result.exit_code == 2
     assert "normalise: the zscore scale of channel 0 is not finite" in result.output
+
+
+def test_cli_imports_an_archives_train_and_test_ts_files_as_one_dataset(tmp_path: Path) -> None:
+    """UCR/UEA archives ship TRAIN and TEST .ts files: given both, their series are appended
+    (not read as channels); files that cannot be one dataset are refused, naming the file."""
+    from synthts_core.cli import cli
+
+    head = "@problemName gp\n@univariate false\n@classLabel true 1 2\n@data\n"
+    (tmp_path / "gp_TRAIN.ts").write_text(head + "1,2,3:1\n0,0,1:2\n")
+    (tmp_path / "gp_TEST.ts").write_text(head + "4,5,6:2\n1,1,1:2\n2,2,2:1\n")
+    (tmp_path / "odd.ts").write_text(head + "1,2,3,4:1\n")
+    env = {"SYNTHTS_DATA_DIR": str(tmp_path / "data"), "SYNTHTS_STORAGE": ""}
+    result = CliRunner().invoke(cli, ["import", str(tmp_path / "gp_TRAIN.ts"),
+                                      str(tmp_path / "gp_TEST.ts"), "--name", "gp",
+                                      "--normalise", "none", "--dry-run", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["n_series"], report["n_channels"], report["length"]) == (5, 1, 3)
+    assert report["label_counts"] == [2, 3] and "2 files, series appended" in report["notes"]
+    ds = import_data([tmp_path / "gp_TRAIN.ts", tmp_path / "gp_TEST.ts"],
+                     ImportOptions(name="gp", normalise="none")).dataset
+    np.testing.assert_array_equal(ds.values[:, 0, 0], [1, 0, 4, 1, 2])
+    assert [ds.meta.label_names[i] for i in ds.labels] == ["1", "2", "2", "2", "1"]
+    with pytest.raises(BadInputError, match="file 2 has series of 1 channel"):
+        import_data([tmp_path / "gp_TRAIN.ts", tmp_path / "odd.ts"], ImportOptions(name="x"))

@@ -45,7 +45,8 @@ def command(ctx: click.Context, files: tuple[str, ...], name: str, layout: str,
             label_column: str | None, series_column: str | None, time_column: str | None,
             channel_column: str | None, normalise: str, fmt: str | None, tags: tuple[str, ...],
             dry_run: bool, as_json: bool) -> None:
-    """Import real series from FILES (several wide tables: one file per channel).
+    """Import real series from FILES (several wide tables: one file per channel; several
+    array or .ts files: their series appended, e.g. an archive's TRAIN and TEST files).
 
     \b
     One series per row (UCR/UEA style), labels in a column:

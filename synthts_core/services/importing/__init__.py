@@ -133,7 +133,9 @@ class ImportResult:
 
 def import_data(sources: str | Path | bytes | list[str | Path] | list[bytes],
                 options: ImportOptions, *, max_values: int | None = None) -> ImportResult:
-    """Read ``sources`` (one file, or one wide file per channel) into a dataset and a report.
+    """Read ``sources`` into a dataset and a report: one file; several wide tables, one per
+    channel; or several array or ``.ts`` files, whose series are appended (a UCR/UEA archive's
+    TRAIN and TEST files make one dataset).
 
     ``max_values`` caps the values read and the series x channels x window stored, before
     anything large is materialised (uploads pass SYNTHTS_MAX_GENERATE_VALUES)."""
@@ -145,7 +147,12 @@ def import_data(sources: str | Path | bytes | list[str | Path] | list[bytes],
     parts = [_shape(read(read_bytes(s), fmt, max_values=max_values), options, fmt, max_values)
              for s in many]
     layout, roles, cols = parts[0][1:]
-    arrays = parts[0][0] if len(parts) == 1 else _stack_channels([p[0] for p in parts], layout)
+    if len(parts) == 1:
+        arrays = parts[0][0]
+    elif layout == "array":
+        arrays = _stack_series([p[0] for p in parts])
+    else:
+        arrays = _stack_channels([p[0] for p in parts], layout)
     if not arrays.windowed and options.window is not None:
         arrays = _windows(arrays, options.window, options.stride, max_values)
     labels, names = _encode_labels(arrays)
@@ -174,8 +181,7 @@ def import_data(sources: str | Path | bytes | list[str | Path] | list[bytes],
         stride=(options.stride or window) if window else None, normalisation=norm.method,
         time_axis=meta.time_axis.kind,
         dropped=[Dropped(why, rows) for why, rows in arrays.dropped],
-        notes=list(arrays.notes) + ([f"{len(many)} files, one per channel"] if len(many) > 1
-                                    else []))
+        notes=list(arrays.notes) + ([_files_note(many, layout)] if len(many) > 1 else []))
     return ImportResult(dataset, report)
 
 
@@ -303,6 +309,44 @@ def _stack_channels(parts: list[Arrays], layout: str) -> Arrays:
                                 allowed="the same label on the same row of every file")
     first.values = np.concatenate([p.values for p in parts], axis=1)
     return first
+
+
+def _stack_series(parts: list[Arrays]) -> Arrays:
+    """Array and ``.ts`` files carry whole series: several files are more series of the same
+    channels and length, with their labels (label order: the first file's, then new ones)."""
+    first = parts[0]
+    for i, p in enumerate(parts[1:], start=2):
+        if p.values.shape[1:] != first.values.shape[1:]:
+            raise BadInputError("source", f"file {i} has series of {p.values.shape[1]} "
+                                f"channel(s) x {p.values.shape[2]} points, file 1 of "
+                                f"{first.values.shape[1]} x {first.values.shape[2]}",
+                                allowed="the same channels and length in every file")
+        if (p.labels is None) != (first.labels is None) or \
+                p.labels_are_indices != first.labels_are_indices:
+            raise BadInputError("source", f"file {i} is labelled differently from file 1",
+                                allowed="labels of the same kind in every file, or none")
+        if (first.times is None) != (p.times is None) or (
+                p.times is not None and not np.array_equal(p.times, first.times)):
+            raise BadInputError("source", f"file {i} has other time points than file 1",
+                                allowed="the same time points in every file")
+    names = None
+    if first.label_names is not None or any(p.label_names for p in parts):
+        names = list(dict.fromkeys(n for p in parts for n in (p.label_names or [])))
+        if first.labels_are_indices and any(p.label_names != first.label_names for p in parts):
+            raise BadInputError("source", "the files number their labels differently",
+                                allowed="the same label names in every file")
+    out = Arrays(np.concatenate([p.values for p in parts]),
+                 None if first.labels is None else np.concatenate([p.labels for p in parts]),
+                 names, first.labels_are_indices, first.times,
+                 notes=[n for p in parts for n in p.notes],
+                 dropped=[d for p in parts for d in p.dropped],
+                 description=first.description)
+    return out
+
+
+def _files_note(many: list, layout: str) -> str:
+    what = "series appended" if layout == "array" else "one per channel"
+    return f"{len(many)} files, {what}"
 
 
 def _windows(a: Arrays, window: int, stride: int | None, max_values: int | None) -> Arrays:

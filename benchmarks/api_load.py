@@ -6,8 +6,15 @@ seed-sized conditional WGAN-GP (the seed's fully connected networks, latent 100,
 of a forward pass does not depend on what the weights learned), then for each path:
 
 - ``cold_ms``: the first generation request to that version (loads it into the model cache);
-- warm: ``--clients`` concurrent httpx clients for ``--seconds`` each asking for 100 series x
-  1024 (10 per label), as float32 ``.npy`` by default.
+- warm: ``--clients`` concurrent clients for ``--seconds`` each asking for 100 series x 1024
+  (10 per label), as float32 ``.npy`` by default.
+
+The clients run in this process and share the machine's cores with the server, so they are
+kept lean: by default (``--client raw``) each is one keep-alive HTTP/1.1 connection that sends
+the same prepared request and reads the answer by its Content-Length, checking the status and
+that the length equals that of the first answer (which is fully parsed and checked); ``--client
+httpx`` uses one ``httpx.AsyncClient`` instead (about 2 ms more client CPU per .npy request,
+more for JSON). Both paths are measured with the same client in the same run.
 
 The two paths, measured one after the other in the same run on fresh servers:
 
@@ -21,7 +28,7 @@ side-by-side summary. Targets on a 2-core machine: ``.npy`` at 8 clients >= 150 
 p99 <= 60 ms; JSON at 4 clients >= 100 req/s.
 
     python benchmarks/api_load.py [--clients 8] [--seconds 10] [--format npy|json]
-                                  [--paths batched,single]
+                                  [--paths batched,single] [--client raw|httpx]
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -93,8 +101,48 @@ def wait_ready(url: str, timeout: float = 180.0) -> None:
     raise RuntimeError(f"the server at {url} did not become ready in {timeout:.0f} s")
 
 
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection that sends one prepared request again and again and
+    reads each answer by its Content-Length: a client that costs the shared CPU little."""
+
+    def __init__(self, url: str, path: str, body: bytes) -> None:
+        parts = httpx.URL(url)
+        self.host, self.port = parts.host, parts.port
+        self.request = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                        f"Content-Type: application/json\r\nAccept-Encoding: identity\r\n"
+                        f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port,
+                                                                 limit=1 << 24)
+
+    async def post(self) -> tuple[int, int]:
+        """(status, body length) of one request."""
+        assert self.reader is not None and self.writer is not None
+        self.writer.write(self.request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = -1
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if length < 0:
+            raise RuntimeError("the answer has no Content-Length; the raw client needs one")
+        await self.reader.readexactly(length)
+        return status, length
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            await self.writer.wait_closed()
+
+
 async def load(url: str, version: str, clients: int, seconds: float, fmt: str,
-               server_cpu: Callable[[], float | None] = lambda: None) -> dict:
+               server_cpu: Callable[[], tuple[float, int] | None] = lambda: None,
+               client_kind: str = "raw") -> dict:
     path = f"/api/v1/models/{MODEL}/versions/{version}/generate"
     body = {"n": 10, "seed": 1}  # 10 per label x 10 labels = 100 series x 1024
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -105,6 +153,7 @@ async def load(url: str, version: str, clients: int, seconds: float, fmt: str,
         cold_ms = (time.perf_counter() - start) * 1000
         first.raise_for_status()
         check(first, fmt)
+        expected_length = len(first.content)
         for _ in range(5):  # warm the connections
             (await client.post(path, json=body, params={"format": fmt})).raise_for_status()
 
@@ -112,27 +161,55 @@ async def load(url: str, version: str, clients: int, seconds: float, fmt: str,
         errors = 0
         stop_at = time.perf_counter() + seconds
 
-        async def worker() -> None:
+        async def httpx_worker() -> None:
             nonlocal errors
             while time.perf_counter() < stop_at:
                 t0 = time.perf_counter()
                 r = await client.post(path, json=body, params={"format": fmt})
                 latencies.append((time.perf_counter() - t0) * 1000)
-                errors += r.status_code != 200
+                errors += r.status_code != 200 or len(r.content) != expected_length
 
-        cpu_before = server_cpu()
+        raw = [RawConnection(url, f"{path}?format={fmt}", json.dumps(body).encode())
+               for _ in range(clients if client_kind == "raw" else 0)]
+        for connection in raw:
+            await connection.open()
+            status, length = await connection.post()
+            assert status == 200 and length == expected_length, (status, length)
+
+        async def raw_worker(connection: RawConnection) -> None:
+            nonlocal errors
+            while time.perf_counter() < stop_at:
+                t0 = time.perf_counter()
+                status, length = await connection.post()
+                latencies.append((time.perf_counter() - t0) * 1000)
+                errors += status != 200 or length != expected_length
+
+        server_before = server_cpu()
+        client_before = time.process_time()
         began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
+        if raw:
+            await asyncio.gather(*(raw_worker(c) for c in raw))
+        else:
+            await asyncio.gather(*(httpx_worker() for _ in range(clients)))
         elapsed = time.perf_counter() - began
-        cpu_after = server_cpu()
+        client_cpu = time.process_time() - client_before
+        server_after = server_cpu()
+        for connection in raw:
+            await connection.close()
     lat = np.asarray(latencies)
-    cpu_ms = (None if cpu_before is None or cpu_after is None
-              else round((cpu_after - cpu_before) * 1000 / max(1, len(lat)), 2))
+    n = max(1, len(lat))
+    cpu_ms = faults = None
+    if server_before is not None and server_after is not None:
+        cpu_ms = round((server_after[0] - server_before[0]) * 1000 / n, 2)
+        faults = round((server_after[1] - server_before[1]) / n)
     return {"rps": round(len(lat) / elapsed, 1), "p50_ms": round(float(np.percentile(lat, 50)), 1),
             "p99_ms": round(float(np.percentile(lat, 99)), 1), "cold_ms": round(cold_ms, 1),
-            "server_cpu_ms_per_request": cpu_ms, "load_average": round(os.getloadavg()[0], 2),
+            "server_cpu_ms_per_request": cpu_ms, "server_page_faults_per_request": faults,
+            "client_cpu_ms_per_request": round(client_cpu * 1000 / n, 2), "client": client_kind,
+            "load_average": round(os.getloadavg()[0], 2),
             "requests": len(lat), "errors": errors, "clients": clients,
             "seconds": round(elapsed, 1), "format": fmt, "series": 100, "length": LENGTH,
+            "bytes_per_answer": expected_length,
             "weights": "freshly initialised cwgan_gp (seed mlp networks), not trained"}
 
 
@@ -147,13 +224,24 @@ def check(response: httpx.Response, fmt: str) -> None:
 PATHS = {"batched": True, "single": False}
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process (Linux ``/proc``; None elsewhere)."""
+def cpu_seconds(pid: int) -> tuple[float, int] | None:
+    """User + system CPU time and minor page faults of a process (Linux ``/proc``; None
+    elsewhere)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), int(fields[7])
+
+
+def run_loop(main: Any) -> Any:
+    """``asyncio.run`` on uvloop when it is installed (it is with uvicorn[standard]): the
+    client's event loop then costs less of the CPU the server shares."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def run_path(data_dir: Path, version: str, path: str, args: argparse.Namespace) -> dict:
@@ -164,8 +252,8 @@ def run_path(data_dir: Path, version: str, path: str, args: argparse.Namespace) 
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url)
-        result = asyncio.run(load(url, version, args.clients, args.seconds, args.format,
-                                  lambda: cpu_seconds(server.pid)))
+        result = run_loop(load(url, version, args.clients, args.seconds, args.format,
+                               lambda: cpu_seconds(server.pid), args.client))
     finally:
         server.terminate()
         server.wait(30)
@@ -179,6 +267,9 @@ def main() -> None:
     parser.add_argument("--format", choices=("npy", "json"), default="npy")
     parser.add_argument("--paths", default="batched,single",
                         help="comma-separated: batched (new) and/or single (before batching)")
+    parser.add_argument("--client", choices=("raw", "httpx"), default="raw",
+                        help="raw: lean keep-alive HTTP/1.1 connections (default); httpx: "
+                             "httpx.AsyncClient")
     args = parser.parse_args()
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
     unknown = sorted(set(paths) - set(PATHS))
@@ -194,10 +285,11 @@ def main() -> None:
     print(f"\n{args.format} at {args.clients} clients for {args.seconds:g} s each "
           f"({os.cpu_count()} CPUs):")
     print(f"{'path':<9}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'cold ms':>9}{'errors':>8}"
-          f"{'server CPU ms/req':>19}{'load avg':>10}")
+          f"{'server CPU ms/req':>19}{'client CPU ms/req':>19}{'load avg':>10}")
     for r in results:
         print(f"{r['path']:<9}{r['rps']:>8}{r['p50_ms']:>9}{r['p99_ms']:>9}{r['cold_ms']:>9}"
-              f"{r['errors']:>8}{r['server_cpu_ms_per_request']!s:>19}{r['load_average']:>10}")
+              f"{r['errors']:>8}{r['server_cpu_ms_per_request']!s:>19}"
+              f"{r['client_cpu_ms_per_request']!s:>19}{r['load_average']:>10}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ Reproducibility is kept: every request draws its latents from its own seed exact
 unbatched call would (``trainer.generate`` draws ``randn(n, latent_dim)`` from a generator
 seeded with ``seed``, or the model's ``seed + 1`` when none is given), so a request gets the
 same series whether or not it shared a pass (up to float rounding of a larger matrix product).
-Models whose trainer exposes no ``latent_dim`` run one request per pass, as before.
+Models whose trainer exposes no ``latent_dim``, or whose generator draws noise of its own while
+sampling (``noise_inputs``), run one request per pass, as before.
 """
 
 from __future__ import annotations
@@ -50,9 +51,15 @@ def plan_request(model: Any, n: int | None, labels: Sequence[str] | None,
 
 
 def can_batch(model: Any) -> bool:
+    """Whether a request's series depend on its latents alone: the trainer exposes
+    ``latent_dim`` and the seed its latents come from, and the generator draws no noise of
+    its own while sampling (``noise_inputs``: that noise is drawn per forward pass, so sharing
+    a pass would change a seeded request's series)."""
     trainer = getattr(model, "trainer", None)
+    config = getattr(trainer, "config", None)
     return (isinstance(getattr(trainer, "latent_dim", None), int)
-            and isinstance(getattr(getattr(trainer, "config", None), "seed", None), int))
+            and isinstance(getattr(config, "seed", None), int)
+            and not getattr(config, "noise_inputs", False))
 
 
 def latents(model: Any, n: int, seed: int | None) -> np.ndarray:

@@ -181,20 +181,55 @@ def test_the_single_request_path_stays_available(tmp_path):
         assert app.state.api.batcher is None
 
 
+def test_models_that_draw_their_own_noise_are_not_batched(tmp_path):
+    """A generator with noise inputs draws fresh noise in every forward pass from the
+    request's seed: shared with other requests, the pass would change a seeded request's
+    series. Such a model runs one request per pass and answers what it answers alone."""
+    app = create_app(api_settings(tmp_path / "noisy"))
+    runtime = app.state.api.runtime
+    with TestClient(app) as c:
+        assert c.post(f"{API}/datasets", json={"name": "nz", **SMALL_HARMONICS}).status_code \
+            == 201
+        ref = register_untrained(runtime, "nz-gan", runtime.storage.get_dataset_meta("nz"),
+                                 latent_dim=8, noise_inputs=True)
+        path = f"{API}/models/nz-gan/versions/{ref.version}/generate"
+        answers = [c.post(path, json={"n": 2, "seed": s}, params={"format": "npy"})
+                   for s in (4, 5)]
+        model = app.state.api.models.get("nz-gan", ref.version)
+        batched = app.state.api.batcher.requests
+    for seed, answer in zip((4, 5), answers, strict=True):
+        assert answer.status_code == 200, answer.text
+        got = np.load(io.BytesIO(answer.content), allow_pickle=False)
+        alone, _ = model.generate(2, seed=seed)
+        np.testing.assert_array_equal(got, alone)
+    assert batched == 0
+
+
 # ------------------------------------------------------------------------- JSON encoding
 
 
-def test_json_array_matches_seven_significant_digits():
-    from synthts_core.api.controllers.generation import compact
+def _float32_from_json(text: bytes) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in json.loads(text)], np.float32)
+
+
+def test_json_array_round_trips_every_float32_exactly():
+    """9 significant digits: any float32 (random bit patterns over every exponent, powers of
+    ten and their neighbours, subnormals, the largest finite) parses back to the same bits."""
     from synthts_core.api.encoding import json_array
 
     rng = np.random.default_rng(0)
-    values = (rng.normal(size=(7, 3, 50)) * 10.0 ** rng.integers(-40, 38, (7, 3, 50)))
-    values = values.astype(np.float32)
-    decoded = np.asarray(json.loads(json_array(values)))
-    assert decoded.shape == values.shape
-    np.testing.assert_allclose(decoded, compact(values), rtol=1e-15)
-    np.testing.assert_allclose(decoded, values.astype(np.float64), rtol=5.1e-7)
+    bits = rng.integers(0, 2**32, 300_000, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    tens = (10.0 ** np.arange(-45, 39)).astype(np.float32)
+    edges = np.array([1e-45, -1e-45, 1.1754942e-38, 1.1754944e-38, 3.4028235e38, -3.4028235e38,
+                      1.0, 0.1, 9.9999999e9, 0.99999994, 16777217.0], np.float32)
+    values = np.concatenate([bits, tens, np.nextafter(tens, np.float32(0)),
+                             np.nextafter(tens, np.float32(np.inf)), edges])
+    values = values[np.isfinite(values) & (values != 0)]
+    decoded = _float32_from_json(json_array(values))
+    np.testing.assert_array_equal(decoded.view(np.uint32), values.view(np.uint32))
+    shaped = values[:4096].reshape(4, 1, 1024)
+    again = np.asarray(json.loads(json_array(shaped)), np.float32)
+    np.testing.assert_array_equal(again.view(np.uint32), shaped.view(np.uint32))
 
 
 def test_json_array_edge_values_and_shapes():
@@ -202,9 +237,12 @@ def test_json_array_edge_values_and_shapes():
 
     special = np.array([0.0, -0.0, 1.0, -1.0, 0.5, 9.9999996e-5, 0.99999996, 3.4e38, 1e-45,
                         np.nan, np.inf, -np.inf], np.float32)
-    decoded = json.loads(json_array(special))
-    assert decoded[:9] == [0, 0, 1.0, -1.0, 0.5, 1e-4, 0.9999999, 3.4e38, 1.401298e-45]
-    assert decoded[9:] == [None, None, None]
+    text = json_array(special)
+    decoded = json.loads(text)
+    assert decoded[9:] == [None, None, None]  # JSON has no NaN or infinity
+    head = np.array(decoded[:9], np.float32)
+    np.testing.assert_array_equal(head.view(np.uint32), special[:9].view(np.uint32))  # -0.0 too
+    assert b"e" not in text.split(b",")[0] and b"e" not in text.split(b",")[1]  # zeros: 0.0
     for shape in [(1,), (3,), (2, 3), (2, 1, 4), (2, 2, 2, 2)]:
         a = np.arange(np.prod(shape), dtype=np.float32).reshape(shape) - 3
         assert json.loads(json_array(a)) == a.tolist()

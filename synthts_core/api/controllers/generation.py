@@ -3,8 +3,9 @@ interpolation, and plotly figures of both.
 
 The hot path is kept short: a loaded model comes from the bounded ``ModelCache`` without a
 thread hop when it is already there (loading happens in a worker thread), every forward pass
-runs on the app's single inference thread, and the answer is float32 ``.npy`` or compact JSON
-(7 significant digits, float32's precision).
+runs on the app's single inference thread, and the answer is float32 ``.npy`` or JSON whose
+numbers have 9 significant digits, which parse back to exactly the float32 values (with
+SYNTHTS_GENERATE_BATCHING off, the path before batching: 7 digits through Python lists).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def generate_json(model: Any, values: np.ndarray, labels: np.ndarray | None) -> 
         label_names=model.label_names, labels=labels.tolist() if labels is not None else None,
         values=[]))
     cut = head.rindex(b'"values":[]') + len(b'"values":')  # the only list left empty
-    return b"".join((head[:cut], encoding.json_array(values), head[cut + 2:]))
+    return encoding.json_array(values, head[:cut], head[cut + 2:])
 
 
 class GenerationController(Controller):

@@ -12,6 +12,7 @@ registered-model aliases. Loading reads bytes back; nothing is ever unpickled.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import tempfile
 from collections.abc import Mapping
@@ -39,6 +40,8 @@ METRIC_TAG = "metric."
 EVAL_TAG = "eval."
 ALIAS_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")
 MAX_TAG = 100_000
+RUN_TAG = "synthts.run"  # "trial" (the version's run trained it) or why it could not be
+log = logging.getLogger("synthts.tracker")
 
 
 def dataset_of(config: Mapping[str, Any]) -> tuple[str, str]:
@@ -66,7 +69,11 @@ class ModelRegistryMixin:
     # ------------------------------------------------------------------ write
     def register_model(self, name: str, bundle: ModelBundle, *, run_id: str | None = None,
                        aliases: list[str] | None = None) -> ModelVersionRef:
-        """Upload the bundle to the run (a new run when ``run_id`` is None) and register it."""
+        """Upload the bundle as an output of the run that trained it (``run_id``: the trial's
+        run, with its training history) and register it. Only when there is no such run (none
+        given: a trial that trained while the tracker was unreachable; or the tracker lost it)
+        is a run made for the version, in the dataset's experiment, holding the final metrics;
+        the version's ``synthts.run`` tag, its description and the log say why."""
         from mlflow.exceptions import MlflowException
 
         check_name(name, "model_name")
@@ -76,11 +83,14 @@ class ModelRegistryMixin:
         architecture = str(config.get("architecture", ""))
         ds_name, ds_checksum = dataset_of(config)
         metrics = {str(k): float(v) for k, v in bundle.metrics.items()}
-        own_run = run_id is None
+        why = self._no_training_run(run_id)
+        own_run = why is not None
         if own_run:
-            run_id = self.start_run("registry", f"register-{name}",
+            log.warning("model %s: %s; its version gets a run of its own with the final "
+                        "metrics only", name, why)
+            run_id = self.start_run(ds_name or "registry", f"register-{name}",
                                     {"architecture": architecture, "dataset": ds_name},
-                                    tags={"synthts.kind": "registration"})
+                                    tags={"synthts.kind": "registration", RUN_TAG: why})
             if ds_name:
                 self.log_dataset_input(run_id, name=ds_name, checksum=ds_checksum)
         assert run_id is not None
@@ -94,6 +104,7 @@ class ModelRegistryMixin:
             self.end_run(run_id, "FINISHED")
 
         description = f"{architecture or 'GAN'} trained on {ds_name or 'an unnamed dataset'}"
+        version_note = f"; {why}: its run holds the final metrics only" if why else ""
         try:
             self._call(self.client.create_registered_model, name,
                        tags={"architecture": architecture, "dataset": ds_name},
@@ -102,18 +113,30 @@ class ModelRegistryMixin:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
         tags = {"architecture": architecture, "dataset": ds_name,
-                "dataset_checksum": ds_checksum}
+                "dataset_checksum": ds_checksum, RUN_TAG: why or "trial"}
         tags.update({METRIC_TAG + k: repr(v) for k, v in metrics.items()})
         if len(config_text) <= MAX_TAG:
             tags[CONFIG_TAG] = config_text
         with registry_scope(self.tracking_uri, self.remote):
             version = self._call(self.client.create_model_version, name,
                                  source=f"models:/{logged.model_id}", run_id=run_id, tags=tags,
-                                 description=f"{description} ({ds_checksum or 'no checksum'})",
+                                 description=f"{description} ({ds_checksum or 'no checksum'})"
+                                 f"{version_note}",
                                  model_id=logged.model_id)
         for alias in aliases or []:
             self._call(self.client.set_registered_model_alias, name, alias, version.version)
         return self.get_version(name, str(version.version))
+
+    def _no_training_run(self, run_id: str | None) -> str | None:
+        """None when ``run_id`` names a run the tracker has; else why the version has none."""
+        if run_id is None:
+            return ("no training run was given (a trial that trained while the tracker was "
+                    "unreachable has none)")
+        try:
+            self._call(self.client.get_run, run_id)
+        except NotFoundError:
+            return f"its training run {run_id} is missing from the tracker"
+        return None
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         """Point ``alias`` (e.g. ``best``) at a version; it moves off any earlier one."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import threading
 import time
 import urllib.error
@@ -87,6 +88,29 @@ def is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout)
 
 
+CAUSES = re.compile(r"Connection refused|Connection reset by peer|Read timed out|"
+                    r"Name or service not known|No route to host|Network is unreachable|"
+                    r"timed out")
+
+
+def connection_cause(exc: BaseException) -> str:
+    """Why a server could not be reached, in a few words: the socket error at the bottom of
+    the chain MLflow, requests and urllib3 wrap around it (``[Errno 111] Connection
+    refused``), else a known phrase of their messages, else the exception's type."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    found: BaseException | None = None
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and (current.errno or isinstance(current, TimeoutError)):
+            found = current
+        current = current.__cause__ or current.__context__
+    if found is not None:
+        return str(found) or type(found).__name__
+    match = CAUSES.search(str(exc))
+    return match.group(0) if match else type(exc).__name__
+
+
 def call_backend(uri: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run one MLflow call: retry lock contention, map unreachable servers and missing
     entities to synthts errors (so the API answers 503/404, not 500)."""
@@ -108,7 +132,7 @@ def call_backend(uri: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T
                 continue
             if is_connection_error(exc):
                 raise BackendUnavailableError(
-                    "MLflow", f"{uri}: {type(exc).__name__}",
+                    "MLflow", f"{uri}: {connection_cause(exc)}",
                     hint="check SYNTHTS_MLFLOW_URI and that the server is running") from exc
             if isinstance(exc, MlflowException) and exc.error_code == "RESOURCE_DOES_NOT_EXIST":
                 raise NotFoundError("MLflow entity", str(exc.message)[:200]) from exc

@@ -3,7 +3,9 @@
 Everything goes through one ``MlflowClient`` bound to this tracker's URIs, never through
 ``mlflow.set_tracking_uri`` (that is process-global and Ray workers may host several
 trackers). The embedded default is a SQLite store plus an artifact folder in the data folder;
-``SYNTHTS_MLFLOW_URI`` points at a server instead.
+``SYNTHTS_MLFLOW_URI`` points at a server instead. Experiments are named
+``<SYNTHTS_MLFLOW_EXPERIMENT>/<name>`` (a dataset's trials: ``synthts/<dataset>``); runs of jobs
+trained before that rule live in ``synthts/synthts-<dataset>`` and are still found.
 """
 
 from __future__ import annotations
@@ -58,11 +60,25 @@ class MlflowTracker(ModelRegistryMixin):
                 if not self.remote:
                     self.settings.ensure_data_dir()
                     self.settings.mlflow_artifact_dir.mkdir(parents=True, exist_ok=True)
+                    self._call(self._create_embedded_store)
                 from mlflow import MlflowClient
 
                 self._client = self._call(MlflowClient, tracking_uri=self.tracking_uri,
                                           registry_uri=self.tracking_uri)
             return self._client
+
+    def _create_embedded_store(self) -> None:
+        """A new SQLite store gets its tables and the ``Default`` experiment (id 0) from the
+        first store object opened on it, whose artifact root is ``./mlruns`` of the current
+        folder unless given: create it here with the data folder's artifact root, so
+        experiment 0 lives in ``<data_dir>/mlartifacts/0`` wherever the first command ran."""
+        path = sqlite_path(self.tracking_uri)
+        if path is None or path.exists():
+            return
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        store = SqlAlchemyStore(self.tracking_uri, self.settings.mlflow_artifact_dir.as_uri())
+        store.engine.dispose()
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         scope: AbstractContextManager[None] = http_limits() if self.remote else nullcontext()
@@ -94,11 +110,35 @@ class MlflowTracker(ModelRegistryMixin):
 
     # ------------------------------------------------------------------ experiments
     def experiment_name(self, experiment: str | None) -> str:
-        """Experiments live under the configured prefix (``SYNTHTS_MLFLOW_EXPERIMENT``)."""
+        """Experiments live under the configured prefix (``SYNTHTS_MLFLOW_EXPERIMENT``):
+        ``sines`` -> ``synthts/sines``; a name given with the prefix already is kept."""
         prefix = self.settings.mlflow_experiment
-        if not experiment or experiment == prefix:
-            return prefix
+        if not experiment or experiment == prefix or experiment.startswith(prefix + "/"):
+            return experiment or prefix
         return f"{prefix}/{experiment}"
+
+    def experiment_names(self, experiment: str | None) -> list[str]:
+        """``experiment_name`` and the name the same experiment had before: jobs trained by
+        earlier versions logged a dataset's runs to ``synthts/synthts-<dataset>``. Accepts the
+        experiment in either form (``sines`` or ``synthts-sines``)."""
+        prefix = self.settings.mlflow_experiment
+        name = self.experiment_name(experiment)
+        base = name.removeprefix(prefix + "/") if name != prefix else ""
+        names = [name]
+        if base:
+            names.append(f"{prefix}/{prefix}-{base}")  # the old name of this experiment
+            if base.startswith(prefix + "-"):  # given in the old form: the new name too
+                names.append(f"{prefix}/{base.removeprefix(prefix + '-')}")
+        return list(dict.fromkeys(names))
+
+    def experiment_ids(self, experiment: str | None) -> list[str]:
+        """Ids of the experiments ``experiment_names`` lists that exist (never creates one)."""
+        ids = []
+        for name in self.experiment_names(experiment):
+            found = self._call(self.client.get_experiment_by_name, name)
+            if found is not None:
+                ids.append(found.experiment_id)
+        return ids
 
     def experiment_id(self, experiment: str | None) -> str:
         name = self.experiment_name(experiment)
@@ -220,6 +260,23 @@ class MlflowTracker(ModelRegistryMixin):
             monitor.finish()  # flushes the last samples while the run still accepts them
         self._call(self.client.set_terminated, run_id, status=status)
 
+    def end_open_runs(self, experiment: str, tags: Mapping[str, str],
+                      status: Literal["FINISHED", "FAILED", "KILLED"]) -> int:
+        """End every RUNNING run of ``experiment`` carrying all of ``tags`` (the runs a killed
+        process left open). Returns how many were ended."""
+        if status not in RUN_STATUSES:
+            raise BadInputError("status", f"got {status!r}", allowed=", ".join(RUN_STATUSES))
+        found = self.experiment_ids(experiment)  # runs of older jobs: the old name too
+        if not found:
+            return 0
+        terms = [f"tags.`{k}` = '{v}'" for k, v in tags.items() if "'" not in k + v]
+        terms.append("attributes.status = 'RUNNING'")
+        runs = self._call(self.client.search_runs, found,
+                          filter_string=" and ".join(terms), max_results=1000)
+        for run in runs:
+            self.end_run(run.info.run_id, status)
+        return len(runs)
+
     def run_history(self, run_id: str) -> dict[str, list[tuple[int, float]]]:
         """Every metric of the run as (step, value) pairs in step order."""
         run = self._call(self.client.get_run, run_id)
@@ -228,6 +285,16 @@ class MlflowTracker(ModelRegistryMixin):
             points = self._call(self.client.get_metric_history, run_id, key)
             history[key] = sorted((int(m.step), float(m.value)) for m in points)
         return history
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The file of a ``sqlite:///`` store URI; None for other stores and in-memory SQLite."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    rest = uri[len("sqlite:///"):].split("?", 1)[0]
+    if not rest or rest == ":memory:":
+        return None
+    return Path(rest)
 
 
 def standard_tags() -> dict[str, str]:

@@ -6,13 +6,15 @@ first and then inserts the metadata document: that insert is the commit point, s
 lists never see a half-written dataset; a failed create deletes its chunks, and chunks left by a
 crashed process are swept when a backend opens. A down server raises
 ``BackendUnavailableError`` after ``SYNTHTS_MONGO_TIMEOUT_MS``; pymongo reconnects by itself
-once the server is back.
+once the server is back. Dataset metadata and jobs are BSON sub-documents (``fields``), so
+they can be queried in Mongo; ``migrate`` converts a database written by an older synthts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import re
 import time
 import uuid
@@ -23,6 +25,7 @@ from typing import Any, TypeVar
 import msgspec
 from mongoengine import connect, disconnect
 from mongoengine.errors import NotUniqueError
+from pymongo import UpdateOne
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, InvalidURI, OperationFailure
 from pymongo.uri_parser import parse_uri
 
@@ -30,6 +33,7 @@ from synthts_core.domain import (
     Dataset,
     DatasetMeta,
     DatasetQuery,
+    JobSpec,
     Page,
     TrainingJob,
     check_name,
@@ -42,7 +46,13 @@ from synthts_core.errors import (
     NotFoundError,
     SynthtsError,
 )
-from synthts_core.storage_records import decode_job, decode_meta, listed_job, listed_meta
+from synthts_core.storage_records import (
+    UnreadableDatasetMeta,
+    decode_job,
+    decode_meta,
+    listed_job,
+    listed_meta,
+)
 from synthts_core.storage_support import (
     DEFAULT_CHUNK_BYTES,
     CorruptDataError,
@@ -58,10 +68,22 @@ from synthts_core.storage_support import (
     read_selected,
 )
 from synthts_mongo.documents import SCHEMA_VERSION, Documents, bind_documents
+from synthts_mongo.fields import (
+    UNREADABLE,
+    convert,
+    from_document,
+    from_json_text,
+    to_document,
+    unreadable,
+)
+
+log = logging.getLogger("synthts.storage.mongo")
 
 INSERT_BATCH_BYTES = 32 * 1024 * 1024
 ORPHAN_AGE = timedelta(hours=1)
 """Chunks without a published dataset older than this belong to a crashed create."""
+MIGRATE_BATCH = 100
+"""Records read and rewritten per round trip by a migration."""
 
 SORT_FIELDS = {
     "name": ("name",), "-name": ("-name",),
@@ -87,9 +109,8 @@ def _guard(method: F) -> F:
                 hint="start the server or fix SYNTHTS_STORAGE / SYNTHTS_MONGO_TIMEOUT_MS") from None
         except OperationFailure as exc:
             if exc.code in (13, 18):  # Unauthorized, AuthenticationFailed
-                raise BackendUnavailableError(
-                    "MongoDB storage", f"{self.safe_uri} refused the credentials: {exc.details}",
-                    hint="set SYNTHTS_MONGO_USERNAME and SYNTHTS_MONGO_PASSWORD") from None
+                raise BackendUnavailableError("MongoDB storage", self._refusal(exc),
+                                              hint=self._refusal_hint(exc)) from None
             raise
 
     return wrapper  # type: ignore[return-value]
@@ -112,7 +133,21 @@ def connection_options(uri: str, settings: Any, timeout_ms: int) -> tuple[str, d
         secret = getattr(settings, "mongo_password", None)
         options["username"] = username
         options["password"] = secret.get_secret_value() if secret is not None else None
+    if (parsed.get("username") or options.get("username")) \
+            and "authsource" not in {k.lower() for k in parsed.get("options", {})}:
+        # where the user is defined (``admin`` as documented), not the dataset database
+        options["authSource"] = getattr(settings, "mongo_auth_source", None) or "admin"
     return parsed.get("database") or "synthts", options
+
+
+def credentials(uri: str, options: dict[str, Any]) -> tuple[str | None, str]:
+    """(user, authSource) a connection authenticates as, for messages (no password)."""
+    parsed = parse_uri(uri)
+    given = {k.lower(): v for k, v in parsed.get("options", {}).items()}
+    user = parsed.get("username") or options.get("username")
+    source = given.get("authsource") or options.get("authSource") \
+        or parsed.get("database") or "admin"
+    return user, str(source)
 
 
 class MongoStorage:
@@ -127,7 +162,26 @@ class MongoStorage:
         self.timeout_ms = int(getattr(settings, "mongo_timeout_ms", 3000))
         self.chunk_bytes = chunk_bytes
         self.database, self._options = connection_options(uri, settings, self.timeout_ms)
+        self.username, self.auth_source = credentials(uri, self._options)
         self._docs: Documents | None = None
+
+    def _refusal(self, exc: OperationFailure) -> str:
+        """One line on who was refused what (never the password)."""
+        reason = str((exc.details or {}).get("errmsg") or exc).splitlines()[0][:200]
+        if self.username is None:
+            return f"{self.safe_uri} requires a login: {reason}"
+        who = f"user {self.username!r} (authSource {self.auth_source!r})"
+        if exc.code == 18:
+            return f"{self.safe_uri} refused the credentials of {who}: {reason}"
+        return f"{self.safe_uri}: {who} may not use database {self.database!r}: {reason}"
+
+    def _refusal_hint(self, exc: OperationFailure) -> str:
+        if self.username is None:
+            return "set SYNTHTS_MONGO_USERNAME and SYNTHTS_MONGO_PASSWORD"
+        if exc.code == 18:
+            return ("check SYNTHTS_MONGO_PASSWORD, and SYNTHTS_MONGO_AUTH_SOURCE if the user is "
+                    "not defined in that database")
+        return f"grant the user the readWrite role on {self.database!r}"
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -168,7 +222,10 @@ class MongoStorage:
         self.docs.Schema._get_db().command("ping")
 
     def migrate(self) -> None:
-        """Record the schema version; refuse a database written by a newer synthts."""
+        """Record the schema version; refuse a database written by a newer synthts; bring an
+        older one up to date, oldest step first. Every step converts record by record with a
+        compare-and-swap and skips what is converted already, so a crashed migration is simply
+        run again by the next open (or by two opens at once); the version is raised last."""
         coll = self.docs.Schema._get_collection()
         coll.update_one({"_id": "storage"}, {"$setOnInsert": {"version": SCHEMA_VERSION}},
                         upsert=True)
@@ -176,7 +233,45 @@ class MongoStorage:
         if stored > SCHEMA_VERSION:
             raise SynthtsError(f"database {self.database!r} uses storage schema {stored}, newer "
                                f"than this synthts understands ({SCHEMA_VERSION}); upgrade synthts")
-        # version 1 is the first: later versions add their steps here, oldest first
+        if stored < 2:
+            converted = self._records_to_documents()
+            log.info("storage schema 1 -> 2 on %r: %d records are now sub-documents",
+                     self.database, converted)
+            coll.update_one({"_id": "storage", "version": stored}, {"$set": {"version": 2}})
+
+    def _records_to_documents(self) -> int:
+        """Schema 1 -> 2: ``meta_json`` -> ``metadata`` and ``doc`` JSON -> sub-document. A
+        record whose JSON cannot be parsed is left as it was (reading it names it as corrupt)."""
+        converted = 0
+        steps = ((self.docs.Dataset._get_collection(), "meta_json", "metadata"),
+                 (self.docs.Job._get_collection(), "doc", "doc"))
+        for coll, old, new in steps:
+            last: Any = None
+            while True:
+                filt: dict[str, Any] = {} if last is None else {"_id": {"$gt": last}}
+                batch = list(coll.find(filt, {old: 1}).sort("_id", 1).limit(MIGRATE_BATCH))
+                if not batch:
+                    break
+                last = batch[-1]["_id"]
+                ops = []
+                for row in batch:
+                    text = row.get(old)
+                    if not isinstance(text, str | bytes):
+                        continue  # converted already
+                    try:
+                        document = from_json_text(text)
+                    except UNREADABLE as exc:
+                        log.warning("%s %r: left as schema 1, its JSON cannot be read: %s",
+                                    coll.name, row["_id"], exc)
+                        continue
+                    change: dict[str, Any] = {"$set": {new: document}}
+                    if new != old:
+                        change["$unset"] = {old: ""}
+                        change["$set"]["rev"] = 0
+                    ops.append(UpdateOne({"_id": row["_id"], old: text}, change))
+                if ops:
+                    converted += coll.bulk_write(ops, ordered=False).modified_count
+        return converted
 
     def schema_version(self) -> int:
         return int(self.docs.Schema._get_collection().find_one({"_id": "storage"})["version"])
@@ -229,7 +324,7 @@ class MongoStorage:
                 source=meta.source, tags=meta.tags, generators=meta.generators,
                 label_names=meta.label_names, upload_id=upload,
                 streams=[s.to_dict() for s in streams.values()],
-                meta_json=msgspec.json.encode(meta).decode(),
+                metadata=to_document(meta), rev=0,
             ).save(force_insert=True)
         except BaseException as exc:
             self._discard(upload)
@@ -249,16 +344,33 @@ class MongoStorage:
             raise NotFoundError("dataset", name, hint="`synthts datasets list` shows what exists")
         return doc
 
+    @staticmethod
+    def _meta(doc: dict[str, Any], name: str) -> DatasetMeta:
+        if "metadata" in doc:
+            return from_document(doc["metadata"], DatasetMeta, f"dataset {name!r}")
+        return decode_meta(doc["meta_json"], name)  # a schema 1 record the migration left
+
+    @staticmethod
+    def _listed_meta(doc: dict[str, Any]) -> DatasetMeta:
+        name, n_series = str(doc.get("name", "?")), int(doc.get("n_series") or 0)
+        if "metadata" not in doc:
+            return listed_meta(doc.get("meta_json") or "", name, n_series)
+        try:
+            return convert(doc["metadata"], DatasetMeta)
+        except UNREADABLE as exc:
+            return UnreadableDatasetMeta(name=name, n_series=n_series, n_channels=0, length=0,
+                                         error=unreadable(exc))
+
     @_guard
     def get_dataset_meta(self, name: str) -> DatasetMeta:
-        return decode_meta(self._find(name)["meta_json"], name)
+        return self._meta(self._find(name), name)
 
     @_guard
     def read_dataset(self, name: str, *, series: slice | list[int] | None = None,
                      labels: list[int] | None = None,
                      channels: list[int] | None = None) -> Dataset:
         doc = self._find(name)
-        meta = decode_meta(doc["meta_json"], name)
+        meta = self._meta(doc, name)
         streams = {d["name"]: Stream.from_dict(d) for d in doc["streams"]}
         chunks = self.docs.Chunk._get_collection()
         upload = doc["upload_id"]
@@ -294,8 +406,8 @@ class MongoStorage:
             qs = qs.filter(source=query.source)
         total = qs.count()
         rows = qs.order_by(*SORT_FIELDS[query.sort]).skip(query.offset).limit(query.limit)
-        items = [listed_meta(d.meta_json, d.name, d.n_series or 0)
-                 for d in rows.only("meta_json", "name", "n_series")]
+        items = [self._listed_meta(d) for d in
+                 rows.only("metadata", "meta_json", "name", "n_series").as_pymongo()]
         return Page(items, total, query.offset, query.limit)
 
     @_guard
@@ -312,12 +424,13 @@ class MongoStorage:
         coll = self.docs.Dataset._get_collection()
         for _ in range(100):
             doc = self._find(name)
-            meta = msgspec.structs.replace(decode_meta(doc["meta_json"], name), **changes)
+            meta = msgspec.structs.replace(self._meta(doc, name), **changes)
             try:
                 result = coll.update_one(
-                    {"_id": doc["_id"], "meta_json": doc["meta_json"]},
+                    {"_id": doc["_id"], "rev": doc.get("rev")},
                     {"$set": {"name": meta.name, "tags": meta.tags,
-                              "meta_json": msgspec.json.encode(meta).decode()}})
+                              "metadata": to_document(meta)},
+                     "$unset": {"meta_json": ""}, "$inc": {"rev": 1}})
             except DuplicateKeyError:
                 raise self._conflict(meta.name) from None
             if result.matched_count:
@@ -341,7 +454,7 @@ class MongoStorage:
         try:
             self.docs.Job(job_id=job.id, status=job.status, created_at=job.created_at,
                           updated_at=job.updated_at, rev=0,
-                          doc=msgspec.json.encode(job).decode()).save(force_insert=True)
+                          doc=to_document(job)).save(force_insert=True)
         except (NotUniqueError, DuplicateKeyError):
             raise ConflictError(f"training job {job.id!r} already exists", name=job.id) from None
         return job
@@ -352,17 +465,33 @@ class MongoStorage:
             raise NotFoundError("training job", job_id)
         return doc
 
+    @staticmethod
+    def _job(raw: Any, job_id: str) -> TrainingJob:
+        if isinstance(raw, str | bytes):  # a schema 1 record the migration left
+            return decode_job(raw, job_id)
+        return from_document(raw, TrainingJob, f"training job {job_id!r}")
+
+    @staticmethod
+    def _listed_job(raw: Any, job_id: str) -> TrainingJob:
+        if isinstance(raw, str | bytes):
+            return listed_job(raw, job_id)
+        try:
+            return convert(raw, TrainingJob)
+        except UNREADABLE as exc:
+            return TrainingJob(id=job_id, spec=JobSpec(dataset="?"), status="failed",
+                               errors=[unreadable(exc)])
+
     @_guard
     def update_job(self, job_id: str, **changes: Any) -> TrainingJob:
         """Read, change, then write only if nobody wrote in between (else read again)."""
         coll = self.docs.Job._get_collection()
         for attempt in range(1000):
             doc = self._job_doc(job_id)
-            job = apply_job_changes(decode_job(doc["doc"], job_id), changes)
+            job = apply_job_changes(self._job(doc["doc"], job_id), changes)
             result = coll.update_one(
                 {"_id": job_id, "rev": doc["rev"]},
                 {"$set": {"status": job.status, "updated_at": job.updated_at,
-                          "doc": msgspec.json.encode(job).decode()}, "$inc": {"rev": 1}})
+                          "doc": to_document(job)}, "$inc": {"rev": 1}})
             if result.matched_count:
                 return job
             time.sleep(min(0.05, 0.001 * (attempt + 1)))
@@ -370,7 +499,7 @@ class MongoStorage:
 
     @_guard
     def get_job(self, job_id: str) -> TrainingJob:
-        return decode_job(self._job_doc(job_id)["doc"], job_id)
+        return self._job(self._job_doc(job_id)["doc"], job_id)
 
     @_guard
     def list_jobs(self, *, offset: int = 0, limit: int = 50, status: str | None = None) -> Page:
@@ -380,4 +509,5 @@ class MongoStorage:
         total = coll.count_documents(filt)
         rows = coll.find(filt, {"doc": 1}).sort([("created_at", -1), ("_id", -1)]) \
             .skip(offset).limit(limit)
-        return Page([listed_job(r["doc"], str(r["_id"])) for r in rows], total, offset, limit)
+        return Page([self._listed_job(r["doc"], str(r["_id"])) for r in rows], total, offset,
+                    limit)

@@ -21,8 +21,10 @@ from mongoengine.fields import (
     StringField,
 )
 
-SCHEMA_VERSION = 1
-"""Bump when stored documents change shape, and add a migration step in ``backend.migrate``."""
+SCHEMA_VERSION = 2
+"""Bump when stored documents change shape, and add a migration step in ``backend.migrate``.
+1: dataset metadata and jobs as JSON strings (``meta_json``, ``doc``). 2: as BSON sub-documents
+(``metadata``, ``doc``; see ``fields``), datasets with a ``rev``."""
 
 DATASETS = "synthts_datasets"
 CHUNKS = "synthts_dataset_chunks"
@@ -32,7 +34,9 @@ SCHEMA = "synthts_schema"
 
 class DatasetDocumentBase(Document):
     """Published dataset metadata. Exists only once all its chunks are written: the insert of
-    this document is the commit point of a create."""
+    this document is the commit point of a create. ``metadata`` is the whole ``DatasetMeta`` as
+    a sub-document (query it: ``{"metadata.spec.generator": ...}``); ``rev`` makes updates
+    compare-and-swap."""
 
     meta = {"abstract": True}
 
@@ -45,7 +49,9 @@ class DatasetDocumentBase(Document):
     label_names = ListField(StringField())
     upload_id = StringField(required=True)
     streams = ListField(DictField())
-    meta_json = StringField(required=True)
+    metadata = DictField(required=True)
+    rev = IntField(required=True, default=0)
+    meta_json = StringField()  # schema 1; kept only on a record the migration could not read
 
 
 class ChunkDocumentBase(Document):
@@ -62,8 +68,9 @@ class ChunkDocumentBase(Document):
 
 
 class JobDocumentBase(Document):
-    """A training job as msgspec JSON plus the fields listed and filtered on. ``rev`` makes
-    updates compare-and-swap, so concurrent reporters never overwrite each other."""
+    """A training job as a sub-document (``doc``: query it, ``{"doc.spec.dataset": ...}``) plus
+    the fields listed and filtered on. ``rev`` makes updates compare-and-swap, so concurrent
+    reporters never overwrite each other."""
 
     meta = {"abstract": True}
 
@@ -72,7 +79,7 @@ class JobDocumentBase(Document):
     created_at = DateTimeField(required=True)
     updated_at = DateTimeField(required=True)
     rev = IntField(required=True, default=0)
-    doc = StringField(required=True)
+    doc = DictField(required=True)  # a JSON string in schema 1 (left so when unreadable)
 
 
 class SchemaDocumentBase(Document):

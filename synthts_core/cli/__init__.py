@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import keyword
+import logging
 import pkgutil
 import sys
 from collections.abc import Iterator
@@ -40,6 +41,33 @@ def cli_runtime(ctx: click.Context) -> Iterator[Runtime]:
         rt.close()
 
 
+class ConsoleLog(logging.Handler):
+    """How a command prints log records when logging is not configured (it takes the place of
+    Python's last-resort handler: WARNING and above, to stderr). A record carrying a
+    ``SynthtsError`` is its message alone: the error already says what failed and what to do,
+    and the command ends with it as ``error: ...``; a traceback is printed only for an
+    unexpected exception, where it is the one clue."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            exc = record.exc_info[1] if record.exc_info else None
+            text = record.getMessage() if isinstance(exc, SynthtsError) else self.format(record)
+            sys.stderr.write(text + "\n")  # looked up now: tests and pagers swap stderr
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def install_console_log() -> None:
+    """Use ``ConsoleLog`` for records no handler takes (a configured logging wins)."""
+    if not isinstance(logging.lastResort, ConsoleLog):
+        logging.lastResort = ConsoleLog()
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         pkg = importlib.import_module(COMMANDS_PACKAGE)
@@ -57,6 +85,7 @@ class LazyGroup(click.Group):
         return module.command
 
     def invoke(self, ctx: click.Context) -> Any:
+        install_console_log()
         try:
             return super().invoke(ctx)
         except SynthtsError as exc:

@@ -3,6 +3,8 @@
 ``mongo_uri`` (session) points at the server with a database of its own; ``fresh_mongo_uri``
 gives each test a new database on the same server. With ``SYNTHTS_TEST_MONGO_URI`` set, the
 tests use that server instead (each database they create is dropped afterwards).
+``start_auth_server`` starts one with authentication on and a user created as
+``examples/deployment`` documents it (tests and the deployment script use it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,12 +43,16 @@ class SecantusServer:
 
     ``standalone`` (the default) makes it a standalone server like a plain ``mongod``: no
     replica-set oplog, so every write is not stored twice. Pass False for change streams.
+    ``auth`` makes it require a login (SCRAM-SHA-256) for everything but the handshake and
+    ``ping``, like ``mongod --auth``; users are created while it runs without (see
+    ``start_auth_server``).
     """
 
     def __init__(self, storage_path: Path, port: int | None = None, *,
-                 standalone: bool = True) -> None:
+                 standalone: bool = True, auth: bool = False) -> None:
         self.storage_path = storage_path
         self.standalone = standalone
+        self.auth = auth
         self.port = port or free_port()
         self.process: subprocess.Popen | None = None
         self.log = storage_path.parent / f"secantus-{self.port}.log"
@@ -61,7 +68,8 @@ class SecantusServer:
             self.process = subprocess.Popen(
                 [exe, "--host", "127.0.0.1", "--port", str(self.port),
                  "--storage-path", str(self.storage_path), "--log-level", "WARNING",
-                 *(["--standalone"] if self.standalone else [])],
+                 *(["--standalone"] if self.standalone else []),
+                 *(["--auth"] if self.auth else [])],
                 stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -101,6 +109,61 @@ class SecantusServer:
             self.process.kill()
             self.process.wait(15)
         self.process = None
+
+
+@dataclass
+class MongoLogin:
+    """A running auth-enabled server and the documented settings that reach it."""
+
+    server: SecantusServer
+    database: str
+    username: str
+    password: str = field(repr=False)
+    auth_source: str = "admin"
+
+    @property
+    def uri(self) -> str:
+        """``SYNTHTS_STORAGE`` as documented: no credentials in it."""
+        return f"{self.server.uri}/{self.database}"
+
+    def env(self) -> dict[str, str]:
+        """The ``SYNTHTS_*`` variables of ``examples/deployment/synthts.env`` for this server."""
+        return {"SYNTHTS_STORAGE": self.uri, "SYNTHTS_MONGO_USERNAME": self.username,
+                "SYNTHTS_MONGO_PASSWORD": self.password}
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def create_user(uri: str, username: str, password: str, database: str,
+                auth_source: str = "admin") -> None:
+    """What the deployment README runs in mongosh (``db.createUser`` in ``admin`` with
+    ``readWrite`` on the synthts database), through pymongo's ``createUser`` command."""
+    import pymongo
+
+    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
+    try:
+        client[auth_source].command("createUser", username, pwd=password,
+                                    roles=[{"role": "readWrite", "db": database}])
+    finally:
+        client.close()
+
+
+def start_auth_server(storage_path: Path, *, port: int | None = None, database: str = "synthts",
+                      username: str = "synthts", password: str | None = None) -> MongoLogin:
+    """Start SecantusDB with ``--auth`` and a user as documented: it is started once without
+    auth to create the user in ``admin`` (it has no localhost exception), then restarted with
+    auth on the same port and data. Stop it with ``.stop()``."""
+    secret = password or uuid.uuid4().hex
+    server = SecantusServer(storage_path, port)
+    server.start()
+    try:
+        create_user(server.uri, username, secret, database)
+    finally:
+        server.stop()
+    server.auth = True
+    server.start()
+    return MongoLogin(server, database, username, secret)
 
 
 @pytest.fixture(scope="session")

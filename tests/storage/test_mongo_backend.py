@@ -11,12 +11,13 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import bson
 import numpy as np
 import pymongo
 import pytest
 from pymongo.uri_parser import parse_uri
 from synthts_mongo.backend import MongoStorage, connection_options
-from synthts_mongo.documents import CHUNKS, DATASETS, SCHEMA
+from synthts_mongo.documents import CHUNKS, DATASETS, SCHEMA, SCHEMA_VERSION
 
 from synthts_core.domain import Dataset, DatasetQuery
 from synthts_core.errors import BackendUnavailableError, NotFoundError, SynthtsError
@@ -48,11 +49,12 @@ def test_values_live_in_binary_chunks_not_in_the_metadata(mongo_storage, fresh_m
     mongo_storage.create_dataset(ds)
     db = _db(fresh_mongo_uri)
     meta_doc = db[DATASETS].find_one({"name": "binary"})
-    assert "values" not in meta_doc and len(meta_doc["meta_json"]) < 2000
+    assert "values" not in meta_doc and len(bson.encode(meta_doc["metadata"])) < 2000
+    assert meta_doc["metadata"]["n_series"] == 30 and "meta_json" not in meta_doc
     chunks = list(db[CHUNKS].find({"upload_id": meta_doc["upload_id"], "stream": "values"}))
     assert len(chunks) == -(-ds.values.nbytes // 1000)
     assert all(isinstance(c["data"], bytes) and len(c["data"]) <= 1000 for c in chunks)
-    assert db[SCHEMA].find_one({"_id": "storage"})["version"] == 1
+    assert db[SCHEMA].find_one({"_id": "storage"})["version"] == SCHEMA_VERSION == 2
     indexes = {tuple(i["key"]): i.get("unique", False) for i in db[DATASETS].list_indexes()}
     assert indexes[("name",)] is True
     assert {("created_at",), ("tags",), ("generators",), ("label_names",)} <= set(indexes)

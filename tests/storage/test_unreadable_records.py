@@ -44,11 +44,9 @@ def _break_mongo(uri: str) -> Callable[[str], None]:
     db = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)[parse_uri(uri)["database"]]
 
     def corrupt(name: str) -> None:
-        doc = db[DATASETS].find_one({"name": name})
-        meta = json.loads(doc["meta_json"])
-        meta["normalisation"] = BROKEN_NORMALISATION
-        db[DATASETS].update_one({"_id": doc["_id"]}, {"$set": {"meta_json": json.dumps(meta)}})
-        db[JOBS].update_one({"_id": "bad-job"}, {"$set": {"doc": '{"id": 1}'}})
+        db[DATASETS].update_one({"name": name},
+                                {"$set": {"metadata.normalisation": BROKEN_NORMALISATION}})
+        db[JOBS].update_one({"_id": "bad-job"}, {"$set": {"doc": {"id": 1}}})
     return corrupt
 
 

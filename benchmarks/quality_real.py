@@ -11,7 +11,7 @@ archives (timeseriesclassification.com) and the ``.ts`` files inside the sktime 
 Goal (issue #12): TSTR/TRTR >= 0.9 and detector <= 0.75.
 
 Usage: python benchmarks/quality_real.py FILE [FILE ...] [--name gunpoint] [--trials 2]
-           [--epochs 600] [--set PARAM=VALUE ...] [--keep DIR]
+           [--epochs 1000] [--set PARAM=VALUE ...] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ import tempfile
 import time
 from pathlib import Path
 
-# The search for small real sets: the conditional WGAN-GP with the quality options the
-# harmonics runs chose, and a conv backbone (smooth real series: the MLP's outputs are jagged).
+# The search for small real sets: the conditional WGAN-GP with a conv backbone (smooth real
+# series: the MLP's outputs are jagged), EMA, a projection critic and a cosine schedule; no
+# moment loss (on GunPoint TSTR/TRTR was 0.60-0.77 with it, 0.995-1.00 without; see the note).
 DEFAULT_SET = ["backbone=conv", "conv_width=32", "noise_inputs=true",
-               "conditioning=projection", "moment_weight=10", "lr_schedule=cosine",
-               "batch_size=32", "n_critic=2", "beta2=0.9", "lr=[0.0003, 0.0005]",
+               "conditioning=projection", "moment_weight=0", "lr_schedule=cosine",
+               "batch_size=32", "n_critic=2", "beta2=0.9", "lr=0.0005",
                "ema_decay=[0.99, 0.995]"]
 
 
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("files", nargs="+")
     ap.add_argument("--name", default="real")
     ap.add_argument("--trials", type=int, default=2)
-    ap.add_argument("--epochs", type=int, default=600)
+    ap.add_argument("--epochs", type=int, default=1000)
     ap.add_argument("--set", dest="sets", action="append", default=None,
                     help="search-space entry PARAM=VALUE (repeatable; replaces the defaults)")
     ap.add_argument("--keep", help="data folder to use and keep (default: a temporary one)")

@@ -35,7 +35,7 @@ import numpy as np
 BEST = {"architecture": "wgan_gp", "backbone": "conv", "conv_layers": 2, "conv_width": 64,
         "latent_dim": 32, "lr": 1e-3, "beta1": 0.5, "beta2": 0.9, "batch_size": 128,
         "n_critic": 5, "gp_weight": 10.0, "augment": False, "cuda_graphs": True,
-        "precision": "fp32"}
+        "precision": "fp32", "ema_decay": 0.999, "lr_schedule": "cosine"}
 
 
 def sines(n: int, seed: int) -> np.ndarray:

@@ -267,6 +267,18 @@ class JobSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     model_name: str | None = None
     seed: int = 0
     max_concurrent: int | None = None
+    # wall-clock seconds one run (or resume) of the job may take; None: no limit
+    time_limit_s: int | None = None
+
+
+class JobOwner(msgspec.Struct, kw_only=True):
+    """The process that runs a job: it refreshes ``TrainingJob.heartbeat_at`` while it does.
+    ``token`` is drawn per run, so a resumed job has a new owner even on the same pid."""
+
+    host: str
+    pid: int
+    token: str
+    started_at: float | None = None  # the process's start time (epoch seconds), tells pid reuse
 
 
 class TrialState(msgspec.Struct, kw_only=True):
@@ -286,6 +298,15 @@ class TrialState(msgspec.Struct, kw_only=True):
     selection_score: float | None = None
 
 
+class ClusterInfo(msgspec.Struct, kw_only=True):
+    """The Ray cluster a job ran on, as the driver saw it when the job started."""
+
+    address: str  # host:port of the GCS, or "local" (a Ray started in-process per job)
+    ray_version: str
+    nodes: int = 1
+    resources: dict[str, float] = {}  # cluster totals: CPU, GPU, memory, custom resources
+
+
 class TrainingJob(msgspec.Struct, kw_only=True):
     id: str
     spec: JobSpec
@@ -298,6 +319,13 @@ class TrainingJob(msgspec.Struct, kw_only=True):
     created_at: datetime = msgspec.field(default_factory=utcnow)
     updated_at: datetime = msgspec.field(default_factory=utcnow)
     experiment_path: str | None = None
+    # the lease: who runs the job and when it last said so (see services/leases.py)
+    owner: JobOwner | None = None
+    heartbeat_at: datetime | None = None
+    # the current error: the last one while the job is failed or cancelled, else None
+    # (``errors`` keeps the history, earlier runs included)
+    error: str | None = None
+    cluster: ClusterInfo | None = None  # where the job (last) ran; None until it starts
 
 
 # ----------------------------------------------------------------------------- models

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
                                 "mongodb://host:port/db. Default: sqlite file in the data folder.")
     mongo_username: str | None = Field(None, description="MongoDB user (if not in the URI).")
     mongo_password: SecretStr | None = Field(None, description="MongoDB password.")
+    mongo_auth_source: str = Field("admin", min_length=1, description="Database the MongoDB "
+                                   "user is defined in (an authSource in the URI wins).")
     mongo_timeout_ms: int = Field(3000, description="MongoDB server selection timeout.")
     tracker: str = Field("mlflow", description="Tracker plugin name.")
     mlflow_uri: str | None = Field(None, description="MLflow tracking server URI. Default: a "
@@ -40,8 +42,34 @@ class Settings(BaseSettings):
     ray_address: str | None = Field(None, description="Existing Ray cluster address; default "
                                     "starts a local Ray in-process.")
     ray_num_cpus: int | None = Field(None, description="CPUs for the local Ray (default: all).")
-    ray_cpus_per_trial: float = Field(1.0, description="CPUs reserved by each trial.")
-    ray_gpus_per_trial: float = Field(0.0, description="GPUs reserved by each trial.")
+    ray_cpus_per_trial: float = Field(1.0, description="CPUs reserved by each trial (>= 0); "
+                                      "more than any one node has fails the job at once.")
+    ray_gpus_per_trial: float = Field(0.0, description="GPUs reserved by each trial (>= 0); "
+                                      "more than any one node has fails the job at once.")
+    ray_auth_mode: Literal["auto", "disabled", "token"] = Field(
+        "auto", description="Ray token auth of the driver: token (send SYNTHTS_RAY_AUTH_TOKEN, "
+        "SYNTHTS_RAY_AUTH_TOKEN_PATH, or Ray's own RAY_AUTH_TOKEN / ~/.ray/auth_token), "
+        "disabled, or auto (token when a token or token path is set, else Ray's default).")
+    ray_auth_token: SecretStr | None = Field(None, description="Token of a Ray cluster started "
+                                             "with token auth (RAY_AUTH_MODE=token).")
+    ray_auth_token_path: Path | None = Field(None, description="File holding the Ray cluster's "
+                                             "token (instead of SYNTHTS_RAY_AUTH_TOKEN).")
+    ray_storage: str | None = Field(None, description="Where Ray Tune writes experiments and "
+                                    "checkpoints: a folder every Ray node mounts, or a URI Tune "
+                                    "accepts (s3://bucket/path, gs://...). Default: the data "
+                                    "folder's ray/ (enough for one machine).")
+    min_free_bytes: int = Field(0, description="Free bytes a job must leave on the disk of a "
+                                "local SYNTHTS_RAY_STORAGE beyond its estimated checkpoints; a "
+                                "job that would not fit fails before it starts.")
+    job_retention: int | None = Field(None, description="`synthts jobs prune` keeps the "
+                                      "experiment folders of this many most recent finished "
+                                      "jobs (unset: keep all; models in MLflow are never "
+                                      "deleted).")
+    job_heartbeat_s: float = Field(5.0, gt=0, le=3600, description="Seconds between the "
+                                   "heartbeats a running job's owner process writes.")
+    job_stale_after_s: float = Field(60.0, gt=0, le=86400, description="A running job whose "
+                                     "heartbeat is older than this is shown as stale (its "
+                                     "owner is gone): resume it or mark it failed.")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(
         "auto", description="Torch device for training and generation.")
     api_host: str = Field("127.0.0.1", description="Address `synthts serve` binds.")
@@ -91,6 +119,17 @@ class Settings(BaseSettings):
     @property
     def ray_storage_dir(self) -> Path:
         return self.data_dir / "ray"
+
+    @property
+    def ray_storage_uri(self) -> str:
+        """Tune's storage path: SYNTHTS_RAY_STORAGE (a shared folder or a URI), or the data
+        folder's ray/. A plain path is made absolute."""
+        value = (self.ray_storage or "").strip()
+        if not value:
+            return str(self.ray_storage_dir)
+        if "://" in value:
+            return value.removeprefix("file://") if value.startswith("file://") else value
+        return str(Path(value).expanduser().absolute())
 
     def ensure_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)

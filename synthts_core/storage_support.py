@@ -320,16 +320,29 @@ def check_paging(offset: int, limit: int) -> None:
 
 # ----------------------------------------------------------------------------- jobs
 
-JOB_FIELDS = ("status", "progress", "trials", "errors", "best_trial", "model", "experiment_path")
-"""Fields ``update_job`` may set. Plus two atomic helpers: ``trial`` (insert or replace one
-trial by ``trial_id``) and ``error`` (append one message), so that concurrent reporters of
-different trials never overwrite each other."""
+JOB_FIELDS = ("status", "progress", "trials", "errors", "best_trial", "model", "experiment_path",
+              "owner", "heartbeat_at", "cluster")
+"""Fields ``update_job`` may set. Plus atomic helpers: ``trial`` (insert or replace one trial by
+``trial_id``) and ``error`` (append one message to ``errors`` and make it the current
+``error``), so that concurrent reporters of different trials never overwrite each other; and
+``if_owner`` (the owner token the caller expects, None for no owner: anything else raises
+``ConflictError`` and changes nothing), so that two processes never both take a job's lease.
+A job whose status is neither failed nor cancelled has no current error."""
 
 
 def apply_job_changes(job: TrainingJob, changes: Mapping[str, Any]) -> TrainingJob:
     """The job after ``changes``, validated (bad fields raise ``BadInputError``)."""
     data = to_builtins(job)
+    if "if_owner" in changes:
+        token = (data.get("owner") or {}).get("token")
+        if token != changes["if_owner"]:
+            from synthts_core.errors import ConflictError
+
+            raise ConflictError(f"training job {job.id!r} is owned by another process "
+                                f"({owner_text(job)})", name=job.id)
     for key, value in changes.items():
+        if key == "if_owner":
+            continue
         if key == "trial":
             trial = value if isinstance(value, TrialState) else from_builtins(value, TrialState)
             trials = [t for t in data["trials"] if t["trial_id"] != trial.trial_id]
@@ -339,13 +352,25 @@ def apply_job_changes(job: TrainingJob, changes: Mapping[str, Any]) -> TrainingJ
             data["trials"] = trials
         elif key == "error":
             data["errors"] = [*data["errors"], str(value)]
+            data["error"] = str(value)
         elif key in JOB_FIELDS:
             data[key] = to_builtins(value)
         else:
             raise BadInputError(key, "cannot be changed on a training job",
-                                allowed=", ".join((*JOB_FIELDS, "trial", "error")))
+                                allowed=", ".join((*JOB_FIELDS, "trial", "error", "if_owner")))
+    if data.get("status") not in ("failed", "cancelled"):
+        data["error"] = None
     progress = data.get("progress")
     if isinstance(progress, int | float) and not 0.0 <= progress <= 1.0:
         raise BadInputError("progress", f"got {progress!r}", allowed="0.0..1.0")
     data["updated_at"] = to_builtins(utcnow())
     return from_builtins(data, TrainingJob)
+
+
+def owner_text(job: TrainingJob) -> str:
+    """Who holds a job's lease, for messages: ``pid 123 on host``, or ``no owner``."""
+    owner = job.owner
+    if owner is None:
+        return "no owner"
+    beat = job.heartbeat_at.isoformat(timespec="seconds") if job.heartbeat_at else "never"
+    return f"pid {owner.pid} on {owner.host}, last heartbeat {beat}"

@@ -21,6 +21,7 @@ import functools
 import logging
 import math
 import os
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -38,9 +39,11 @@ from synthts_core.domain import (
     TrainingJob,
     TrialState,
     check_name,
+    utcnow,
 )
 from synthts_core.errors import BadInputError, ConflictError, SynthtsError
 from synthts_core.schema import Param
+from synthts_core.storage_support import owner_text
 
 if TYPE_CHECKING:
     from synthts_core.runtime import Runtime
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("synthts.training")
 
 MAX_TRIALS, MAX_EPOCHS = 1000, 100_000
+MAX_TIME_LIMIT_S = 30 * 86400  # a job's time limit: one second to thirty days
 
 
 # ----------------------------------------------------------------------------- submit
@@ -81,6 +85,8 @@ def validate_spec(rt: Runtime, spec: JobSpec) -> None:
     _check_int("epochs", spec.epochs, 1, MAX_EPOCHS)
     if spec.max_concurrent is not None:
         _check_int("max_concurrent", spec.max_concurrent, 1, MAX_TRIALS)
+    if spec.time_limit_s is not None:
+        _check_int("time_limit_s", spec.time_limit_s, 1, MAX_TIME_LIMIT_S)
     rt.registries.metrics.require(spec.select_metric, "select_metric")
     if spec.model_name is not None:
         check_name(spec.model_name, "model_name")
@@ -160,23 +166,55 @@ def _draw(p: Param, value: Any, rng: np.random.Generator) -> Any:
 
 def run_job(rt: Runtime, job_id: str, *, resume: bool = False,
             on_progress: Callable[[TrainingJob], None] | None = None) -> TrainingJob:
-    """Run (or resume) a stored job to the end; blocks. Returns the final job record."""
+    """Run (or resume) a stored job to the end; blocks. Returns the final job record.
+
+    The job is leased to this process first (owner + heartbeat, see ``leases``): a running job
+    whose owner is alive is refused (409 naming the owner); a stale one is taken over, and the
+    tracker runs its dead owner left open are ended as FAILED. SIGINT/SIGTERM (when this runs
+    on the main thread) stop the trials and end the job as ``cancelled`` with the reason; a
+    second signal does not wait for the trials."""
+    from synthts_core.services import leases
+
     job = rt.storage.get_job(job_id)
     if job.status in TERMINAL_STATUSES and not resume:
         raise ConflictError(f"training job {job_id!r} is already {job.status}", name=job_id)
-    if job.status == "running" and not resume:
-        raise ConflictError(f"training job {job_id!r} is running (if its process died, resume "
-                            f"it: synthts train --resume {job_id})", name=job_id)
+    stale = leases.stale_reason(job, rt.settings.job_stale_after_s)
+    if job.status in leases.LIVE_STATUSES and stale is None:
+        raise ConflictError(f"training job {job_id!r} is {job.status}, owned by a live process "
+                            f"({owner_text(job)}); cancel it with `synthts jobs cancel "
+                            f"{job_id}` or wait for it", name=job_id)
+    if job.status in leases.LIVE_STATUSES and not resume:
+        raise ConflictError(f"training job {job_id!r} is stale ({stale}): resume it with "
+                            f"`synthts train --resume {job_id}`", name=job_id)
+    owner = leases.new_owner()
+    seen = job.owner.token if job.owner is not None else None
+    # atomic take-over: a second process resuming the same stale job at once gets a 409
+    job = rt.storage.update_job(job_id, if_owner=seen, owner=owner, heartbeat_at=utcnow())
+    if stale is not None:
+        log.warning("job %s was stale (%s): taking it over", job_id, stale)
+        end_open_runs(rt, job, "FAILED")
+        rt.storage.update_job(job_id, error=f"resumed after its owner was lost: {stale}",
+                              status=job.status)
     if job.status == "cancelling":
+        end_open_runs(rt, job, "KILLED")
         return rt.storage.update_job(job_id, status="cancelled")
+    beat = leases.Heartbeat(rt, job_id, owner.token, rt.settings.job_heartbeat_s).start()
     acquired = False
+    restore: Callable[[], None] = _nothing
     try:
         # inside the try: a job whose Ray cannot start (or import) fails, never stays queued
         from synthts_core.services import training_ray
 
         training_ray.acquire_ray(rt.settings)
         acquired = True
+        # trials that fit the cluster and the disk, a resumable folder; records the cluster
+        from synthts_core.services.cluster import prepare_job
+
+        prepare_job(rt, job, resume)
+        restore = _catch_signals(job_id)  # after ray.init, which sets its own SIGTERM handler
+        _register_exit_hook()
         training_ray.ACTIVE_JOBS[job_id] = (rt, on_progress)
+        leases.set_deadline(job_id, job.spec.time_limit_s)
         if rt.storage.get_job(job_id).status in ("cancelling", "cancelled"):
             # cancelled while Ray was starting: honour it, never flip back to running
             return rt.storage.update_job(job_id, status="cancelled")
@@ -184,15 +222,165 @@ def run_job(rt: Runtime, job_id: str, *, resume: bool = False,
         _prepare_tracker(rt)
         results = _fit(rt, job, resume)
         return _finish(rt, job_id, results)
-    except Exception as exc:
+    except (Exception, JobInterrupted) as exc:
+        stop = leases.stop_request(job_id)
+        if isinstance(exc, JobInterrupted) or (stop is not None and stop[0] == "cancel"):
+            reason = stop[1] if stop else str(exc)
+            log.warning("training job %s cancelled: %s", job_id, reason)
+            end_open_runs(rt, rt.storage.get_job(job_id), "KILLED")
+            rt.storage.update_job(job_id, status="cancelled", error=reason)
+            raise
         msg = exc.message if isinstance(exc, SynthtsError) else f"{type(exc).__name__}: {exc}"
         log.exception("training job %s failed", job_id)
+        end_open_runs(rt, rt.storage.get_job(job_id), "FAILED")
         rt.storage.update_job(job_id, status="failed", error=msg)  # appends: trial errors stay
         raise
     finally:
+        beat.stop()
+        restore()
+        leases.forget(job_id)
         if acquired:
             training_ray.ACTIVE_JOBS.pop(job_id, None)
             training_ray.release_ray()
+
+
+def _nothing() -> None:
+    return None
+
+
+class JobInterrupted(BaseException):
+    """A second SIGINT/SIGTERM: stop now, without waiting for the trials' next report."""
+
+
+def _catch_signals(job_id: str) -> Callable[[], None]:
+    """On the main thread: SIGINT/SIGTERM ask the job to stop (trials end at their next report,
+    the job as ``cancelled`` with the signal in its errors); a second one interrupts at once.
+    Returns the function that puts the previous handlers back."""
+    import signal
+
+    from synthts_core.services import leases
+
+    if threading.current_thread() is not threading.main_thread():
+        return _nothing
+    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")  # Tune would swallow SIGINT
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    seen: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        seen.append(signum)
+        leases.request_stop(job_id, "cancel", f"cancelled: {name} received by the owner "
+                                              f"process (pid {os.getpid()})")
+        if len(seen) > 1:
+            raise JobInterrupted(f"{name} received twice")
+
+    for sig in previous:
+        signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
+
+_exit_hook_lock = threading.Lock()
+_exit_hook_registered = False
+EXIT_WAIT_S = 30.0  # how long a stopping server waits for its jobs' trials to stop
+
+
+def _register_exit_hook() -> None:
+    """Once per process: at exit (``synthts serve`` stopped by a signal, or any program that
+    ran jobs in threads), stop the jobs still running here and record them as ``cancelled``.
+    Registered after Ray is imported, so it runs before Ray's own exit hook shuts Ray down."""
+    global _exit_hook_registered
+    import atexit
+
+    with _exit_hook_lock:
+        if _exit_hook_registered:
+            return
+        atexit.register(stop_owned_jobs)
+        _exit_hook_registered = True
+
+
+def install_server_signal_handler() -> None:
+    """For a server whose jobs run in threads (``synthts serve``; called on the main thread
+    when the API is built). uvicorn shuts down on SIGTERM, then re-raises it with the handler it
+    found: this one stops the jobs of this process (recorded ``cancelled`` with the signal),
+    then lets SIGTERM end the process. Only replaces the default action, never another handler.
+    Ray's own crash-signal handler would take SIGTERM from uvicorn (the server dies at once,
+    its jobs left ``running``), so it is turned off for Rays this process starts."""
+    import signal
+
+    os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        stop_owned_jobs(f"cancelled: SIGTERM received by the owner process (pid {os.getpid()})")
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def stop_owned_jobs(reason: str | None = None) -> None:
+    """Stop the jobs this process runs (their trials stop at their next report) and wait up to
+    ``EXIT_WAIT_S`` for them to be recorded as ``cancelled`` with ``reason``; a job still
+    running then is recorded at once (its runs end KILLED)."""
+    import time
+
+    if "synthts_core.services.training_ray" not in sys.modules:
+        return  # no job ever ran here (and Ray need not be imported to know it)
+    from synthts_core.services import leases, training_ray
+
+    active = dict(training_ray.ACTIVE_JOBS)
+    if not active:
+        return
+    reason = reason or f"cancelled: the owner process (pid {os.getpid()}) is shutting down"
+    for job_id in active:
+        leases.request_stop(job_id, "cancel", reason)
+    deadline = time.monotonic() + EXIT_WAIT_S
+    while training_ray.ACTIVE_JOBS and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for job_id, (rt, _) in list(training_ray.ACTIVE_JOBS.items()):
+        try:  # its trials did not stop in time: record it now, the process is going
+            job = rt.storage.get_job(job_id)
+            if job.status in leases.LIVE_STATUSES:
+                end_open_runs(rt, job, "KILLED")
+                trials = [t if t.status not in ("pending", "running") else
+                          msgspec.structs.replace(t, status="cancelled") for t in job.trials]
+                rt.storage.update_job(job_id, status="cancelled", error=reason, trials=trials)
+        except Exception as exc:
+            log.warning("could not record job %s as cancelled at exit: %s", job_id, exc)
+
+
+def end_open_runs(rt: Runtime, job: TrainingJob, status: str) -> int:
+    """End the tracker runs of a job's trials that are still open (a killed owner, stopped
+    trials) as ``status`` (FAILED or KILLED). Never raises: returns how many were ended."""
+    ender = getattr(rt.tracker, "end_open_runs", None)
+    try:
+        ended = 0
+        if ender is not None:
+            ended = int(ender(experiment_name(rt, job.spec), {"synthts.job": job.id}, status))
+        if ender is None or status == "KILLED":
+            # the runs the job recorded (trackers without a search); a cancel also relabels the
+            # runs its stopped trials ended as FAILED on their way out
+            for t in job.trials:
+                if t.run_id and t.status in ("pending", "running", "cancelled"):
+                    rt.tracker.end_run(t.run_id, status)
+                    ended += 1
+        return ended
+    except Exception as exc:
+        log.warning("job %s: could not end its open tracker runs: %s", job.id, exc)
+        return 0
+
+
+def experiment_name(rt: Runtime, spec: JobSpec) -> str:
+    """The tracker experiment of a job's trial runs (the tracker adds its prefix)."""
+    return spec.dataset
 
 
 def _prepare_tracker(rt: Runtime) -> None:
@@ -211,7 +399,7 @@ def _context(rt: Runtime, job: TrainingJob) -> dict[str, Any]:
             "epochs": spec.epochs,
             "select_metric": spec.select_metric, "seed": spec.seed,
             "per_class_score": per_class_score(rt, spec),
-            "experiment": f"{rt.settings.mlflow_experiment}-{spec.dataset}"}
+            "experiment": experiment_name(rt, spec)}
 
 
 def per_class_score(rt: Runtime, spec: JobSpec) -> bool:
@@ -246,12 +434,15 @@ def _fit(rt: Runtime, job: TrainingJob, resume: bool) -> Any:
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: Tune prints nothing
     settings = rt.settings
-    storage = Path(settings.ray_storage_dir).absolute()
-    storage.mkdir(parents=True, exist_ok=True)
+    # SYNTHTS_RAY_STORAGE: a folder every node mounts, or a URI Tune accepts (s3://...)
+    storage_uri = settings.ray_storage_uri
+    storage = storage_uri if "://" in storage_uri else Path(storage_uri)
+    if isinstance(storage, Path):
+        storage.mkdir(parents=True, exist_ok=True)
     trainable = tune.with_resources(
         tune.with_parameters(train_trial, context=_context(rt, job)),
         {"cpu": settings.ray_cpus_per_trial, "gpu": settings.ray_gpus_per_trial})
-    path = job.experiment_path or str(storage / job.id)
+    path = job.experiment_path or f"{str(storage).rstrip('/')}/{job.id}"
     if resume and tune.Tuner.can_restore(path):
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True,
                                    resume_errored=True)
@@ -292,14 +483,34 @@ def _finish(rt: Runtime, job_id: str, results: Any) -> TrainingJob:
             text = error_text(result.error)
             errors.append(f"trial t{index:02d}: {text}")
     errors = list(dict.fromkeys(errors))
-    if job.status in ("cancelling", "cancelled"):
-        return rt.storage.update_job(job_id, status="cancelled", errors=errors)
+    from synthts_core.services import leases
+
+    stop = leases.stop_request(job_id)
+    # trials Tune stopped with the experiment (a cancel, a signal, the time limit) get no
+    # completion callback: they are recorded as cancelled here
+    stopped = [t if t.status not in ("pending", "running") else
+               msgspec.structs.replace(t, status="cancelled") for t in job.trials]
+    if job.status in ("cancelling", "cancelled") or (stop is not None and stop[0] == "cancel"):
+        end_open_runs(rt, job, "KILLED")
+        reason = {"error": stop[1]} if stop is not None and stop[0] == "cancel" else {}
+        return rt.storage.update_job(job_id, status="cancelled", errors=errors,
+                                     trials=stopped, **reason)
+    # a time limit that cut trials short fails the job, but what they learnt is registered
+    timed_out = stop[1] if stop is not None and stop[0] == "timeout" and any(
+        t.epoch < t.epochs for t in job.trials) else None
+    if timed_out:
+        end_open_runs(rt, job, "FAILED")
+        job = rt.storage.update_job(job_id, trials=stopped)
     # the real series every candidate is scored against: read once, only if something is scored
     scoring = functools.cache(lambda: _scoring_data(rt, job))
     best = _best_checkpoint(rt, job, results, scoring)
     if best is None:
         errors.append("no trial produced a checkpoint: nothing to register")
-        return rt.storage.update_job(job_id, status="failed", errors=errors)
+        if timed_out:  # the limit is the cause; the empty-handed note stays in the history
+            return rt.storage.update_job(job_id, status="failed", errors=errors,
+                                         error=timed_out)
+        return rt.storage.update_job(job_id, status="failed", errors=errors[:-1],
+                                     error=errors[-1])
     index, checkpoint, score, scores, kept = best
     bundle = _bundle(checkpoint, job.spec.select_metric, score)
     state = job.trials[index]
@@ -309,9 +520,13 @@ def _finish(rt: Runtime, job_id: str, results: Any) -> TrainingJob:
     trials = list(job.trials)
     for i, fresh in scores.items():
         trials[i] = msgspec.structs.replace(trials[i], selection_score=fresh)
-    freed = prune_finished(results, keep={str(ck.path) for ck in kept})
+    # a job cut short by its time limit may be resumed: it keeps its checkpoints
+    freed = 0 if timed_out else prune_finished(results, keep={str(ck.path) for ck in kept})
     if freed:
         log.info("job %s: deleted %d superseded checkpoints", job_id, freed)
+    if timed_out:
+        return rt.storage.update_job(job_id, status="failed", errors=errors, model=ref,
+                                     best_trial=state.trial_id, trials=trials, error=timed_out)
     return rt.storage.update_job(job_id, status="succeeded", errors=errors, model=ref,
                                  best_trial=state.trial_id, progress=1.0, trials=trials)
 
@@ -471,14 +686,55 @@ def cancel_job(rt: Runtime, job_id: str) -> TrainingJob:
     return rt.storage.update_job(job_id, status=status)
 
 
-def resume_job(rt: Runtime, job_id: str, *,
-               on_progress: Callable[[TrainingJob], None] | None = None) -> TrainingJob:
-    """Continue an interrupted job from its trials' last checkpoints (blocks)."""
+def check_resumable(rt: Runtime, job_id: str) -> TrainingJob:
+    """The job, if it may be resumed: not succeeded or cancelled, and not running under a live
+    owner (``ConflictError`` says who owns it)."""
+    from synthts_core.services import leases
+
     job = rt.storage.get_job(job_id)
     if job.status in ("succeeded", "cancelled"):
         raise ConflictError(f"training job {job_id!r} is {job.status}; nothing to resume",
                             name=job_id)
+    if job.status in leases.LIVE_STATUSES and not leases.is_stale(
+            job, rt.settings.job_stale_after_s):
+        raise ConflictError(f"training job {job_id!r} is {job.status}, owned by a live process "
+                            f"({owner_text(job)}); only a stale job can be resumed",
+                            name=job_id)
+    return job
+
+
+def resume_job(rt: Runtime, job_id: str, *,
+               on_progress: Callable[[TrainingJob], None] | None = None) -> TrainingJob:
+    """Continue an interrupted job from its trials' last checkpoints (blocks)."""
+    check_resumable(rt, job_id)
     return run_job(rt, job_id, resume=True, on_progress=on_progress)
+
+
+MAX_REASON = 500
+
+
+def fail_job(rt: Runtime, job_id: str, reason: str) -> TrainingJob:
+    """Mark a stale job (its owner is gone) as failed with ``reason``, ending the tracker runs
+    its owner left open as FAILED. A live, queued or finished job answers ``ConflictError``."""
+    from synthts_core.services import leases
+
+    reason = (reason or "").strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise BadInputError("reason", "is empty" if not reason else f"has {len(reason)} "
+                            "characters", allowed=f"1-{MAX_REASON} characters")
+    job = rt.storage.get_job(job_id)
+    if job.status not in leases.LIVE_STATUSES:
+        hint = " (cancel it instead)" if job.status == "queued" else ""
+        raise ConflictError(f"training job {job_id!r} is {job.status}; only a stale running "
+                            f"job can be marked failed{hint}", name=job_id)
+    stale = leases.stale_reason(job, rt.settings.job_stale_after_s)
+    if stale is None:
+        raise ConflictError(f"training job {job_id!r} is {job.status}, owned by a live process "
+                            f"({owner_text(job)}); cancel it instead", name=job_id)
+    end_open_runs(rt, job, "FAILED")
+    seen = job.owner.token if job.owner is not None else None
+    return rt.storage.update_job(job_id, if_owner=seen, status="failed",
+                                 error=f"marked failed: {reason} ({stale})")
 
 
 def get_job(rt: Runtime, job_id: str) -> TrainingJob:

@@ -33,8 +33,15 @@ def acquire_ray(settings: Any) -> None:
     dashboard). Counted, so concurrent jobs share one Ray and the last one out stops it; a Ray
     somebody else started (a test fixture, a notebook) is used and never shut down."""
     global _users, _started_here
+    from synthts_core.services import cluster
+
     with _lock:
         if not ray.is_initialized():
+            # SYNTHTS_RAY_AUTH_* into the driver's environment, then a check that fails in
+            # seconds with the real cause (no server, not Ray, token missing or wrong)
+            cluster.apply_auth(settings)
+            if settings.ray_address:
+                cluster.preflight(settings.ray_address)
             try:
                 if settings.ray_address:
                     ray.init(address=settings.ray_address, log_to_driver=False,
@@ -45,8 +52,9 @@ def acquire_ray(settings: Any) -> None:
                              _node_ip_address="127.0.0.1")
             except Exception as exc:
                 where = settings.ray_address or "local Ray"
-                raise BackendUnavailableError("Ray", f"{where}: {exc}",
-                                              hint="check SYNTHTS_RAY_ADDRESS") from exc
+                raise BackendUnavailableError(
+                    "Ray", f"{where}: {cluster.first_line(exc)}",
+                    hint=cluster.HINT_ADDRESS if settings.ray_address else None) from None
             _started_here = True
         _users += 1
 
@@ -79,6 +87,10 @@ class CancelStopper(tune.Stopper):
         return self.stop_all()
 
     def stop_all(self) -> bool:
+        from synthts_core.services import leases
+
+        if leases.stop_request(self.job_id) is not None:  # a signal, a shutdown, the time limit
+            return True
         rt, _ = _job_rt(self.job_id)
         if rt is None:
             return False
@@ -140,9 +152,12 @@ class JobRecorder(tune.Callback):
                      checkpoint=str(trial.path) if getattr(trial, "path", None) else None)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        from synthts_core.services import leases
+
         rt, _ = _job_rt(self.job_id)
-        cancelling = rt is not None and rt.storage.get_job(self.job_id).status in (
-            "cancelling", "cancelled")
+        cancelling = leases.stop_request(self.job_id) is not None or (
+            rt is not None and rt.storage.get_job(self.job_id).status in (
+                "cancelling", "cancelled"))
         state = rt.storage.get_job(self.job_id).trials[_trial_index(trial)] if rt else None
         finished = state is not None and state.epoch >= state.epochs
         self._update(trial, status="succeeded" if finished or not cancelling else "cancelled")

@@ -290,6 +290,14 @@ class SynthtsClient:
     def cancel_job(self, job_id: str) -> dict[str, Any]:
         return self._json("POST", f"/jobs/{job_id}/cancel")
 
+    def resume_job(self, job_id: str) -> dict[str, Any]:
+        """Resume a stale (or failed) job in the API's background; 409 for a live one."""
+        return self._json("POST", f"/jobs/{job_id}/resume")
+
+    def fail_job(self, job_id: str, reason: str) -> dict[str, Any]:
+        """Mark a stale job failed with ``reason``; 409 for any other job."""
+        return self._json("POST", f"/jobs/{job_id}/fail", json={"reason": reason})
+
     def job_events(self, job_id: str, *, interval: float | None = None) -> JobEventStream:
         """Follow a job as server-sent events instead of polling it (see ``JobEventStream``);
         ``interval`` is how often the server re-reads the job (0.1 to 60 s)."""

@@ -30,9 +30,11 @@ class HealthController(Controller):
     @get("/ready", operation_id="readiness", responses={
         503: ResponseSpec(data_container=ReadyRead, description="A backend is unreachable")})
     async def readiness(self, runtime: Runtime, show_paths: bool) -> Response[ReadyRead]:
-        """Storage and tracker answer a ping; 503 with the failing check otherwise, so a load
-        balancer stops routing here while a database is down (also served at /ready). With
-        SYNTHTS_API_TOKEN set, locations are shown only to callers sending the token."""
+        """Storage and tracker answer a ping and a configured Ray cluster accepts connections
+        and this server's token (the local default Ray is started per job and always passes);
+        503 with the failing check otherwise, so a load balancer stops routing here while a
+        backend is down (also served at /ready). With SYNTHTS_API_TOKEN set, locations are
+        shown only to callers sending the token."""
         return await readiness_response(runtime, show_paths)
 
 
@@ -52,6 +54,7 @@ async def readiness_response(runtime: Runtime, show_paths: bool = True) -> Respo
     checks = {
         "storage": await sync_to_thread(_check, runtime, "storage", show_paths),
         "tracker": await sync_to_thread(_check, runtime, "tracker", show_paths),
+        "ray": await sync_to_thread(_check_ray, runtime, show_paths),
     }
     ok = all(c.ok for c in checks.values())
     return Response(ReadyRead(status="ready" if ok else "unavailable", checks=checks),
@@ -74,7 +77,8 @@ class InfoController(Controller):
         return InfoRead(
             version=__version__, storage=where(s.storage_uri),
             tracker=where(s.mlflow_tracking_uri) if s.tracker == "mlflow" else s.tracker,
-            ray=where(s.ray_address) if s.ray_address else "local (started in-process)",
+            ray=(s.ray_address if show_paths else hide_uri(f"ray:{s.ray_address}"))
+            if s.ray_address else "local (started in-process)",
             auth_required_for_writes=bool(s.api_token and s.api_token.get_secret_value()),
             max_request_bytes=s.max_request_bytes, max_generate_values=s.max_generate_values,
             datasets=_count(lambda: runtime.storage.list_datasets(
@@ -110,6 +114,23 @@ def _check(runtime: Runtime, part: str, show_paths: bool = True) -> CheckRead:
     uri = str(getattr(backend, "uri", ""))
     return CheckRead(ok=True, target=mask_uri(uri) if show_paths else hide_uri(uri),
                      detail=elapsed)
+
+
+def _check_ray(runtime: Runtime, show_paths: bool = True) -> CheckRead:
+    """SYNTHTS_RAY_ADDRESS accepts connections (a few seconds at most) and this server's token
+    (SYNTHTS_RAY_AUTH_*); the local default needs nothing until a job starts one."""
+    from synthts_core.services.cluster import ready_check
+
+    start = time.perf_counter()
+    try:
+        ok, target, detail = ready_check(runtime.settings)
+    except Exception as exc:  # never a 500 from a probe
+        ok, target, detail = False, runtime.settings.ray_address or "local", _short(exc)
+    if ok and runtime.settings.ray_address:
+        detail = f"{detail}, {(time.perf_counter() - start) * 1000:.1f} ms"
+    if not show_paths and runtime.settings.ray_address:
+        target, detail = hide_uri(f"ray:{target}"), hide_paths(detail.replace(target, "<hidden>"))
+    return CheckRead(ok=ok, target=target, detail=detail)
 
 
 def _count(fn: Callable[[], int]) -> int | None:

@@ -27,11 +27,23 @@ from synthts_core.api.schemas import (
     PageInfo,
     ParamRead,
 )
+from synthts_core.api.schemas.models import JobFail
 from synthts_core.api.security import WRITE_SECURITY
 from synthts_core.runtime import Runtime
 
 JobId = Parameter(max_length=128, description="Job id as returned by POST /jobs")
 KEEPALIVE_S = 15.0
+
+
+def _install_signal_handler() -> None:
+    """The server's jobs end ``cancelled`` (not left ``running``) when it is stopped by SIGTERM
+    (see ``training.install_server_signal_handler``); done once, when the API is imported."""
+    from synthts_core.services.training import install_server_signal_handler
+
+    install_server_signal_handler()
+
+
+_install_signal_handler()
 
 
 class JobsController(Controller):
@@ -51,7 +63,7 @@ class JobsController(Controller):
         job = training.submit_job(runtime, spec)
         training.start_job_in_background(runtime, job.id)
         location = f"/api/v1/jobs/{job.id}"
-        return Response(JobRead.from_domain(runtime.storage.get_job(job.id)), status_code=202,
+        return Response(_read(runtime, runtime.storage.get_job(job.id)), status_code=202,
                         headers={"Location": location})
 
     @get("/", operation_id="listJobs", sync_to_thread=True, responses=problems(),
@@ -66,14 +78,14 @@ class JobsController(Controller):
     ) -> JobPage:
         """A page of training jobs, newest first."""
         page = runtime.storage.list_jobs(offset=offset, limit=limit, status=status)
-        return JobPage(items=[JobRead.from_domain(j, show_paths) for j in page.items],
+        return JobPage(items=[_read(runtime, j, show_paths) for j in page.items],
                        page=PageInfo.of(page.total, offset, limit))
 
     @get("/{job_id:str}", operation_id="getJob", sync_to_thread=True, responses=problems(404))
     def get_job(self, runtime: Runtime, show_paths: bool, job_id: str = JobId) -> JobRead:
         """Status, overall progress and each trial's epoch, metrics and history; the
-        registered model once the job has succeeded."""
-        return JobRead.from_domain(runtime.storage.get_job(job_id), show_paths)
+        registered model once the job has succeeded; ``stale`` when its owner is gone."""
+        return _read(runtime, runtime.storage.get_job(job_id), show_paths)
 
     @post("/{job_id:str}/cancel", operation_id="cancelJob", sync_to_thread=True,
           status_code=202, security=WRITE_SECURITY, responses=problems(401, 404, 409))
@@ -83,7 +95,28 @@ class JobsController(Controller):
         from synthts_core.services import training
 
         training.cancel_job(runtime, job_id)
-        return JobRead.from_domain(runtime.storage.get_job(job_id))
+        return _read(runtime, runtime.storage.get_job(job_id))
+
+    @post("/{job_id:str}/resume", operation_id="resumeJob", sync_to_thread=True,
+          status_code=202, security=WRITE_SECURITY, responses=problems(401, 404, 409))
+    def resume_job(self, runtime: Runtime, job_id: str = JobId) -> JobRead:
+        """Resume an interrupted job (stale, or failed) from its trials' last checkpoints in
+        the background (202). A job running under a live owner, or one that succeeded or was
+        cancelled, answers 409."""
+        from synthts_core.services import training
+
+        training.check_resumable(runtime, job_id)
+        training.start_job_in_background(runtime, job_id, resume=True)
+        return _read(runtime, runtime.storage.get_job(job_id))
+
+    @post("/{job_id:str}/fail", operation_id="failJob", sync_to_thread=True,
+          status_code=200, security=WRITE_SECURITY, responses=problems(401, 404, 409))
+    def fail_job(self, runtime: Runtime, data: JobFail, job_id: str = JobId) -> JobRead:
+        """Mark a stale job (its owner is gone) as failed with a reason; its open tracker runs
+        end as FAILED. Any other job answers 409 (cancel a live one instead)."""
+        from synthts_core.services import training
+
+        return _read(runtime, training.fail_job(runtime, job_id, data.reason))
 
     @get("/{job_id:str}/events", operation_id="streamJobEvents", responses=problems(404),
          operation_class=encoding.sole_media("text/event-stream", encoding.SSE_EVENT))
@@ -97,7 +130,7 @@ class JobsController(Controller):
         connections alive."""
         job = await sync_to_thread(runtime.storage.get_job, job_id)  # 404 before streaming
         return ServerSentEvent(_job_stream(runtime, job_id, interval, show_paths,
-                                           JobRead.from_domain(job, show_paths)),
+                                           _read(runtime, job, show_paths)),
                                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
@@ -106,7 +139,8 @@ async def _job_stream(runtime: Runtime, job_id: str, interval: float, show_paths
     read, last, idle, seq = first, b"", 0.0, 0
     while True:
         event = JobEvent(id=read.id, status=read.status, progress=read.progress,
-                         terminal=read.terminal, trials=read.trials, errors=read.errors)
+                         terminal=read.terminal, trials=read.trials, errors=read.errors,
+                         stale=read.stale, error=read.error)
         payload = msgspec.json.encode(event)
         if payload != last:
             seq += 1
@@ -121,8 +155,12 @@ async def _job_stream(runtime: Runtime, job_id: str, interval: float, show_paths
             return
         await anyio.sleep(interval)
         idle += interval
-        read = JobRead.from_domain(await sync_to_thread(runtime.storage.get_job, job_id),
-                                   show_paths)
+        read = _read(runtime, await sync_to_thread(runtime.storage.get_job, job_id),
+                     show_paths)
+
+
+def _read(runtime: Runtime, job: object, show_paths: bool = True) -> JobRead:
+    return JobRead.from_domain(job, show_paths, runtime.settings.job_stale_after_s)
 
 
 class ArchitecturesController(Controller):

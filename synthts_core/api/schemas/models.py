@@ -28,6 +28,9 @@ class JobCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     model_name: Name | None = None
     seed: Seed = 0
     max_concurrent: Annotated[int, Meta(ge=1, le=1024)] | None = None
+    time_limit_s: Annotated[int, Meta(ge=1, le=30 * 86400, description=(
+        "Wall-clock seconds one run (or resume) of the job may take; a job cut short by it "
+        "fails, and its best checkpoint so far is registered"))] | None = None
 
     def __post_init__(self) -> None:
         check_free_form(self.search_space, "search_space")
@@ -70,26 +73,63 @@ class ModelVersionRead(Struct, kw_only=True):
         return read
 
 
+class ClusterRead(Struct, kw_only=True):
+    """The Ray cluster a job (last) ran on: its address ("local ..." for a Ray started per
+    job), Ray version, live nodes and total resources when the job started."""
+
+    address: str
+    ray_version: str
+    nodes: int
+    resources: dict[str, float]
+
+
+class JobOwnerRead(Struct, kw_only=True):
+    """The process that runs (or last ran) a job."""
+
+    host: str
+    pid: int
+
+
 class JobRead(Struct, kw_only=True):
     id: str
     spec: dict[str, Any]
     status: Literal["queued", "running", "succeeded", "failed", "cancelling", "cancelled"]
     terminal: bool
+    # running or cancelling, but its owner is gone (no heartbeat for SYNTHTS_JOB_STALE_AFTER_S,
+    # or its process ended): resume it (POST /jobs/{id}/resume) or mark it failed
+    stale: bool = False
+    stale_reason: str | None = None
     progress: float
     trials: list[TrialRead]
+    # the current error (null unless the job failed or was cancelled with a reason); ``errors``
+    # is the history, earlier runs included
+    error: str | None = None
     errors: list[str]
     best_trial: str | None
     model: ModelVersionRead | None
+    owner: JobOwnerRead | None = None
+    heartbeat_at: datetime | None = None
+    cluster: ClusterRead | None = None
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def from_domain(cls, job: Any, show_paths: bool = True) -> JobRead:
-        """``show_paths=False`` hides file system paths in errors and the model's source."""
+    def from_domain(cls, job: Any, show_paths: bool = True,
+                    stale_after_s: float = 60.0) -> JobRead:
+        """``show_paths=False`` hides file system paths in errors, the model's source and the
+        job's owner process. ``stale_after_s``: the heartbeat age that makes a job stale."""
         from synthts_core.api.security import hide_paths
         from synthts_core.domain import TERMINAL_STATUSES
+        from synthts_core.services.leases import stale_reason
 
         data = msgspec.to_builtins(job)
+        data["stale_reason"] = stale_reason(job, stale_after_s)
+        data["stale"] = data["stale_reason"] is not None
+        if not show_paths:
+            data["owner"] = None
+            data["error"] = hide_paths(data.get("error"))
+            if data.get("cluster"):
+                data["cluster"]["address"] = "<hidden>"
         for trial in data["trials"]:
             trial.pop("checkpoint", None)
             epochs = trial.get("epochs") or 0
@@ -103,6 +143,12 @@ class JobRead(Struct, kw_only=True):
             if data.get("model"):
                 data["model"]["source"] = None
         return msgspec.convert(data, cls)
+
+
+class JobFail(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Why a stale job is marked failed."""
+
+    reason: Annotated[str, Meta(min_length=1, max_length=500)]
 
 
 class JobPage(Struct):
@@ -119,6 +165,8 @@ class JobEvent(Struct, kw_only=True):
     terminal: bool
     trials: list[TrialRead]
     errors: list[str]
+    stale: bool = False
+    error: str | None = None
 
 
 # ----------------------------------------------------------------------------- models

@@ -1,17 +1,23 @@
-"""``synthts jobs list|show|cancel``: training jobs as storage keeps them."""
+"""``synthts jobs list|show|cancel|fail``: training jobs as storage keeps them. A running job
+whose owner process is gone shows as ``stale``: resume it (``synthts train --resume ID``) or
+mark it failed (``synthts jobs fail ID --reason ...``)."""
 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from synthts_core.cli import cli_runtime
 
+if TYPE_CHECKING:
+    from synthts_core.domain import TrainingJob
+
 
 @click.group("jobs")
 def command() -> None:
-    """Training jobs: list, show one, cancel one."""
+    """Training jobs: list, show one, cancel one, mark a stale one failed."""
 
 
 @command.command("list")
@@ -26,8 +32,12 @@ def list_command(ctx: click.Context, status: str | None, limit: int, as_json: bo
 
     with cli_runtime(ctx) as rt:
         page = training.list_jobs(rt, limit=limit, status=status)
+        stale_after = rt.settings.job_stale_after_s
     if as_json:
-        click.echo(json.dumps(to_builtins(page), indent=2))
+        data = to_builtins(page)
+        for item, job in zip(data["items"], page.items, strict=True):
+            item.update(_lease(job, stale_after))
+        click.echo(json.dumps(data, indent=2))
         return
     if not page.items:
         click.echo("no training jobs yet (start one with `synthts train`)")
@@ -40,7 +50,8 @@ def list_command(ctx: click.Context, status: str | None, limit: int, as_json: bo
         table.add_column(col)
     for job in page.items:
         model = f"{job.model.name}@{job.model.version}" if job.model else ""
-        table.add_row(job.id, job.spec.dataset, job.status, f"{job.progress:.0%}",
+        table.add_row(job.id, job.spec.dataset, status_text(job, stale_after),
+                      f"{job.progress:.0%}",
                       str(len(job.trials)), model, job.created_at.strftime("%Y-%m-%d %H:%M"))
     Console().print(table)
 
@@ -54,21 +65,56 @@ def show_command(ctx: click.Context, job_id: str, as_json: bool) -> None:
     from synthts_core.cli.commands.train import trials_table
     from synthts_core.domain import to_builtins
     from synthts_core.services import training
+    from synthts_core.services.leases import stale_reason
 
     with cli_runtime(ctx) as rt:
         job = training.get_job(rt, job_id)
+        stale_after = rt.settings.job_stale_after_s
     if as_json:
-        click.echo(json.dumps(to_builtins(job), indent=2))
+        click.echo(json.dumps({**to_builtins(job), **_lease(job, stale_after)}, indent=2))
         return
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console()
     console.print(trials_table(job))
+    if job.owner is not None and job.status in ("running", "cancelling"):
+        beat = job.heartbeat_at.isoformat(timespec="seconds") if job.heartbeat_at else "never"
+        console.print(f"owner: pid {job.owner.pid} on {escape(job.owner.host)}, "
+                      f"last heartbeat {beat}")
+    reason = stale_reason(job, stale_after)
+    if reason is not None:
+        console.print(f"[red]stale[/red]: {escape(reason)}; resume it with `synthts train "
+                      f"--resume {job.id}` or mark it failed with `synthts jobs fail {job.id} "
+                      "--reason ...`")
+    if job.cluster is not None:
+        from synthts_core.services.cluster import cluster_text
+
+        console.print(f"cluster: {escape(cluster_text(job.cluster))}")
     if job.model is not None:
         console.print(f"model: {job.model.name} version {job.model.version} "
                       f"(best trial {job.best_trial})")
-    for err in job.errors:
-        console.print(f"[yellow]{err}[/yellow]")
+    if job.error is not None:
+        console.print(f"[red]error: {escape(job.error)}[/red]")
+    history = [e for e in job.errors if e != job.error]
+    if history:
+        console.print("history (earlier runs and trial errors):")
+        for err in history:
+            console.print(f"  [yellow]{escape(err)}[/yellow]")
+
+
+def status_text(job: TrainingJob, stale_after_s: float) -> str:
+    """The status to show: ``stale (running)`` when the job's owner is gone."""
+    from synthts_core.services.leases import is_stale
+
+    return f"stale ({job.status})" if is_stale(job, stale_after_s) else job.status
+
+
+def _lease(job: TrainingJob, stale_after_s: float) -> dict[str, Any]:
+    from synthts_core.services.leases import stale_reason
+
+    reason = stale_reason(job, stale_after_s)
+    return {"stale": reason is not None, "stale_reason": reason}
 
 
 @command.command("cancel")
@@ -81,3 +127,25 @@ def cancel_command(ctx: click.Context, job_id: str) -> None:
     with cli_runtime(ctx) as rt:
         job = training.cancel_job(rt, job_id)
     click.echo(f"{job.id}: {job.status}")
+
+
+@command.command("fail")
+@click.argument("job_id")
+@click.option("--reason", required=True, help="Why (kept in the job's errors).")
+@click.pass_context
+def fail_command(ctx: click.Context, job_id: str, reason: str) -> None:
+    """Mark a stale job (its owner process is gone) as failed; its open MLflow runs end FAILED."""
+    from synthts_core.services import training
+
+    with cli_runtime(ctx) as rt:
+        job = training.fail_job(rt, job_id, reason)
+    click.echo(f"{job.id}: {job.status} ({job.error})")
+
+
+def _register_prune() -> None:
+    from synthts_core.cli.commands.jobs_prune import prune_command
+
+    command.add_command(prune_command)
+
+
+_register_prune()

@@ -110,6 +110,9 @@ def _higher_is_better(metric: str) -> bool:
 @click.option("--model-name", help="Registered model name (default: DATASET-gan).")
 @click.option("--seed", type=int, help="Seed of the trial draw and the trainings.")
 @click.option("--max-concurrent", type=int, help="Trials running at once.")
+@click.option("--time-limit", "time_limit_s", type=int, metavar="SECONDS",
+              help="Stop the job after this many seconds (it fails; the best trial so far "
+              "is registered).")
 @click.option("--set", "settings", multiple=True, metavar="PARAM=VALUE",
               help="Search-space entry: a value, a JSON list (random choice) or "
               '{"low": a, "high": b} (repeatable).')
@@ -120,21 +123,21 @@ def _higher_is_better(metric: str) -> bool:
 def command(ctx: click.Context, dataset: str | None, job_file: Path | None,
             architectures: tuple[str, ...], labels: tuple[str, ...], num_trials: int | None,
             epochs: int | None, select_metric: str | None, model_name: str | None,
-            seed: int | None, max_concurrent: int | None, settings: tuple[str, ...],
-            resume_id: str | None, quiet: bool) -> None:
+            seed: int | None, max_concurrent: int | None, time_limit_s: int | None,
+            settings: tuple[str, ...], resume_id: str | None, quiet: bool) -> None:
     """Run a hyper-parameter search of GANs on a dataset and register the best model."""
     from synthts_core.errors import BadInputError
     from synthts_core.services import training
 
     with cli_runtime(ctx) as rt:
         if resume_id:
-            job = rt.storage.get_job(resume_id)
+            job = training.check_resumable(rt, resume_id)  # a live owner: error naming it
         else:
             overrides = {"dataset": dataset, "architectures": list(architectures) or None,
                          "labels": list(labels) or None, "num_trials": num_trials,
                          "epochs": epochs, "select_metric": select_metric,
                          "model_name": model_name, "seed": seed,
-                         "max_concurrent": max_concurrent,
+                         "max_concurrent": max_concurrent, "time_limit_s": time_limit_s,
                          "search_space": parse_set(settings)}
             fields = load_job_file(job_file) if job_file else {}
             if not (dataset or fields.get("dataset")):
@@ -142,16 +145,24 @@ def command(ctx: click.Context, dataset: str | None, job_file: Path | None,
                                     "(or a --job file naming one)")
             job = training.submit_job(rt, build_spec(fields, overrides))
             click.echo(f"submitted {job.id} ({len(job.trials)} trials)")
-        final = _run_live(rt, job, resume=bool(resume_id), quiet=quiet)
+        try:
+            final = _run_live(rt, job, resume=bool(resume_id), quiet=quiet)
+        except training.JobInterrupted as exc:  # a second signal: the job is recorded
+            click.secho(f"job {job.id} cancelled ({exc})", fg="red", err=True)
+            ctx.exit(130)
     if final.model is not None:
         click.echo(f"registered {final.model.name} version {final.model.version} "
                    f"(alias best, {final.spec.select_metric}="
                    f"{final.model.metrics.get(final.spec.select_metric, float('nan')):.4g}, "
                    f"trial {final.best_trial})")
-    for err in final.errors:
+    history = [e for e in final.errors if e != final.error]
+    if history:  # trial errors and earlier runs: the job's current state is below
+        click.secho("history:", fg="yellow", err=True)
+    for err in history:
         click.secho(f"  {err}", fg="yellow", err=True)
     if final.status != "succeeded":
-        click.secho(f"job {final.id} {final.status}", fg="red", err=True)
+        reason = f": {final.error}" if final.error else ""
+        click.secho(f"job {final.id} {final.status}{reason}", fg="red", err=True)
         ctx.exit(1)
 
 

@@ -1,5 +1,7 @@
 """Train: choose a dataset (and some of its labels), architectures, a search space, trials
 and epochs; submit; watch jobs with a progress bar per trial and live metric curves; cancel.
+A job whose owner process is gone shows as ``stale``: resume it (u), or mark it failed (f).
+A job whose owner process is gone shows as ``stale``: resume it (u), or mark it failed (f).
 
 The watched job is followed over the API's server-sent events (``GET /jobs/{id}/events``), not
 polled: while its stream is open the page sends no request for it; the job list is re-read once
@@ -38,6 +40,8 @@ JOB_SCHEMA = [
 class TrainScreen(BaseScreen):
     MODE = "train"
     BINDINGS = [Binding("ctrl+s", "submit", "Submit job"), Binding("c", "cancel_job", "Cancel job"),
+                Binding("u", "resume_job", "Resume job", show=False),
+                Binding("f", "fail_job", "Mark failed", show=False),
                 Binding("r", "refresh", "Refresh", show=False)]
 
     def __init__(self) -> None:
@@ -232,7 +236,7 @@ class TrainScreen(BaseScreen):
         except Exception:  # not in the listed page
             return
         model = job.get("model") or {}
-        table.update_cell_at(Coordinate(row, 2), job["status"])
+        table.update_cell_at(Coordinate(row, 2), status_label(job))
         table.update_cell_at(Coordinate(row, 3), f"{int(float(job.get('progress') or 0) * 100)}%")
         if model:
             table.update_cell_at(Coordinate(row, 5), f"{model['name']}@{model['version']}")
@@ -251,7 +255,7 @@ class TrainScreen(BaseScreen):
         for j in self.jobs:
             spec = j.get("spec") or {}
             model = j.get("model") or {}
-            table.add_row(str(j["id"])[:12], spec.get("dataset", "?"), j["status"],
+            table.add_row(str(j["id"])[:12], spec.get("dataset", "?"), status_label(j),
                           f"{int(float(j.get('progress') or 0) * 100)}%",
                           str(len(j.get("trials") or [])),
                           f"{model['name']}@{model['version']}" if model else "-", key=j["id"])
@@ -314,3 +318,42 @@ class TrainScreen(BaseScreen):
     def show_cancelled(self, job: dict[str, Any]) -> None:
         self.notify(f"job {job['id']}: {job['status']}")
         self.load_jobs()
+
+    # ------------------------------------------------------------------ stale jobs
+    def action_resume_job(self) -> None:
+        if self.watched:
+            self.resume_job(self.watched)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="resume")
+    def resume_job(self, job_id: str) -> None:
+        self.deliver("resumed", self.client.resume_job(job_id))
+
+    def show_resumed(self, job: dict[str, Any]) -> None:
+        self.notify(f"job {job['id']}: resuming")
+        self.load_jobs()
+
+    def action_fail_job(self) -> None:
+        job_id = self.watched
+        if not job_id:
+            self.notify("select a job first", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.fail_job(job_id)
+
+        self.app.push_screen(ConfirmDialog(f"Mark stale job {job_id} failed?",
+                                           yes="Mark failed"), answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="fail")
+    def fail_job(self, job_id: str) -> None:
+        self.deliver("failed", self.client.fail_job(job_id, "marked failed in the TUI"))
+
+    def show_failed(self, job: dict[str, Any]) -> None:
+        self.notify(f"job {job['id']}: {job['status']}")
+        self.load_jobs()
+
+
+def status_label(job: dict[str, Any]) -> str:
+    """``stale`` for a job whose owner is gone, else its status."""
+    return "stale" if job.get("stale") else str(job.get("status", "?"))

@@ -91,18 +91,21 @@ class NoiseOutput(nn.Module):
     and a raw scale per channel and point, and the output is ``tanh(mean) + softplus(scale) *
     eps`` (clamped to [-1, 1]) with fresh ``eps ~ N(0, 1)`` at every point: the network can then make white noise of
     any level (which a convolution stack, a smoother, cannot), class by class and point by
-    point. ``eps`` comes from ``self.rng`` when set, so sampling is reproducible."""
+    point. ``eps`` comes from ``self.rng`` when set, so sampling is reproducible, or is given
+    whole in ``self.eps`` (the API's batching: each request's noise drawn as if it ran alone)."""
 
     def __init__(self, noise_inputs: bool) -> None:
         super().__init__()
         self.noise_inputs = noise_inputs
         self.rng: torch.Generator | None = None
+        self.eps: torch.Tensor | None = None
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         if not self.noise_inputs:
             return torch.tanh(h)
         mean, raw = h.chunk(2, dim=1)
-        eps = torch.randn(mean.shape, device=mean.device, dtype=mean.dtype, generator=self.rng)
+        eps = self.eps if self.eps is not None else torch.randn(
+            mean.shape, device=mean.device, dtype=mean.dtype, generator=self.rng)
         # noise added after the squashing, so it stays Gaussian at the peaks too; the clamp
         # keeps the output in the training range (the real extremes are exactly +-1)
         return (torch.tanh(mean) + nn.functional.softplus(raw - 3.0) * eps).clamp(-1.0, 1.0)
@@ -112,6 +115,12 @@ def set_noise_rng(module: nn.Module, rng: torch.Generator | None) -> None:
     for m in module.modules():
         if isinstance(m, NoiseOutput):
             m.rng = rng
+
+
+def set_noise_eps(module: nn.Module, eps: torch.Tensor | None) -> None:
+    for m in module.modules():
+        if isinstance(m, NoiseOutput):
+            m.eps = eps
 
 
 def _sn(layer: nn.Module, on: bool) -> nn.Module:

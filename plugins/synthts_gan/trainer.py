@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from synthts_gan.backbones import NetSpec, build_networks, set_dropout_rng, set_noise_rng
+from synthts_gan.backbones import (
+    NetSpec,
+    build_networks,
+    set_dropout_rng,
+    set_noise_eps,
+    set_noise_rng,
+)
 from synthts_gan.epoch_data import epoch_blocks, fit_batch
 from synthts_gan.state import load_state, save_state
 from synthts_gan.steps import LOSS_NAMES, StepContext, cgan_block, wgan_gp_block
@@ -231,11 +237,21 @@ class GanTrainer:
     @torch.no_grad()
     def generate(self, n: int, labels: np.ndarray | None = None, z: np.ndarray | None = None,
                  seed: int | None = None, label_weights: np.ndarray | None = None,
-                 chunk: int = 4096) -> np.ndarray:
+                 chunk: int = 4096, noise: np.ndarray | None = None) -> np.ndarray:
         """``n`` series (n, c, L) in [-1, 1]. ``z`` (n, latent_dim) fixes the latents; ``seed``
         draws them (on the CPU, so a seed gives the same latents on every device).
         ``label_weights`` (n, n_classes) mixes class conditionings instead of hard ``labels``;
-        a conditional model given neither draws labels uniformly from ``seed``."""
+        a conditional model given neither draws labels uniformly from ``seed``. ``noise``
+        (n, c, L) fixes the per-point noise of a ``noise_inputs`` generator (see
+        ``sampling_noise``)."""
+        noise_t = None
+        if noise is not None:
+            shape = (n, self.config.n_channels, self.config.length)
+            noise_t = torch.as_tensor(np.asarray(noise, np.float32))
+            if not self.config.noise_inputs or tuple(noise_t.shape) != shape:
+                raise ValueError(f"noise must be {shape} for a noise_inputs generator; got "
+                                 f"{tuple(noise_t.shape)}" if self.config.noise_inputs else
+                                 "this generator draws no noise of its own: give no noise")
         rng = torch.Generator().manual_seed(self.config.seed + 1 if seed is None else seed)
         if z is None:
             zt = torch.randn(n, self.latent_dim, generator=rng)
@@ -269,12 +285,32 @@ class GanTrainer:
             part = slice(s, s + chunk)
             y = None if lab_t is None else lab_t[part].to(self.device)
             w = None if w_t is None else w_t[part].to(self.device)
+            if noise_t is not None:
+                set_noise_eps(net, noise_t[part].to(self.device))
             out.append(net(zt[part].to(self.device), y, w).float().cpu())
         set_noise_rng(net, None)
+        set_noise_eps(net, None)
         net.train()
         if not out:
             return np.zeros((0, self.config.n_channels, self.config.length), np.float32)
         return torch.cat(out).numpy()
+
+    @torch.no_grad()
+    def sampling_noise(self, n: int, seed: int | None = None, chunk: int = 4096
+                       ) -> np.ndarray | None:
+        """The per-point noise ``generate(n, labels=..., seed=seed)`` draws (labels given),
+        drawn the same way (same generators, same chunks), so a request batched with others
+        gets the series it gets alone. None for a generator without noise inputs."""
+        if not self.config.noise_inputs:
+            return None
+        rng = torch.Generator().manual_seed(self.config.seed + 1 if seed is None else seed)
+        torch.randn(n, self.latent_dim, generator=rng)  # the latents come first
+        noise_rng = torch.Generator(device=self.device)
+        noise_rng.manual_seed(int(torch.randint(0, 2**62, (1,), generator=rng)))
+        shape = (self.config.n_channels, self.config.length)
+        parts = [torch.randn((min(chunk, n - s), *shape), device=self.device,
+                             generator=noise_rng).cpu() for s in range(0, n, chunk)]
+        return torch.cat(parts).numpy() if parts else np.zeros((0, *shape), np.float32)
 
     # ------------------------------------------------------------------ persistence
     def weights(self) -> bytes:

@@ -11,8 +11,10 @@ Reproducibility is kept: every request draws its latents from its own seed exact
 unbatched call would (``trainer.generate`` draws ``randn(n, latent_dim)`` from a generator
 seeded with ``seed``, or the model's ``seed + 1`` when none is given), so a request gets the
 same series whether or not it shared a pass (up to float rounding of a larger matrix product).
-Models whose trainer exposes no ``latent_dim``, or whose generator draws noise of its own while
-sampling (``noise_inputs``), run one request per pass, as before.
+A generator that draws noise of its own while sampling (``noise_inputs``) gets each request's
+noise drawn as that request alone would draw it (``trainer.sampling_noise``); models whose
+trainer exposes no ``latent_dim``, or draws noise it cannot hand over, run one request per
+pass, as before.
 """
 
 from __future__ import annotations
@@ -51,15 +53,16 @@ def plan_request(model: Any, n: int | None, labels: Sequence[str] | None,
 
 
 def can_batch(model: Any) -> bool:
-    """Whether a request's series depend on its latents alone: the trainer exposes
-    ``latent_dim`` and the seed its latents come from, and the generator draws no noise of
-    its own while sampling (``noise_inputs``: that noise is drawn per forward pass, so sharing
-    a pass would change a seeded request's series)."""
+    """Whether a request's series can be reproduced inside a shared pass: the trainer exposes
+    ``latent_dim`` and the seed its latents come from, and a generator that draws noise of its
+    own while sampling (``noise_inputs``) can draw a request's noise ahead
+    (``sampling_noise``); otherwise sharing a pass would change a seeded request's series."""
     trainer = getattr(model, "trainer", None)
     config = getattr(trainer, "config", None)
     return (isinstance(getattr(trainer, "latent_dim", None), int)
             and isinstance(getattr(config, "seed", None), int)
-            and not getattr(config, "noise_inputs", False))
+            and (not getattr(config, "noise_inputs", False)
+                 or callable(getattr(trainer, "sampling_noise", None))))
 
 
 def latents(model: Any, n: int, seed: int | None) -> np.ndarray:
@@ -79,11 +82,14 @@ def run_batch(model: Any, batch: list[_Pending]) -> list[np.ndarray]:
         empty = np.zeros((0, model.n_channels, model.length), np.float32)
         return [empty for _ in batch]
     z = np.concatenate([latents(model, p.total, p.seed) for p in batch])
+    noise = None
+    if getattr(model.trainer.config, "noise_inputs", False):
+        noise = np.concatenate([model.trainer.sampling_noise(p.total, p.seed) for p in batch])
     if model.conditional:
         idx = np.concatenate([p.label_idx for p in batch if p.label_idx is not None])
-        values, _ = model.generate(1, labels=idx.tolist(), z=z)
+        values, _ = model.generate(1, labels=idx.tolist(), z=z, noise=noise)
     else:
-        values, _ = model.generate(len(z), z=z)
+        values, _ = model.generate(len(z), z=z, noise=noise)
     cuts = np.cumsum([p.total for p in batch])[:-1]
     return np.split(values, cuts)
 

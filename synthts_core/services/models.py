@@ -141,10 +141,11 @@ class LoadedModel:
 
     def generate(self, n: int | None = None, labels: Sequence[str | int] | None = None,
                  counts: Mapping[str, int] | None = None, seed: int | None = None,
-                 max_values: int | None = None, z: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray | None]:
+                 max_values: int | None = None, z: np.ndarray | None = None,
+                 noise: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """(values float32 (n, c, L) in real units, label index per series or None); ``z``
-        fixes the latents (the API's batching draws them per request)."""
+        fixes the latents and ``noise`` a noise-input generator's per-point noise (the API's
+        batching draws both per request)."""
         label_idx = self.plan(n, labels, counts)
         total = len(label_idx) if label_idx is not None else _count(1 if n is None else n, "n")
         if max_values is not None and total * self.n_channels * self.length > max_values:
@@ -154,8 +155,12 @@ class LoadedModel:
         if seed is not None and (not isinstance(seed, int) or seed < 0):
             raise BadInputError("seed", f"got {seed!r}", allowed="an integer >= 0")
         with self._lock:  # torch modules are not safe to run from several threads at once
-            raw = (self.trainer.generate(total, labels=label_idx, seed=seed) if z is None
-                   else self.trainer.generate(total, labels=label_idx, z=z))
+            if z is None:
+                raw = self.trainer.generate(total, labels=label_idx, seed=seed)
+            elif noise is None:
+                raw = self.trainer.generate(total, labels=label_idx, z=z)
+            else:
+                raw = self.trainer.generate(total, labels=label_idx, z=z, noise=noise)
         values = np.asarray(_to_numpy(raw), dtype=np.float32)
         values = values * self._scale + self._offset
         return values.astype(np.float32, copy=False), label_idx

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
+import pytest
 from litestar.testing import TestClient
 
 from synthts_core.api import create_app
@@ -121,9 +122,11 @@ def test_backend_errors_hide_paths_from_callers_without_the_token(tmp_path):
 # ------------------------------------------------------------------------- batching
 
 
-def test_concurrent_requests_share_forward_passes(tmp_path):
+@pytest.mark.parametrize("noise_inputs", [False, True], ids=["plain", "noise-inputs"])
+def test_concurrent_requests_share_forward_passes(tmp_path, noise_inputs):
     """Eight clients at once on a live server: fewer forward passes than requests, and each
-    answer equals what the model gives that request alone (same seed, same latents)."""
+    answer equals what the model gives that request alone (same seed, same latents; for a
+    generator with noise inputs, the same per-point noise too)."""
     from synthts_core.runtime import Runtime
 
     settings = api_settings(tmp_path / "batch")
@@ -133,7 +136,8 @@ def test_concurrent_requests_share_forward_passes(tmp_path):
         spec = generation.resolve_preset(rt.registries, "harmonics10", name="serve", count=8,
                                          length=256)
         meta = datasets.store(rt, generation.build_dataset(rt.registries, spec))
-        ref = register_untrained(rt, "serve-gan", meta, latent_dim=32)
+        ref = register_untrained(rt, "serve-gan", meta, latent_dim=32,
+                                 noise_inputs=noise_inputs)
     labels = meta.label_names
     bodies = [{"n": 40, "seed": s} for s in range(6)] + [
         {"counts": {labels[1]: 7, labels[4]: 0}, "seed": 9}, {"n": 3, "labels": [labels[2]]}]
@@ -181,28 +185,25 @@ def test_the_single_request_path_stays_available(tmp_path):
         assert app.state.api.batcher is None
 
 
-def test_models_that_draw_their_own_noise_are_not_batched(tmp_path):
-    """A generator with noise inputs draws fresh noise in every forward pass from the
-    request's seed: shared with other requests, the pass would change a seeded request's
-    series. Such a model runs one request per pass and answers what it answers alone."""
-    app = create_app(api_settings(tmp_path / "noisy"))
-    runtime = app.state.api.runtime
-    with TestClient(app) as c:
-        assert c.post(f"{API}/datasets", json={"name": "nz", **SMALL_HARMONICS}).status_code \
-            == 201
-        ref = register_untrained(runtime, "nz-gan", runtime.storage.get_dataset_meta("nz"),
-                                 latent_dim=8, noise_inputs=True)
-        path = f"{API}/models/nz-gan/versions/{ref.version}/generate"
-        answers = [c.post(path, json={"n": 2, "seed": s}, params={"format": "npy"})
-                   for s in (4, 5)]
-        model = app.state.api.models.get("nz-gan", ref.version)
-        batched = app.state.api.batcher.requests
-    for seed, answer in zip((4, 5), answers, strict=True):
-        assert answer.status_code == 200, answer.text
-        got = np.load(io.BytesIO(answer.content), allow_pickle=False)
-        alone, _ = model.generate(2, seed=seed)
-        np.testing.assert_array_equal(got, alone)
-    assert batched == 0
+def test_a_requests_noise_is_drawn_ahead_exactly_as_alone():
+    """A generator with noise inputs draws per-point noise in its forward pass; batching hands
+    each request the noise it would draw alone (``sampling_noise``), chunk for chunk."""
+    import torch
+    from synthts_gan.plugin import builtin_architectures
+
+    arch = {a.name: a for a in builtin_architectures()}["cwgan_gp"]
+    trainer = arch.build({"latent_dim": 8, "length": 16, "n_channels": 2, "n_classes": 3,
+                          "noise_inputs": True, "seed": 0}, "cpu")
+    labels = np.array([0, 1, 2, 2, 1, 0, 1])
+    alone = trainer.generate(7, labels=labels, seed=11, chunk=3)
+    z = torch.randn(7, 8, generator=torch.Generator().manual_seed(11)).numpy()
+    ahead = trainer.generate(7, labels=labels, z=z, noise=trainer.sampling_noise(7, 11, chunk=3),
+                             chunk=5)
+    np.testing.assert_allclose(ahead, alone, rtol=1e-5, atol=1e-6)  # other chunks: rounding
+    redrawn = trainer.generate(7, labels=labels, z=z, chunk=3)
+    assert np.abs(redrawn - alone).max() > 1e-3
+    with pytest.raises(ValueError, match="noise must be"):
+        trainer.generate(2, labels=[0, 1], z=z[:2], noise=np.zeros((2, 2, 15), np.float32))
 
 
 # ------------------------------------------------------------------------- JSON encoding

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -103,6 +103,16 @@ class Settings(BaseSettings):
     def _expand(cls, v: Path) -> Path:
         return v.expanduser().absolute()
 
+    @model_validator(mode="after")
+    def _lease_timing(self) -> Settings:
+        # a heartbeat at least as slow as the stale limit makes every live job look stale
+        if self.job_stale_after_s < 3 * self.job_heartbeat_s:
+            raise ValueError(
+                f"SYNTHTS_JOB_STALE_AFTER_S ({self.job_stale_after_s:g}) must be at least 3 x "
+                f"SYNTHTS_JOB_HEARTBEAT_S ({self.job_heartbeat_s:g}), i.e. >= "
+                f"{3 * self.job_heartbeat_s:g}")
+        return self
+
     # derived locations of the embedded defaults
     @property
     def storage_uri(self) -> str:
@@ -123,13 +133,13 @@ class Settings(BaseSettings):
     @property
     def ray_storage_uri(self) -> str:
         """Tune's storage path: SYNTHTS_RAY_STORAGE (a shared folder or a URI), or the data
-        folder's ray/. A plain path is made absolute."""
+        folder's ray/. A plain path (or a file:// one) is made absolute."""
         value = (self.ray_storage or "").strip()
         if not value:
             return str(self.ray_storage_dir)
-        if "://" in value:
-            return value.removeprefix("file://") if value.startswith("file://") else value
-        return str(Path(value).expanduser().absolute())
+        if "://" in value and not value.startswith("file://"):
+            return value
+        return str(Path(value.removeprefix("file://")).expanduser().absolute())
 
     def ensure_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)

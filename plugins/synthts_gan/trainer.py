@@ -293,7 +293,7 @@ class GanTrainer:
         net.train()
         if not out:
             return np.zeros((0, self.config.n_channels, self.config.length), np.float32)
-        return torch.cat(out).numpy()
+        return (out[0] if len(out) == 1 else torch.cat(out)).numpy()  # one chunk: no copy
 
     @torch.no_grad()
     def sampling_noise(self, n: int, seed: int | None = None, chunk: int = 4096

@@ -23,10 +23,17 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import msgspec
+from bson.errors import InvalidDocument
 from mongoengine import connect, disconnect
 from mongoengine.errors import NotUniqueError
 from pymongo import UpdateOne
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, InvalidURI, OperationFailure
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    InvalidURI,
+    OperationFailure,
+)
 from pymongo.uri_parser import parse_uri
 
 from synthts_core.domain import (
@@ -241,7 +248,9 @@ class MongoStorage:
 
     def _records_to_documents(self) -> int:
         """Schema 1 -> 2: ``meta_json`` -> ``metadata`` and ``doc`` JSON -> sub-document. A
-        record whose JSON cannot be parsed is left as it was (reading it names it as corrupt)."""
+        record whose JSON cannot be parsed is left as it was (reading it names it as corrupt),
+        and so is one whose sub-document would be too large for BSON (readers still take the
+        JSON string)."""
         converted = 0
         steps = ((self.docs.Dataset._get_collection(), "meta_json", "metadata"),
                  (self.docs.Job._get_collection(), "doc", "doc"))
@@ -268,9 +277,28 @@ class MongoStorage:
                     if new != old:
                         change["$unset"] = {old: ""}
                         change["$set"]["rev"] = 0
-                    ops.append(UpdateOne({"_id": row["_id"], old: text}, change))
+                    ops.append(({"_id": row["_id"], old: text}, change))
                 if ops:
-                    converted += coll.bulk_write(ops, ordered=False).modified_count
+                    converted += self._apply(coll, ops)
+        return converted
+
+    @staticmethod
+    def _apply(coll: Any, ops: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
+        """The batch's updates; when one is refused (too large for BSON), each on its own,
+        leaving the refused ones as they are. Re-running an update is harmless: its filter
+        holds the old JSON text."""
+        try:
+            return int(coll.bulk_write([UpdateOne(f, c) for f, c in ops],
+                                       ordered=False).modified_count)
+        except (BulkWriteError, InvalidDocument):  # DocumentTooLarge is an InvalidDocument
+            pass
+        converted = 0
+        for filt, change in ops:
+            try:
+                converted += coll.update_one(filt, change).modified_count
+            except (InvalidDocument, OperationFailure) as exc:
+                log.warning("%s %r: left as schema 1, its document cannot be stored as BSON: "
+                            "%s", coll.name, filt["_id"], str(exc)[:200])
         return converted
 
     def schema_version(self) -> int:

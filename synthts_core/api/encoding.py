@@ -136,8 +136,11 @@ def json_array(values: np.ndarray, prefix: bytes = b"", suffix: bytes = b"") -> 
     lets the digits be laid out with array operations."""
     a = np.asarray(values)
     shape = a.shape
-    if a.ndim == 0 or a.size == 0:
+    if a.size == 0:  # nested empty lists: no number to write
         return b"".join((prefix, json.dumps(a.tolist()).encode(), suffix))
+    if a.ndim == 0:  # one number: as float32, NaN or infinity as null like the rest
+        v = float(np.float32(a))
+        return b"".join((prefix, (json.dumps(v) if np.isfinite(v) else "null").encode(), suffix))
     flat = np.ascontiguousarray(a, dtype=np.float32).reshape(-1)
     n = flat.size
     absval = np.abs(flat)

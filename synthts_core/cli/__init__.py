@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
+from pydantic import ValidationError
 
 from synthts_core.errors import BadInputError, SynthtsError
 
@@ -91,6 +92,13 @@ class LazyGroup(click.Group):
         except SynthtsError as exc:
             click.secho(f"error: {exc.message}", fg="red", err=True)
             ctx.exit(2 if isinstance(exc, BadInputError) else 1)
+        except ValidationError as exc:  # a bad SYNTHTS_* setting: one line per setting
+            for err in exc.errors():
+                where = ", ".join(f"SYNTHTS_{str(p).upper()}" for p in err.get("loc", ())
+                                  ) or "settings"
+                text = str(err.get("msg", "")).removeprefix("Value error, ")
+                click.secho(f"error: {where}: {text}", fg="red", err=True)
+            ctx.exit(2)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

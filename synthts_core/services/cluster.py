@@ -360,14 +360,16 @@ def _size(n: float) -> str:
 def prepare_job(rt: Runtime, job: TrainingJob, resume: bool = False) -> TrainingJob:
     """Right after Ray is up, before the job runs: a resumed job still has its experiment
     folder, the trials fit the cluster and the disk; the cluster is recorded on the job."""
-    if resume and job.experiment_path and "://" not in job.experiment_path and \
-            not Path(job.experiment_path).is_dir():
-        from synthts_core.services.retention import PRUNED
+    from synthts_core.services.retention import PRUNED
 
-        pruned = next((e for e in reversed(job.errors) if PRUNED in e), None)
+    pruned = next((e for e in reversed(job.errors) if PRUNED in e), None)
+    gone = bool(job.experiment_path) and "://" not in str(job.experiment_path) and \
+        not Path(str(job.experiment_path)).is_dir()
+    if resume and (gone or pruned):  # a half-deleted folder cannot be resumed either
         raise ConflictError(f"training job {job.id!r} cannot be resumed: its experiment folder "
-                            f"{job.experiment_path} is gone" + (f" ({pruned})" if pruned else ""),
-                            name=job.id)
+                            f"{job.experiment_path} is "
+                            + ("gone" if gone else "partly deleted")
+                            + (f" ({pruned})" if pruned else ""), name=job.id)
     info, nodes = current_cluster(rt.settings)
     check_resources(rt.settings, info.resources, nodes)
     check_disk(rt, job)

@@ -26,13 +26,15 @@ from synthts_core.domain import JobOwner, TrainingJob, utcnow
 
 if TYPE_CHECKING:
     from synthts_core.runtime import Runtime
+    from synthts_core.settings import Settings
 
 log = logging.getLogger("synthts.training")
 
 LIVE_STATUSES = ("running", "cancelling")
 _HOST = socket.gethostname()
 
-# job id -> (kind, reason): "cancel" (a signal, a shutdown) or "timeout" (the job's time limit)
+# job id -> (kind, reason): "cancel" (a signal, a shutdown), "timeout" (the job's time limit) or
+# "lost" (another process took the lease over: stop without writing anything)
 _STOPS: dict[str, tuple[str, str]] = {}
 _DEADLINES: dict[str, tuple[float, int]] = {}  # job id -> (monotonic deadline, limit in s)
 _lock = threading.Lock()
@@ -92,6 +94,19 @@ def is_stale(job: TrainingJob, stale_after_s: float, now: datetime | None = None
     return stale_reason(job, stale_after_s, now) is not None
 
 
+def is_live(job: TrainingJob, settings: Settings, now: datetime | None = None) -> bool:
+    """Whether a process may be working on ``job`` now, whatever its status says: it has an
+    owner whose heartbeat is fresher than ``SYNTHTS_JOB_STALE_AFTER_S`` and whose process (when
+    it ran on this host) is still there. A job being resumed is live while it still reads
+    ``failed``; a job that just finished stays live until its last heartbeat ages."""
+    if job.owner is None or job.heartbeat_at is None:
+        return False
+    age = ((now or utcnow()) - job.heartbeat_at).total_seconds()
+    if age > settings.job_stale_after_s:
+        return False
+    return owner_alive(job.owner) is not False
+
+
 # ----------------------------------------------------------------------------- heartbeat
 
 
@@ -117,8 +132,12 @@ class Heartbeat:
                 self.rt.storage.update_job(self.job_id, if_owner=self.token,
                                            heartbeat_at=utcnow())
             except ConflictError as exc:
+                if self._stop.is_set():
+                    return  # the run is over (its stop requests forgotten): leave none behind
                 log.error("job %s: lease lost (%s); stopping it here", self.job_id, exc)
-                request_stop(self.job_id, "cancel", "another process took the job over")
+                # "lost", not "cancel": this process must neither end the job's runs nor
+                # write its status (they belong to the new owner now)
+                request_stop(self.job_id, "lost", "another process took the job over")
                 return
             except Exception as exc:  # storage down for a moment: try again next beat
                 log.warning("job %s: heartbeat failed: %s", self.job_id, exc)
@@ -133,9 +152,13 @@ class Heartbeat:
 
 
 def request_stop(job_id: str, kind: str, reason: str) -> None:
-    """Ask a job this process runs to stop at its trials' next report. The first reason wins."""
+    """Ask a job this process runs to stop at its trials' next report. The first reason wins,
+    except a lost lease ("lost"), which overrides any other: that process records nothing."""
     with _lock:
-        _STOPS.setdefault(job_id, (kind, reason))
+        if kind == "lost":
+            _STOPS[job_id] = (kind, reason)
+        else:
+            _STOPS.setdefault(job_id, (kind, reason))
 
 
 def stop_request(job_id: str) -> tuple[str, str] | None:

@@ -21,6 +21,7 @@ import functools
 import logging
 import math
 import os
+import socket
 import sys
 import threading
 import uuid
@@ -33,6 +34,7 @@ import numpy as np
 
 from synthts_core.domain import (
     TERMINAL_STATUSES,
+    JobOwner,
     JobSpec,
     ModelBundle,
     Page,
@@ -187,21 +189,20 @@ def run_job(rt: Runtime, job_id: str, *, resume: bool = False,
         raise ConflictError(f"training job {job_id!r} is stale ({stale}): resume it with "
                             f"`synthts train --resume {job_id}`", name=job_id)
     owner = leases.new_owner()
-    seen = job.owner.token if job.owner is not None else None
-    # atomic take-over: a second process resuming the same stale job at once gets a 409
-    job = rt.storage.update_job(job_id, if_owner=seen, owner=owner, heartbeat_at=utcnow())
-    if stale is not None:
-        log.warning("job %s was stale (%s): taking it over", job_id, stale)
-        end_open_runs(rt, job, "FAILED")
-        rt.storage.update_job(job_id, error=f"resumed after its owner was lost: {stale}",
-                              status=job.status)
-    if job.status == "cancelling":
-        end_open_runs(rt, job, "KILLED")
-        return rt.storage.update_job(job_id, status="cancelled")
+    job = take_lease(rt, job, owner)
+    # beat before anything that may block (ending runs while the tracker is down)
     beat = leases.Heartbeat(rt, job_id, owner.token, rt.settings.job_heartbeat_s).start()
     acquired = False
     restore: Callable[[], None] = _nothing
     try:
+        if stale is not None:
+            log.warning("job %s was stale (%s): taking it over", job_id, stale)
+            end_open_runs(rt, job, "FAILED")
+            rt.storage.update_job(job_id, if_owner=owner.token, status=job.status,
+                                  error=f"resumed after its owner was lost: {stale}")
+        if job.status == "cancelling":
+            end_open_runs(rt, job, "KILLED")
+            return rt.storage.update_job(job_id, if_owner=owner.token, status="cancelled")
         # inside the try: a job whose Ray cannot start (or import) fails, never stays queued
         from synthts_core.services import training_ray
 
@@ -217,31 +218,69 @@ def run_job(rt: Runtime, job_id: str, *, resume: bool = False,
         leases.set_deadline(job_id, job.spec.time_limit_s)
         if rt.storage.get_job(job_id).status in ("cancelling", "cancelled"):
             # cancelled while Ray was starting: honour it, never flip back to running
-            return rt.storage.update_job(job_id, status="cancelled")
-        rt.storage.update_job(job_id, status="running")
+            return rt.storage.update_job(job_id, if_owner=owner.token, status="cancelled")
         _prepare_tracker(rt)
         results = _fit(rt, job, resume)
-        return _finish(rt, job_id, results)
+        return _finish(rt, job_id, results, owner.token)
     except (Exception, JobInterrupted) as exc:
+        if lease_lost(rt, job_id, owner.token):
+            # another process owns the job now: its runs and its record are not ours to end
+            log.warning("training job %s: lease lost to another process; stopped here "
+                        "without recording anything", job_id)
+            raise
         stop = leases.stop_request(job_id)
         if isinstance(exc, JobInterrupted) or (stop is not None and stop[0] == "cancel"):
             reason = stop[1] if stop else str(exc)
             log.warning("training job %s cancelled: %s", job_id, reason)
             end_open_runs(rt, rt.storage.get_job(job_id), "KILLED")
-            rt.storage.update_job(job_id, status="cancelled", error=reason)
+            rt.storage.update_job(job_id, if_owner=owner.token, status="cancelled",
+                                  error=reason)
             raise
         msg = exc.message if isinstance(exc, SynthtsError) else f"{type(exc).__name__}: {exc}"
         log.exception("training job %s failed", job_id)
         end_open_runs(rt, rt.storage.get_job(job_id), "FAILED")
-        rt.storage.update_job(job_id, status="failed", error=msg)  # appends: trial errors stay
+        # appends: trial errors stay
+        rt.storage.update_job(job_id, if_owner=owner.token, status="failed", error=msg)
         raise
     finally:
-        beat.stop()
-        restore()
-        leases.forget(job_id)
+        # each step on its own: one that fails must not skip the others
+        for step in (beat.stop, restore, functools.partial(leases.forget, job_id)):
+            try:
+                step()
+            except Exception as exc:
+                log.warning("job %s: cleanup step failed: %s", job_id, exc)
         if acquired:
-            training_ray.ACTIVE_JOBS.pop(job_id, None)
-            training_ray.release_ray()
+            try:
+                training_ray.ACTIVE_JOBS.pop(job_id, None)
+                training_ray.release_ray()
+            except Exception as exc:
+                log.warning("job %s: could not release Ray: %s", job_id, exc)
+
+
+def take_lease(rt: Runtime, job: TrainingJob, owner: JobOwner) -> TrainingJob:
+    """Make ``owner`` the job's owner, if the owner read with ``job`` still holds it (atomic: a
+    second process taking the same job at once gets a 409). The job reads running from here on
+    (a cancelling one stays cancelling): a later resume of a failed or queued job sees a live
+    owner and is refused too."""
+    seen = job.owner.token if job.owner is not None else None
+    taken = "cancelling" if job.status == "cancelling" else "running"
+    return rt.storage.update_job(job.id, if_owner=seen, owner=owner, heartbeat_at=utcnow(),
+                                 status=taken)
+
+
+def lease_lost(rt: Runtime, job_id: str, token: str) -> bool:
+    """Whether this process no longer owns the job it runs with ``token``: its heartbeat found
+    the lease taken, or the record now names another owner (or none: marked failed)."""
+    from synthts_core.services import leases
+
+    stop = leases.stop_request(job_id)
+    if stop is not None and stop[0] == "lost":
+        return True
+    try:
+        owner = rt.storage.get_job(job_id).owner
+    except Exception:  # storage down: the owner-checked writes will tell
+        return False
+    return owner is None or owner.token != token
 
 
 def _nothing() -> None:
@@ -279,7 +318,13 @@ def _catch_signals(job_id: str) -> Callable[[], None]:
 
     def restore() -> None:
         for sig, old in previous.items():
-            signal.signal(sig, old)
+            if old is None:  # a handler not set from Python: nothing to put back
+                continue
+            try:
+                signal.signal(sig, old)
+            except (TypeError, ValueError, OSError) as exc:
+                log.warning("could not restore the %s handler: %s", signal.Signals(sig).name,
+                            exc)
 
     return restore
 
@@ -348,11 +393,16 @@ def stop_owned_jobs(reason: str | None = None) -> None:
     for job_id, (rt, _) in list(training_ray.ACTIVE_JOBS.items()):
         try:  # its trials did not stop in time: record it now, the process is going
             job = rt.storage.get_job(job_id)
+            lost = leases.stop_request(job_id)
+            if (lost is not None and lost[0] == "lost") or job.owner is None or (
+                    job.owner.pid, job.owner.host) != (os.getpid(), socket.gethostname()):
+                continue  # another process owns it now: its runs and record are not ours
             if job.status in leases.LIVE_STATUSES:
                 end_open_runs(rt, job, "KILLED")
                 trials = [t if t.status not in ("pending", "running") else
                           msgspec.structs.replace(t, status="cancelled") for t in job.trials]
-                rt.storage.update_job(job_id, status="cancelled", error=reason, trials=trials)
+                rt.storage.update_job(job_id, if_owner=job.owner.token, status="cancelled",
+                                      error=reason, trials=trials)
         except Exception as exc:
             log.warning("could not record job %s as cancelled at exit: %s", job_id, exc)
 
@@ -471,10 +521,14 @@ def _higher_is_better(rt: Runtime, metric: str) -> bool:
     return bool(rt.registries.metrics.get(metric).higher_is_better)
 
 
-def _finish(rt: Runtime, job_id: str, results: Any) -> TrainingJob:
-    """Record errors, then register the best trial by quality (unless cancelled)."""
+def _finish(rt: Runtime, job_id: str, results: Any, token: str) -> TrainingJob:
+    """Record errors, then register the best trial by quality (unless cancelled). Every write
+    checks this process still owns the job (``token``): one that lost its lease records nothing."""
     from synthts_core.services.training_ray import error_text
 
+    if lease_lost(rt, job_id, token):
+        raise ConflictError(f"training job {job_id!r}: another process took it over; this one "
+                            "stopped without recording its results", name=job_id)
     job = rt.storage.get_job(job_id)
     errors = list(job.errors)
     for result in results:
@@ -493,24 +547,24 @@ def _finish(rt: Runtime, job_id: str, results: Any) -> TrainingJob:
     if job.status in ("cancelling", "cancelled") or (stop is not None and stop[0] == "cancel"):
         end_open_runs(rt, job, "KILLED")
         reason = {"error": stop[1]} if stop is not None and stop[0] == "cancel" else {}
-        return rt.storage.update_job(job_id, status="cancelled", errors=errors,
-                                     trials=stopped, **reason)
+        return rt.storage.update_job(job_id, if_owner=token, status="cancelled",
+                                     errors=errors, trials=stopped, **reason)
     # a time limit that cut trials short fails the job, but what they learnt is registered
     timed_out = stop[1] if stop is not None and stop[0] == "timeout" and any(
         t.epoch < t.epochs for t in job.trials) else None
     if timed_out:
         end_open_runs(rt, job, "FAILED")
-        job = rt.storage.update_job(job_id, trials=stopped)
+        job = rt.storage.update_job(job_id, if_owner=token, trials=stopped)
     # the real series every candidate is scored against: read once, only if something is scored
     scoring = functools.cache(lambda: _scoring_data(rt, job))
     best = _best_checkpoint(rt, job, results, scoring)
     if best is None:
         errors.append("no trial produced a checkpoint: nothing to register")
         if timed_out:  # the limit is the cause; the empty-handed note stays in the history
-            return rt.storage.update_job(job_id, status="failed", errors=errors,
-                                         error=timed_out)
-        return rt.storage.update_job(job_id, status="failed", errors=errors[:-1],
-                                     error=errors[-1])
+            return rt.storage.update_job(job_id, if_owner=token, status="failed",
+                                         errors=errors, error=timed_out)
+        return rt.storage.update_job(job_id, if_owner=token, status="failed",
+                                     errors=errors[:-1], error=errors[-1])
     index, checkpoint, score, scores, kept = best
     bundle = _bundle(checkpoint, job.spec.select_metric, score)
     state = job.trials[index]
@@ -525,10 +579,12 @@ def _finish(rt: Runtime, job_id: str, results: Any) -> TrainingJob:
     if freed:
         log.info("job %s: deleted %d superseded checkpoints", job_id, freed)
     if timed_out:
-        return rt.storage.update_job(job_id, status="failed", errors=errors, model=ref,
-                                     best_trial=state.trial_id, trials=trials, error=timed_out)
-    return rt.storage.update_job(job_id, status="succeeded", errors=errors, model=ref,
-                                 best_trial=state.trial_id, progress=1.0, trials=trials)
+        return rt.storage.update_job(job_id, if_owner=token, status="failed", errors=errors,
+                                     model=ref, best_trial=state.trial_id, trials=trials,
+                                     error=timed_out)
+    return rt.storage.update_job(job_id, if_owner=token, status="succeeded", errors=errors,
+                                 model=ref, best_trial=state.trial_id, progress=1.0,
+                                 trials=trials)
 
 
 def prune_finished(results: Any, keep: set[str]) -> int:
@@ -733,7 +789,9 @@ def fail_job(rt: Runtime, job_id: str, reason: str) -> TrainingJob:
                             f"({owner_text(job)}); cancel it instead", name=job_id)
     end_open_runs(rt, job, "FAILED")
     seen = job.owner.token if job.owner is not None else None
-    return rt.storage.update_job(job_id, if_owner=seen, status="failed",
+    # the lease goes with it: an owner that was only late fails its next heartbeat and stops
+    # without recording anything over this
+    return rt.storage.update_job(job_id, if_owner=seen, status="failed", owner=None,
                                  error=f"marked failed: {reason} ({stale})")
 
 

@@ -60,6 +60,9 @@ class RayHead:
     # the exited ``ray start`` (the session leader), left unreaped until stop(): while its
     # zombie holds the pid, no other process can lead a session with the same id
     _leader: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    # set once stop() found nothing left and reaped the leader: its pid (the session id) may
+    # then lead an unrelated session, so pids() and stop() no longer look at the machine
+    _stopped: bool = field(default=False, repr=False)
 
     @property
     def port(self) -> int:
@@ -75,8 +78,11 @@ class RayHead:
         return env
 
     def pids(self) -> list[int]:
-        """This head's live processes: members of its session, or anything naming its temp
-        folder on its command line (a worker that left the session still carries it)."""
+        """This head's live processes: members of its session, or a Ray process naming its temp
+        folder on its command line (a worker that left the session still carries it; a user's
+        ``tail -f`` of one of its logs is not Ray's). None once ``stop()`` has finished."""
+        if self._stopped:
+            return []
         me = os.getpid()
         marker = str(self.temp_dir).encode()
         found = []
@@ -88,7 +94,8 @@ class RayHead:
                 ours = os.getsid(pid) == self.session_id
                 if not ours:
                     with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                        ours = marker in fh.read()
+                        argv = fh.read()
+                    ours = marker in argv and _is_ray_process(argv)
             except OSError:
                 continue
             if ours and _running(pid):
@@ -106,11 +113,16 @@ class RayHead:
     def stop(self, grace_s: float = 3.0) -> None:
         """SIGTERM every process of this head, SIGKILL what is left after ``grace_s`` (the GCS,
         the raylet and the autoscaler monitor outlive a SIGTERM for more than 10 s when they
-        all get it at once); then delete the folders start_ray_head created (nothing else)."""
+        all get it at once); then delete the folders start_ray_head created (nothing else).
+        A second call does nothing."""
+        if self._stopped:
+            return
         if not self._signal_all(signal.SIGTERM, wait_s=grace_s):
             self._signal_all(signal.SIGKILL, wait_s=10.0)
-        if self._leader is not None and not self.pids():
-            self._leader.wait()  # reap it only now that nothing of the session is left
+        if not self.pids():
+            if self._leader is not None:
+                self._leader.wait()  # reap it only now that nothing of the session is left
+            self._stopped = True
         for folder, parent in self._owned:
             if _check_deletable(folder, parent) and folder.is_dir():
                 shutil.rmtree(folder, ignore_errors=True)
@@ -147,6 +159,20 @@ def _check_deletable(folder: Path, parent: Path) -> bool:
         return False
     protected = {Path("/"), Path.home().resolve(), Path.cwd().resolve(), _REPO}
     return not any(real == p or real in p.parents for p in protected)
+
+
+def _is_ray_process(cmdline: bytes) -> bool:
+    """A command line (NUL-separated, from /proc) of one of Ray's own processes: the GCS, the
+    raylet, a worker (``ray::...`` titles) or a Python process running a script of Ray's."""
+    argv = [a for a in cmdline.split(b"\0") if a]
+    if not argv:
+        return False
+    name = os.path.basename(argv[0].split(b" ", 1)[0])
+    if name.startswith(b"ray::") or name in (b"gcs_server", b"raylet", b"ray"):
+        return True
+    return name.startswith(b"python") and any(
+        (a.endswith(b".py") and b"/ray/" in a) or os.path.basename(a) == b"ray"
+        for a in argv[1:])
 
 
 def _running(pid: int) -> bool:

@@ -143,8 +143,6 @@ def test_ema_warms_up_so_a_short_run_does_not_sample_its_first_weights() -> None
     followed training (decay warmed up from (1 + t) / (10 + t)), not sit at the start."""
     import copy
 
-    import torch
-
     values, labels = _data()
     cfg = GanConfig(architecture="cwgan_gp", latent_dim=8, batch_size=8, n_critic=1,
                     length=32, n_channels=3, n_classes=2, seed=3, ema_decay=0.9999)
@@ -153,7 +151,7 @@ def test_ema_warms_up_so_a_short_run_does_not_sample_its_first_weights() -> None
     for _ in range(3):
         trainer.train_epoch(values, labels)
 
-    def distance(a: torch.nn.Module, b: torch.nn.Module) -> float:
+    def distance(a, b) -> float:  # two generators with the same parameters
         return float(sum((x - y).pow(2).sum() for x, y in
                          zip(a.parameters(), b.parameters(), strict=True)).sqrt())
 

@@ -221,3 +221,30 @@ def test_an_unreadable_migrated_record_is_listed_with_its_error(mongo_storage,
     assert page.items[1].n_series == 5 and "cannot be read" in page.items[1].error
     with pytest.raises(CorruptDataError, match="'odd'"):
         mongo_storage.get_dataset_meta("odd")
+
+
+def test_a_record_too_large_for_bson_stays_schema_1(fresh_mongo_uri, caplog) -> None:
+    """Its JSON string fits in a document; the sub-document would not (each of 2M zeros takes
+    2 bytes of JSON but about 13 of BSON): the migration leaves it and finishes."""
+    settings = Settings(_env_file=None)
+    first = MongoStorage(fresh_mongo_uri, settings)
+    first.open()
+    _write_schema_1(fresh_mongo_uri, first, 2, 2)
+    first.close()
+    big = TrainingJob(id="big", spec=JobSpec(dataset="old-00", search_space={"x": [0] * 2_000_000}))
+    db = _db(fresh_mongo_uri)
+    db[JOBS].insert_one({"_id": "big", "status": "queued", "created_at": big.created_at,
+                         "updated_at": big.updated_at, "rev": 0,
+                         "doc": msgspec.json.encode(big).decode()})
+    store = MongoStorage(fresh_mongo_uri, settings)
+    store.open()  # migrates all but the big one
+    try:
+        assert db[SCHEMA].find_one({"_id": "storage"})["version"] == 2
+        assert db[DATASETS].count_documents({"meta_json": {"$exists": True}}) == 0
+        assert db[JOBS].count_documents({"doc.spec.dataset": "old-01"}) == 1
+        assert store.get_job("old-job-01").spec.search_space == {"lr.base": [0.1, 0.2]}
+        assert isinstance(db[JOBS].find_one({"_id": "big"})["doc"], str)
+        assert "'big': left as schema 1" in caplog.text
+        assert len(store.get_job("big").spec.search_space["x"]) == 2_000_000
+    finally:
+        store.close()

@@ -16,7 +16,7 @@ import pytest
 from synthts_core.errors import BadInputError
 from synthts_core.services import cluster, training
 from synthts_core.settings import Settings
-from synthts_core.testing.ray_head import start_ray_head
+from synthts_core.testing.ray_head import RayHead, start_ray_head
 
 TOKEN = "synthts-test-token-0123456789abcdef"
 
@@ -68,6 +68,18 @@ def test_token_head_needs_the_token_and_says_so(tmp_path: Path) -> None:
                           SYNTHTS_RAY_AUTH_TOKEN_PATH=str(token_file))
         assert (rc, out) == (0, {"cpu": 2.0})
 
+        # every process naming the head's temp folder is Ray's and found, but a user's
+        # `tail -f` of one of its logs is not (stop/kill would SIGKILL it)
+        log = next(head.temp_dir.rglob("*.out"))
+        tail = subprocess.Popen(["tail", "-f", str(log)], stdout=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            found = set(head.pids())
+            assert tail.pid not in found and _naming(head.temp_dir) - {tail.pid} <= found
+        finally:
+            tail.kill()
+            tail.wait()
+
         head.kill()  # SIGKILL of the head's processes: nothing of it is left
         assert not head.alive()
         with pytest.raises(OSError):
@@ -78,6 +90,48 @@ def test_token_head_needs_the_token_and_says_so(tmp_path: Path) -> None:
         head.stop()
     assert not head.temp_dir.exists()  # stop() removed the folders it made, nothing else
     assert tmp_path.is_dir() and (tmp_path / "token").exists()
+
+
+def _naming(folder: Path) -> set[int]:
+    pids = set()
+    for entry in os.scandir("/proc"):
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
+                if entry.name.isdigit() and str(folder).encode() in fh.read():
+                    pids.add(int(entry.name))
+        except OSError:
+            continue
+    return pids - {os.getpid()}
+
+
+def test_ray_head_stops_once_and_only_its_own_processes(tmp_path: Path) -> None:
+    """No Ray needed: a `sleep` leads the head's session, a `tail -f` names its folder."""
+    temp_dir = tmp_path / "rayhead-x"
+    temp_dir.mkdir()
+    (temp_dir / "raylet.out").write_text("")
+    leader = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    tail = subprocess.Popen(["tail", "-f", str(temp_dir / "raylet.out")],
+                            stdout=subprocess.DEVNULL, start_new_session=True)
+    other = None
+    try:
+        head = RayHead(address="127.0.0.1:1", temp_dir=temp_dir, session_id=leader.pid,
+                       log_path=tmp_path / "log", _leader=leader)
+        assert head.pids() == [leader.pid]  # the tail is not Ray's
+        head.stop(grace_s=5.0)
+        assert leader.returncode is not None and tail.poll() is None and not head.alive()
+        # the leader is reaped, so its pid may now lead an unrelated session. Reusing a given
+        # pid cannot be caused on demand: pretend it happened by pointing session_id at one
+        other = subprocess.Popen(["sleep", "60"], start_new_session=True)
+        head.session_id = other.pid
+        assert head.pids() == []
+        head.stop(grace_s=0.5)
+        assert other.poll() is None  # a second stop() touches nothing
+    finally:
+        for proc in (leader, tail, other):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert temp_dir.is_dir()  # a head built by hand deletes nothing
 
 
 def test_ray_head_refuses_a_relative_folder() -> None:

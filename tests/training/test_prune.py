@@ -5,6 +5,10 @@ pruned job says it cannot be resumed. The job records say which cluster they ran
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,8 +16,11 @@ from click.testing import CliRunner
 
 from synthts_core.api.schemas.models import JobRead
 from synthts_core.cli import cli
+from synthts_core.domain import JobSpec, TrainingJob, utcnow
 from synthts_core.errors import ConflictError
-from synthts_core.services import cluster, retention, training
+from synthts_core.runtime import Runtime
+from synthts_core.services import cluster, leases, retention, training
+from synthts_core.settings import Settings
 from tests.training.conftest import TINY_SPACE
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -42,6 +49,12 @@ def test_prune_keeps_the_newest_finished_jobs_folders(rt, dataset, tiny_spec) ->
 
     kept = runner.invoke(cli, ["jobs", "prune", "--keep", "2", "--json"], obj=rt)
     assert json.loads(kept.output)["folders"] == [] and old_dir.is_dir()
+    # its owner (this process) beat moments ago: live, as a resume still reading the old
+    # status is, so its folder stays until that heartbeat is stale
+    live = runner.invoke(cli, ["jobs", "prune", "--keep", "0", "--json"], obj=rt)
+    assert old.id not in [f["job_id"] for f in json.loads(live.output)["folders"]]
+    assert old_dir.is_dir()
+    rt.storage.update_job(old.id, heartbeat_at=utcnow() - timedelta(minutes=10))
     dry = runner.invoke(cli, ["jobs", "prune", "--keep", "1", "--dry-run", "--json"], obj=rt)
     assert dry.exit_code == 0, dry.output
     planned = json.loads(dry.output)
@@ -76,10 +89,103 @@ def test_prune_needs_a_retention(rt) -> None:
 def test_only_tune_folders_named_after_the_job_are_deletable(tmp_path: Path) -> None:
     folder = tmp_path / "job-abc"
     folder.mkdir()
-    assert not retention.deletable(folder, "job-abc")  # no Tune files: not an experiment
+    assert not retention.deletable(folder, "job-abc", tmp_path)  # no Tune files
     (folder / "tuner.pkl").write_bytes(b"x")
-    assert retention.deletable(folder, "job-abc")
-    assert not retention.deletable(folder, "job-other")
-    assert not retention.deletable(Path("job-abc"), "job-abc")  # relative
-    assert not retention.deletable(Path.home(), Path.home().name)
-    assert not retention.deletable(Path.cwd(), Path.cwd().name)
+    assert retention.deletable(folder, "job-abc", tmp_path)
+    assert not retention.deletable(folder, "job-other", tmp_path)
+    assert not retention.deletable(Path("job-abc"), "job-abc", tmp_path)  # relative
+    assert not retention.deletable(Path.home(), Path.home().name, Path.home().parent)
+    assert not retention.deletable(Path.cwd(), Path.cwd().name, Path.cwd().parent)
+
+
+@pytest.fixture
+def store_rt(synthts_settings: Settings) -> Iterator[Runtime]:
+    """A runtime on real SQLite storage; no Ray (the jobs and their folders are made here)."""
+    runtime = Runtime(synthts_settings)
+    yield runtime
+    runtime.close()
+
+
+def _finished(rt: Runtime, name: str, age_s: int, **fields) -> TrainingJob:
+    """A finished job created ``age_s`` ago with a Tune-looking folder in the Ray storage."""
+    folder = Path(rt.settings.ray_storage_uri) / name
+    folder.mkdir(parents=True)
+    (folder / "tuner.pkl").write_bytes(b"x")
+    (folder / "trial" / "checkpoint_000000").mkdir(parents=True)
+    (folder / "trial" / "checkpoint_000000" / "model.pt").write_bytes(b"y" * 10)
+    fields.setdefault("status", "succeeded")
+    job = TrainingJob(id=name, spec=JobSpec(dataset="tiny", architectures=["cgan"]),
+                      created_at=utcnow() - timedelta(seconds=age_s),
+                      experiment_path=str(folder), **fields)
+    return rt.storage.create_job(job)
+
+
+def test_a_second_prune_keeps_the_same_newest_jobs(store_rt: Runtime) -> None:
+    for age, name in enumerate("abcd"):  # a is the newest
+        _finished(store_rt, f"job-{name}", age * 60)
+    store_rt.storage.update_job("job-d", progress=1.0)  # a late write: d is updated last
+    first = retention.prune(store_rt, keep=2)
+    assert [i.job_id for i in first] == ["job-c", "job-d"]
+    assert retention.prune(store_rt, keep=2) == []  # marking c and d did not make them newest
+    root = Path(store_rt.settings.ray_storage_uri)
+    assert (root / "job-a").is_dir() and (root / "job-b").is_dir()
+
+
+def test_prune_leaves_a_failed_job_with_a_live_owner(store_rt: Runtime) -> None:
+    """A resume holds the lease while the job still reads failed (Ray starting)."""
+    job = _finished(store_rt, "job-r", 60, status="failed", owner=leases.new_owner(),
+                    heartbeat_at=utcnow())
+    assert retention.plan(store_rt, keep=0) == []
+    assert retention.prune(store_rt, keep=0) == [] and Path(job.experiment_path).is_dir()
+    # the owner stopped beating long ago: the folder may go
+    store_rt.storage.update_job(job.id, heartbeat_at=utcnow() - timedelta(hours=1))
+    assert [i.job_id for i in retention.prune(store_rt, keep=0)] == [job.id]
+
+
+def _lock(path: Path) -> bool:
+    """Make ``path`` undeletable for real: read-only parent (a user), immutable (root)."""
+    if os.geteuid() != 0:
+        path.parent.chmod(0o500)
+        return True
+    return subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0
+
+
+def _unlock(path: Path) -> None:
+    if os.geteuid() != 0:
+        path.parent.chmod(0o700)
+    else:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+
+
+def test_a_folder_that_cannot_be_deleted_is_marked_and_reported(store_rt: Runtime) -> None:
+    job = _finished(store_rt, "job-p", 60)
+    stuck = Path(job.experiment_path) / "trial" / "checkpoint_000000" / "model.pt"
+    if not _lock(stuck):
+        pytest.skip("cannot make a file undeletable here (no chattr)")
+    try:
+        result = CliRunner().invoke(cli, ["jobs", "prune", "--keep", "0"], obj=store_rt)
+    finally:
+        _unlock(stuck)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert f"could not delete all of {job.experiment_path}" in result.output
+    marked = store_rt.storage.get_job(job.id)
+    assert retention.PRUNED in marked.errors[-1] and "could not be deleted" in marked.errors[-1]
+
+
+def test_only_folders_directly_in_the_ray_storage_are_deletable(tmp_path: Path) -> None:
+    root = tmp_path / "ray"
+    inside, outside = root / "job-a", tmp_path / "elsewhere" / "job-a"
+    for folder in (inside, outside, root / "deeper" / "job-a"):
+        folder.mkdir(parents=True)
+        (folder / "tuner.pkl").write_bytes(b"x")
+    assert retention.deletable(inside, "job-a", root)
+    assert not retention.deletable(outside, "job-a", root)
+    assert not retention.deletable(root / "deeper" / "job-a", "job-a", root)
+    assert not retention.deletable(inside, "job-a", "s3://bucket/ray")
+
+
+def test_a_file_uri_ray_storage_is_made_absolute() -> None:
+    uri = Settings(_env_file=None, ray_storage="file://rel/ray").ray_storage_uri
+    assert uri == str(Path.cwd() / "rel" / "ray")
+    assert Settings(_env_file=None, ray_storage="file:///srv/ray").ray_storage_uri == "/srv/ray"
+    assert Settings(_env_file=None, ray_storage="s3://b/ray").ray_storage_uri == "s3://b/ray"

@@ -143,7 +143,7 @@ def fail_command(ctx: click.Context, job_id: str, reason: str) -> None:
 
 
 def _register_prune() -> None:
-    from synthts_core.cli.commands.jobs_prune import prune_command
+    from synthts_core.cli.commands._jobs_prune import prune_command
 
     command.add_command(prune_command)
 

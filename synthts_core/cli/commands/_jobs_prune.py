@@ -27,12 +27,20 @@ def prune_command(ctx: click.Context, keep: int | None, dry_run: bool, as_json: 
     with cli_runtime(ctx) as rt:
         items = retention.prune(rt, keep, dry_run=dry_run)
     total = sum(i.bytes for i in items)
+    failed = [i for i in items if i.error is not None]
     if as_json:
         click.echo(json.dumps({"dry_run": dry_run, "bytes": total,
                                "folders": [asdict(i) for i in items]}, indent=2))
-        return
-    verb = "would delete" if dry_run else "deleted"
-    for i in items:
-        click.echo(f"{verb} {i.path} ({i.job_id}, {i.status} {i.finished_at}, "
-                   f"{human_bytes(i.bytes)})")
-    click.echo(f"{verb} {len(items)} experiment folder(s), {human_bytes(total)}")
+    else:
+        verb = "would delete" if dry_run else "deleted"
+        for i in items:
+            if i.error is None:
+                click.echo(f"{verb} {i.path} ({i.job_id}, {i.status} {i.finished_at}, "
+                           f"{human_bytes(i.bytes)})")
+            else:
+                click.echo(f"could not delete all of {i.path} ({i.job_id}): {i.error}; the job "
+                           "is marked not resumable", err=True)
+        click.echo(f"{verb} {len(items) - len(failed)} experiment folder(s), "
+                   f"{human_bytes(total)}")
+    if failed:
+        ctx.exit(1)

@@ -26,6 +26,7 @@ from synthts_core.runtime import Runtime
 from synthts_core.services import leases, training
 
 from .conftest import TINY_SPACE
+from .test_resume import _state_written_after
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -176,12 +177,3 @@ def test_a_live_owner_is_named_and_never_overridden(rt, dataset, tiny_spec) -> N
     assert not leases.is_stale(old, 600)
     with pytest.raises(BadInputError, match="reason"):
         training.fail_job(rt, job.id, " ")
-
-
-def _state_written_after(rt: Runtime, job_id: str, when: float) -> bool:
-    path = rt.storage.get_job(job_id).experiment_path
-    if not path or not os.path.isdir(path):
-        return False
-    return any(name.startswith("experiment_state") and
-               os.path.getmtime(os.path.join(path, name)) > when + 0.5
-               for name in os.listdir(path))

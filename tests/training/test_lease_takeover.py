@@ -101,3 +101,19 @@ def test_heartbeat_and_stale_limit_are_checked_together() -> None:
     text = str(caught.value)
     assert "SYNTHTS_JOB_STALE_AFTER_S" in text and "SYNTHTS_JOB_HEARTBEAT_S" in text
     assert Settings(job_heartbeat_s=20, job_stale_after_s=60, _env_file=None)
+
+
+def test_jobs_resume_is_train_resume_with_its_refusals(rt: Runtime) -> None:
+    """`synthts jobs resume ID` takes the same path as `synthts train --resume ID`: a finished
+    job or one with a live owner is refused in one line, before Ray starts."""
+    from click.testing import CliRunner
+
+    from synthts_core.cli import cli
+
+    env = {"SYNTHTS_DATA_DIR": str(rt.settings.data_dir), "SYNTHTS_STORAGE": rt.settings.storage_uri}
+    done = _store(rt, "succeeded", None)
+    result = CliRunner().invoke(cli, ["jobs", "resume", done.id], env=env)
+    assert result.exit_code == 1 and "nothing to resume" in result.output, result.output
+    live = _store(rt, "running", leases.new_owner())
+    result = CliRunner().invoke(cli, ["jobs", "resume", live.id], env=env)
+    assert result.exit_code == 1 and "live process" in result.output, result.output

@@ -142,6 +142,18 @@ def fail_command(ctx: click.Context, job_id: str, reason: str) -> None:
     click.echo(f"{job.id}: {job.status} ({job.error})")
 
 
+@command.command("resume")
+@click.argument("job_id")
+@click.option("--quiet", is_flag=True, help="No progress bars: a few plain lines and the result.")
+@click.pass_context
+def resume_command(ctx: click.Context, job_id: str, quiet: bool) -> None:
+    """Resume a stale or failed job from its checkpoints, in this process (the same as
+    `synthts train --resume JOB_ID`)."""
+    from synthts_core.cli.commands.train import command as train
+
+    ctx.invoke(train, resume_id=job_id, quiet=quiet)
+
+
 def _register_prune() -> None:
     from synthts_core.cli.commands._jobs_prune import prune_command
 

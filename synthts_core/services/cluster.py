@@ -26,7 +26,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from synthts_core.domain import ClusterInfo
+from synthts_core.domain import ClusterInfo, human_bytes
 from synthts_core.errors import BackendUnavailableError, BadInputError, ConflictError
 
 if TYPE_CHECKING:
@@ -339,19 +339,11 @@ def check_disk(rt: Runtime, job: TrainingJob, estimate: int | None = None) -> No
         max(0, int(rt.settings.min_free_bytes))
     if free < need:
         raise BadInputError(
-            "SYNTHTS_RAY_STORAGE", f"{uri} has {_size(free)} free but job {job.id} needs about "
-            f"{_size(need)} ({len(job.trials)} trial(s) x {checkpoints_kept_per_trial()} "
+            "SYNTHTS_RAY_STORAGE", f"{uri} has {human_bytes(int(free))} free but job {job.id} needs about "
+            f"{human_bytes(int(need))} ({len(job.trials)} trial(s) x {checkpoints_kept_per_trial()} "
             f"checkpoints + SYNTHTS_MIN_FREE_BYTES={rt.settings.min_free_bytes})",
             allowed="free space (`synthts jobs prune`), fewer trials, or another "
             "SYNTHTS_RAY_STORAGE")
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
 
 
 # ----------------------------------------------------------------------------- a job

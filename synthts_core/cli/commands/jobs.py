@@ -154,10 +154,6 @@ def resume_command(ctx: click.Context, job_id: str, quiet: bool) -> None:
     ctx.invoke(train, resume_id=job_id, quiet=quiet)
 
 
-def _register_prune() -> None:
-    from synthts_core.cli.commands._jobs_prune import prune_command
+from synthts_core.cli.commands._jobs_prune import prune_command  # noqa: E402 - after the group
 
-    command.add_command(prune_command)
-
-
-_register_prune()
+command.add_command(prune_command)

@@ -10,6 +10,7 @@ when the job ends."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from textual import on, work
@@ -298,18 +299,22 @@ class TrainScreen(BaseScreen):
             self.load_jobs()
 
     # ------------------------------------------------------------------ cancel
-    @on(Button.Pressed, "#cancel")
-    def action_cancel_job(self) -> None:
+    def confirm_for_watched(self, question: str, yes: str, then: Callable[[str], Any]) -> None:
+        """Ask ``question`` about the watched job; on yes, ``then(job_id)``."""
         job_id = self.watched
         if not job_id:
             self.notify("select a job first", severity="warning")
             return
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.cancel_job(job_id)
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                then(job_id)
 
-        self.app.push_screen(ConfirmDialog(f"Cancel job {job_id}?", yes="Cancel job"), answered)
+        self.app.push_screen(ConfirmDialog(question.format(job_id), yes=yes), answered)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel_job(self) -> None:
+        self.confirm_for_watched("Cancel job {}?", "Cancel job", self.cancel_job)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="cancel")
     def cancel_job(self, job_id: str) -> None:
@@ -333,17 +338,7 @@ class TrainScreen(BaseScreen):
         self.load_jobs()
 
     def action_fail_job(self) -> None:
-        job_id = self.watched
-        if not job_id:
-            self.notify("select a job first", severity="warning")
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.fail_job(job_id)
-
-        self.app.push_screen(ConfirmDialog(f"Mark stale job {job_id} failed?",
-                                           yes="Mark failed"), answered)
+        self.confirm_for_watched("Mark stale job {} failed?", "Mark failed", self.fail_job)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="fail")
     def fail_job(self, job_id: str) -> None:

@@ -25,6 +25,9 @@ def short_target(uri: str) -> str:
     return uri
 
 
+ACTIVITY_COLUMNS = (("kind", 7), ("name", 24), ("status", 10), ("details", 44), ("when", 16))
+
+
 class CountCard(Vertical):
     def __init__(self, title: str, id: str) -> None:
         super().__init__(id=id, classes="count-card")
@@ -61,7 +64,10 @@ class HomeScreen(BaseScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#activity-table", DataTable)
-        table.add_columns("kind", "name", "status", "details", "when")
+        # Fixed widths: the columns do not jump as rows arrive, and the header is never drawn
+        # with the widths of an earlier fill (auto widths left it stale after clear()+add_row).
+        for label, width in ACTIVITY_COLUMNS:
+            table.add_column(label, width=width)
 
     def action_refresh(self) -> None:
         self.refresh_data()

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthts_core.interfaces import StorageBackend, Tracker
 from synthts_core.plugins import PluginManager, make_plugin_manager
 from synthts_core.registry import Registries
 from synthts_core.settings import Settings
+
+if TYPE_CHECKING:
+    from synthts_core.services import Services
 
 
 class Runtime:
@@ -24,6 +27,17 @@ class Runtime:
         self._storage: StorageBackend | None = None
         self._tracker: Tracker | None = None
         self._lock = threading.RLock()
+        self._services: Services | None = None
+
+    @property
+    def services(self) -> Services:
+        """The application's services (datasets, jobs, models, ...), built on first use."""
+        with self._lock:
+            if self._services is None:
+                from synthts_core.services import Services
+
+                self._services = Services(self)
+            return self._services
 
     @property
     def pm(self) -> PluginManager:

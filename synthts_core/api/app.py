@@ -32,6 +32,7 @@ from synthts_core.api.security import (
 from synthts_core.api.state import ApiState
 from synthts_core.plugins import PluginManager
 from synthts_core.runtime import Runtime
+from synthts_core.services import SERVICE_CLASSES
 from synthts_core.settings import Settings
 
 log = logging.getLogger("synthts.api")
@@ -73,6 +74,15 @@ def _provide_runtime(state: State) -> Runtime:
     return state.api.runtime
 
 
+def _service_provider(name: str) -> Provide:
+    """Controllers ask for a service by its name (``datasets: DatasetService``)."""
+
+    def provide(state: State) -> Any:
+        return state.api.runtime.services.get(name)
+
+    return Provide(provide, sync_to_thread=False)
+
+
 def _provide_api(state: State) -> ApiState:
     return state.api
 
@@ -100,7 +110,8 @@ def create_app(settings: Settings | None = None, plugin_manager: PluginManager |
         state=State({"api": api_state, "runtime": runtime}),
         dependencies={"runtime": Provide(_provide_runtime, sync_to_thread=False),
                       "api": Provide(_provide_api, sync_to_thread=False),
-                      "show_paths": Provide(_provide_show_paths, sync_to_thread=False)},
+                      "show_paths": Provide(_provide_show_paths, sync_to_thread=False),
+                      **{name: _service_provider(name) for name in SERVICE_CLASSES}},
         request_class=SynthtsRequest,
         guards=[require_token_for_writes],
         exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]

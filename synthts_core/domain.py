@@ -11,7 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import msgspec
 import numpy as np
@@ -228,12 +228,19 @@ def checksum(values: np.ndarray, labels: np.ndarray | None = None,
     return "sha256:" + h.hexdigest()
 
 
+DatasetSort = Literal["name", "-name", "created_at", "-created_at", "n_series", "-n_series"]
+"""How a dataset list may be sorted ('-' for descending): declared here once. The API's ``sort``
+parameter and the CLI's ``--sort`` use it; each storage backend maps every key to its own
+ordering (``tests/storage/test_sort_keys.py`` checks that each one sorts on every backend)."""
+DATASET_SORTS: tuple[str, ...] = get_args(DatasetSort)
+
+
 class DatasetQuery(msgspec.Struct, kw_only=True):
     """Paging, sorting and filters for listing datasets. Filters are values, never query text."""
 
     offset: int = 0
     limit: int = 50
-    sort: Literal["name", "-name", "created_at", "-created_at", "n_series", "-n_series"] = "-created_at"
+    sort: DatasetSort = "-created_at"
     name_contains: str | None = None
     tags: list[str] = []
     generator: str | None = None
@@ -259,11 +266,13 @@ class JobSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     dataset: str
     labels: list[str] | None = None
-    architectures: list[str] = msgspec.field(default_factory=lambda: ["cgan", "wgan_gp"])
+    # None: the defaults the installed plugins declare, filled in when the job is submitted
+    # (every architecture with ``in_default_search``; the metric that gives the verdict)
+    architectures: list[str] | None = None
     search_space: dict[str, Any] = {}
     num_trials: int = 4
     epochs: int = 10
-    select_metric: str = "detector"
+    select_metric: str | None = None
     model_name: str | None = None
     seed: int = 0
     max_concurrent: int | None = None

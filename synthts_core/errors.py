@@ -1,7 +1,9 @@
 """One family of exceptions for everything synthts raises on purpose.
 
-Every message names the bad input and, where there is one, the fix. The API maps each class to
-one HTTP status (see ``synthts_core.api``), the CLI prints the message without a traceback.
+Every message names the bad input and, where there is one, the fix; ``extra`` holds the same
+facts as data (``field``, ``allowed``, ``setting``...). The classes know nothing of HTTP: the
+API's one error map (``synthts_core.api.problems``) gives each its status and problem title, the
+CLI prints the message without a traceback.
 """
 
 from __future__ import annotations
@@ -12,31 +14,26 @@ from typing import Any
 class SynthtsError(Exception):
     """Base of every error synthts raises deliberately."""
 
-    status_code = 500
-    title = "Internal error"
-
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.message = message
         self.extra = extra
 
-    def to_problem(self) -> dict[str, Any]:
-        """RFC 9457 problem details (no stack trace, ever)."""
-        problem: dict[str, Any] = {
-            "type": "about:blank",
-            "title": self.title,
-            "status": self.status_code,
-            "detail": self.message,
-        }
-        problem.update({k: v for k, v in self.extra.items() if v is not None})
-        return problem
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by state, not by calling ``__init__`` again: subclasses take other arguments
+        than the message, and Ray pickles a trial's error on its way to the driver."""
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type[SynthtsError], args: tuple[Any, ...], state: dict[str, Any]
+             ) -> SynthtsError:
+    error = cls.__new__(cls, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class BadInputError(SynthtsError, ValueError):
     """Input outside what is allowed. ``field`` names it, ``allowed`` says what would be accepted."""
-
-    status_code = 422
-    title = "Invalid input"
 
     def __init__(self, field: str, message: str, *, allowed: str | None = None, value: Any = None):
         text = f"{field}: {message}"
@@ -49,9 +46,6 @@ class BadInputError(SynthtsError, ValueError):
 
 
 class NotFoundError(SynthtsError, LookupError):
-    status_code = 404
-    title = "Not found"
-
     def __init__(self, kind: str, name: str, hint: str | None = None):
         text = f"{kind} {name!r} not found"
         if hint:
@@ -62,15 +56,11 @@ class NotFoundError(SynthtsError, LookupError):
 
 
 class ConflictError(SynthtsError):
-    status_code = 409
-    title = "Conflict"
+    """The request clashes with what is stored (a taken name, a job already finished)."""
 
 
 class LimitExceededError(SynthtsError):
     """A request asks for more than a configured limit; the message names the limit setting."""
-
-    status_code = 413
-    title = "Limit exceeded"
 
     def __init__(self, what: str, requested: int, limit: int, setting: str):
         super().__init__(
@@ -84,9 +74,6 @@ class LimitExceededError(SynthtsError):
 class BackendUnavailableError(SynthtsError):
     """A server (database, tracker, Ray) cannot be reached. Never a hang: callers time out."""
 
-    status_code = 503
-    title = "Backend unavailable"
-
     def __init__(self, backend: str, detail: str, hint: str | None = None):
         text = f"{backend} unavailable: {detail}"
         if hint:
@@ -95,14 +82,15 @@ class BackendUnavailableError(SynthtsError):
         self.backend = backend
 
 
+class CorruptDataError(SynthtsError):
+    """Stored bytes no longer match their checksum: the data must not be used."""
+
+
 class PluginError(SynthtsError):
     """A plugin broke a rule of the plugin contract."""
 
 
 class DuplicateNameError(PluginError, ConflictError):
-    status_code = 409
-    title = "Duplicate plugin name"
-
     def __init__(self, kind: str, name: str, first_plugin: str, second_plugin: str):
         super().__init__(
             f"{kind} {name!r} is registered by plugin {first_plugin!r} and by plugin "
@@ -114,10 +102,3 @@ class DuplicateNameError(PluginError, ConflictError):
         self.kind = kind
         self.name = name
         self.plugins = (first_plugin, second_plugin)
-
-
-class Cancelled(SynthtsError):
-    """Work stopped because somebody asked for it."""
-
-    status_code = 409
-    title = "Cancelled"

@@ -34,10 +34,12 @@ def _groups(labels: np.ndarray | None, label_names: Sequence[str], n: int,
     """(panel title, first ``per_label`` row indices) per label, at most MAX_PANELS panels."""
     if labels is None:
         return [("all series", np.arange(min(per_label, n)))]
+    from synthts_core.services.evaluation import first_per_label
+
     out = []
     for idx in np.unique(labels)[:MAX_PANELS]:
         name = label_names[idx] if idx < len(label_names) else str(idx)
-        out.append((str(name), np.flatnonzero(labels == idx)[:per_label]))
+        out.append((str(name), first_per_label(labels, [idx], per_label)))
     return out
 
 
@@ -73,6 +75,8 @@ def real_vs_synthetic_figure(real: np.ndarray, real_labels: np.ndarray | None,
                              synthetic: np.ndarray, synthetic_labels: np.ndarray | None,
                              label_names: Sequence[str], per_label: int = 3) -> go.Figure:
     """Real series (left) beside synthetic ones (right), one row per label."""
+    from synthts_core.services.evaluation import first_per_label
+
     real, synthetic = np.asarray(real), np.asarray(synthetic)
     groups = _groups(real_labels, label_names, len(real), per_label)
     fig = make_subplots(rows=len(groups), cols=2, shared_xaxes=True, shared_yaxes=True,
@@ -85,7 +89,7 @@ def real_vs_synthetic_figure(real: np.ndarray, real_labels: np.ndarray | None,
             syn_rows = np.arange(min(per_label, len(synthetic)))
         else:
             idx = label_names.index(name) if name in label_names else -1
-            syn_rows = np.flatnonzero(np.asarray(synthetic_labels) == idx)[:per_label]
+            syn_rows = first_per_label(np.asarray(synthetic_labels), [idx], per_label)
         _add_series(fig, synthetic, syn_rows, None, row=r, col=2, colour=SYNTHETIC_COLOUR,
                     group="synthetic", show=True)
     fig.update_layout(height=max(320, 180 * len(groups)), title="Real vs synthetic")

@@ -1,7 +1,8 @@
 """The hook specifications: the whole plugin contract of synthts.
 
-Every hook receives a typed registry and the plugin calls ``registry.add(...)`` on it. Each is
-documented in docs/plugin_hooks.md (a test keeps the two in step).
+Every hook receives a typed registry and the plugin calls ``registry.add(item)`` on it, the
+one verb of every registry (``synthts_core.registry``). Each is documented in
+docs/plugin_hooks.md (a test keeps the two in step).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from synthts_core.cli import CommandRegistry
     from synthts_core.registry import (
         ArchitectureRegistry,
         MetricRegistry,
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
         StorageRegistry,
         TrackerRegistry,
     )
+    from synthts_core.settings import SettingsRegistry
 
 PROJECT_NAME = "synthts"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -42,16 +45,27 @@ def register_gan_architectures(registry: ArchitectureRegistry) -> None:
 
 @hookspec
 def register_storage_backends(registry: StorageRegistry) -> None:
-    """Add storage backends with ``registry.add_backend(scheme, factory, description)``;
-    ``factory(uri, settings)`` returns a ``StorageBackend``."""
+    """Add storage backends with ``registry.add(StorageBackendInfo(scheme, factory,
+    description))``; ``factory(uri, settings)`` returns a ``StorageBackend``."""
 
 
 @hookspec
 def register_trackers(registry: TrackerRegistry) -> None:
-    """Add trackers with ``registry.add_tracker(name, factory, description)``;
+    """Add trackers with ``registry.add(TrackerInfo(name, factory, description))``;
     ``factory(settings)`` returns a ``Tracker``."""
 
 
 @hookspec
 def register_metrics(registry: MetricRegistry) -> None:
     """Add quality metrics (``Metric``) with ``registry.add(metric)``."""
+
+
+@hookspec
+def register_settings(registry: SettingsRegistry) -> None:
+    """Declare the plugin's settings with ``registry.add(model)``: a ``PluginSettings``
+    subclass (``synthts_core.settings``) whose field ``x_y`` is read from ``SYNTHTS_X_Y``."""
+
+
+@hookspec
+def register_commands(registry: CommandRegistry) -> None:
+    """Add ``synthts`` subcommands with ``registry.add(command)`` (a ``click.Command``)."""

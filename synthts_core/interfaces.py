@@ -7,7 +7,7 @@ plain data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -61,15 +61,92 @@ class DatasetPreset(Protocol):
 
 
 @runtime_checkable
+class GanModel(Protocol):
+    """One GAN as ``GanArchitecture.build`` returns it: the training service trains it epoch by
+    epoch and checkpoints it, the model service loads a registered version's weights into a
+    fresh build and samples it. Everything the core calls on a model is here; the conformance
+    suite (``synthts_core.testing.conformance.gan``) checks each promise.
+
+    Arrays are NumPy: ``values`` float32 (n, n_channels, length) scaled to [-1, 1], labels int64
+    class indices in ``0..n_classes-1``. A bad argument (a label out of range, labels for an
+    unconditional model, a ``z`` of the wrong shape, bytes that do not fit) raises
+    ``synthts_core.errors.BadInputError`` naming the argument, never a bare ``ValueError``.
+    Nothing is ever pickled: weights and checkpoints are safetensors bytes.
+    """
+
+    @property
+    def latent_dim(self) -> int:
+        """Size of one latent vector: ``generate``'s ``z`` is (n, latent_dim)."""
+
+    @property
+    def conditional(self) -> bool:
+        """Whether samples depend on a class label (the architecture's ``conditional``)."""
+
+    def train_epoch(self, values: np.ndarray, labels: np.ndarray | None = None
+                    ) -> dict[str, float]:
+        """One pass over ``values``; returns finite mean losses by name (``samples``, if
+        present, counts the series seen). ``labels`` (n,) or None (an unconditional model, or a
+        set without labels)."""
+
+    def generate(self, n: int, labels: np.ndarray | None = None, z: np.ndarray | None = None,
+                 seed: int | None = None, label_weights: np.ndarray | None = None
+                 ) -> np.ndarray:
+        """``n`` series, float32 (n, n_channels, length) in [-1, 1]. ``z`` (n, latent_dim)
+        fixes the latents, otherwise ``seed`` draws them: the same model, ``seed`` (or ``z``)
+        and labels give the same series. Conditional: ``labels`` (n,) picks a class per
+        series, ``label_weights`` (n, n_classes) mixes class conditionings instead (a one-hot
+        row gives that class's series), neither draws classes from ``seed``. Unconditional:
+        labels or label_weights raise ``BadInputError``."""
+
+    def weights(self) -> bytes:
+        """The sampling weights (safetensors): what a registered model version holds."""
+
+    def load_weights(self, data: bytes) -> None:
+        """Load ``weights()`` of a model built from the same config; afterwards ``generate``
+        gives what the saved model gave."""
+
+    def checkpoint(self) -> bytes:
+        """Weights plus everything training needs to continue exactly (optimiser state, RNG,
+        epoch count), as safetensors bytes."""
+
+    def load_checkpoint(self, data: bytes) -> None:
+        """Resume from ``checkpoint()`` in a fresh build of the same config: the next
+        ``train_epoch`` and every ``generate`` match the model that wrote it."""
+
+
+@runtime_checkable
+class BatchableGanModel(GanModel, Protocol):
+    """Optional: a model whose seeded draws can be made ahead, so the API serves several
+    generate requests in one forward pass and each still gets the series it gets alone."""
+
+    def sampling_latents(self, n: int, seed: int | None = None) -> np.ndarray:
+        """The ``z`` (n, latent_dim) that ``generate(n, seed=seed)`` draws."""
+
+    def sampling_noise(self, n: int, seed: int | None = None) -> np.ndarray | None:
+        """The per-point noise ``generate(n, labels=..., seed=seed)`` draws, to pass back as
+        ``generate(..., noise=...)``; None for a model that draws no noise of its own."""
+
+    def generate(self, n: int, labels: np.ndarray | None = None, z: np.ndarray | None = None,
+                 seed: int | None = None, label_weights: np.ndarray | None = None,
+                 noise: np.ndarray | None = None) -> np.ndarray: ...
+
+
+@runtime_checkable
 class GanArchitecture(Protocol):
     """A GAN family. ``space`` is its hyper-parameter space; a ``config`` is a dict holding one
-    value per parameter plus ``length``, ``n_channels``, ``n_classes`` and ``seed``.
+    value per parameter plus ``length``, ``n_channels``, ``n_classes`` and ``seed`` (and keys
+    the architecture ignores, e.g. ``label_names``). ``device`` is one the core resolved
+    (``cpu``, ``cuda``, ...). Two builds of the same config start from the same weights.
 
-    ``build`` returns a trainer object owned by the plugin with at least:
-    ``train_epoch(values, labels) -> dict[str, float]`` (values float32 (n, c, length) already
-    normalised, labels int64 or None), ``generate(n, labels=None, z=None, seed=None) -> ndarray``
-    (n, c, length), ``latent_dim: int``, ``weights() -> bytes`` (safetensors) and
-    ``load_weights(bytes)``. Nothing is ever pickled.
+    Optional attributes, the architecture's own defaults (the core reads them with ``getattr``
+    and never names an architecture):
+
+    - ``in_default_search: bool`` (absent: False): trained when a job names no architectures.
+    - ``main_job_space: dict[str, Any] | None`` (absent: None): the search space the main job
+      (``synthts demo``) uses for this architecture; the one architecture declaring it is the
+      main job's architecture.
+    - ``main_job_space_gpu: dict[str, Any] | None``: entries laid over ``main_job_space`` when
+      the main job trains on a CUDA device.
     """
 
     name: str
@@ -77,7 +154,7 @@ class GanArchitecture(Protocol):
     conditional: bool
     space: ParamSchema
 
-    def build(self, config: Mapping[str, Any], device: str = "cpu") -> Any: ...
+    def build(self, config: Mapping[str, Any], device: str = "cpu") -> GanModel: ...
 
 
 @runtime_checkable
@@ -115,7 +192,7 @@ class StorageBackend(Protocol):
 
 
 StorageFactory = Callable[[str, "Settings"], StorageBackend]
-"""Builds a backend from its URI (scheme picked the factory) and the settings."""
+"""Builds a backend from its URI (the scheme picked the factory) and the settings."""
 
 
 @runtime_checkable
@@ -148,6 +225,7 @@ class Tracker(Protocol):
 
 
 TrackerFactory = Callable[["Settings"], Tracker]
+"""Builds a tracker from the settings (the training workers call it too)."""
 
 
 @runtime_checkable
@@ -156,6 +234,13 @@ class Metric(Protocol):
 
     Returns a float (or (value, std) for repeated estimates). The evaluation service calls it
     per class where labels exist and on the pooled sets. ``higher_is_better`` orders trials.
+
+    Optional attributes (read with ``getattr``): ``pass_threshold: float`` makes the metric the
+    one whose value gives an evaluation's verdict, and the selection metric of a job that names
+    none (the first such metric by name); ``per_epoch: bool`` marks a cheap metric logged every
+    training epoch as the quality curve (the first such by name; it breaks ties between
+    checkpoints); ``per_class_by_default`` and ``needs_labels`` as the evaluation service reads
+    them.
     """
 
     name: str
@@ -166,9 +251,3 @@ class Metric(Protocol):
     def compute(self, real: np.ndarray, synthetic: np.ndarray,
                 rng: np.random.Generator) -> float | tuple[float, float]: ...
 
-
-def iter_protocol_methods(proto: type) -> Iterator[str]:
-    """Public callables a protocol declares (used by conformance checks)."""
-    for name, value in vars(proto).items():
-        if not name.startswith("_") and callable(value):
-            yield name

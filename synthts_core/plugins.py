@@ -8,6 +8,7 @@ plugins); a registration hook that raises is recorded like an import error.
 
 from __future__ import annotations
 
+import logging
 import traceback
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -111,23 +112,36 @@ class PluginManager(pluggy.PluginManager):
         # drop failures of an earlier collection; import failures stay
         self.failures = [f for f in self.failures if f.stage == "import"]
         for hook_name, registry in regs.by_hook().items():
-            caller = getattr(self.hook, hook_name)
             # pluggy calls the last registered first; keep registration order instead
-            for impl in reversed(caller.get_hookimpls()):
-                registry.current_plugin = impl.plugin_name
-                try:
-                    impl.function(registry=registry)
-                except DuplicateNameError:
-                    raise
-                except Exception as exc:
-                    if self.strict:
-                        raise
-                    self.failures.append(PluginFailure(
-                        impl.plugin_name, self.distributions.get(impl.plugin_name, (None,))[0],
-                        f"{type(exc).__name__}: {exc} (in {hook_name})",
-                        traceback.format_exc(), stage="register"))
-            registry.current_plugin = "<unknown>"
+            self.fill(hook_name, registry, newest_first=True)
         return regs
+
+    def fill(self, hook_name: str, registry: Any, *, newest_first: bool = False,
+             warn: bool = False) -> Any:
+        """Call the registration hook ``hook_name`` of every plugin with ``registry`` (its
+        ``current_plugin`` set to the caller, so entries know their plugin). A hook that raises
+        is recorded in ``failures`` (``synthts plugins`` lists it; ``warn`` also logs it) and
+        the rest go on; strict managers re-raise; a name registered twice always raises."""
+        impls = getattr(self.hook, hook_name).get_hookimpls()
+        for impl in reversed(impls) if newest_first else impls:
+            registry.current_plugin = impl.plugin_name
+            try:
+                impl.function(registry=registry)
+            except DuplicateNameError:
+                raise
+            except Exception as exc:
+                if self.strict:
+                    raise
+                self.failures.append(PluginFailure(
+                    impl.plugin_name, self.distributions.get(impl.plugin_name, (None,))[0],
+                    f"{type(exc).__name__}: {exc} (in {hook_name})",
+                    traceback.format_exc(), stage="register"))
+                if warn:
+                    logging.getLogger(__name__).warning(
+                        "plugin %r: %s failed: %s: %s", impl.plugin_name, hook_name,
+                        type(exc).__name__, exc)
+        registry.current_plugin = "<unknown>"
+        return registry
 
     # ---------------------------------------------------------------- introspection
     def plugin_infos(self) -> list[PluginInfo]:
@@ -167,21 +181,4 @@ def make_plugin_manager(*, load_entry_points: bool = True, strict: bool | None =
     return pm
 
 
-_default_pm: PluginManager | None = None
-
-
-def get_plugin_manager() -> PluginManager:
-    """The process-wide manager, created on first use (never at import time)."""
-    global _default_pm
-    if _default_pm is None:
-        _default_pm = make_plugin_manager()
-    return _default_pm
-
-
-def reset_plugin_manager() -> None:
-    global _default_pm
-    _default_pm = None
-
-
-__all__ = ["PluginError", "PluginFailure", "PluginInfo", "PluginManager", "get_plugin_manager",
-           "make_plugin_manager", "reset_plugin_manager"]
+__all__ = ["PluginError", "PluginFailure", "PluginInfo", "PluginManager", "make_plugin_manager"]

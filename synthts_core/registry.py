@@ -1,16 +1,29 @@
 """Typed registries the registration hooks fill.
 
-A hook receives a registry and calls ``registry.add(...)``. The plugin manager sets
-``current_plugin`` around each plugin's call so a duplicate name can name both plugins.
+A hook receives a registry and calls ``registry.add(item)``, the one verb of every kind. Each
+registry is typed by what it holds (``registries.architectures.get(name)`` is a
+``GanArchitecture``); storage backends and trackers are added as ``StorageBackendInfo`` /
+``TrackerInfo`` (a name and a factory). The plugin manager sets ``current_plugin`` around each
+plugin's call so a duplicate name can name both plugins.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from synthts_core.errors import BadInputError, DuplicateNameError, NotFoundError, PluginError
+
+if TYPE_CHECKING:  # the protocols are only type arguments here: loading plugins imports no NumPy
+    from synthts_core.interfaces import (  # noqa: F401 (named in strings: Registry["Metric"])
+        DatasetPreset,
+        GanArchitecture,
+        Metric,
+        SignalGenerator,
+        StorageFactory,
+        TrackerFactory,
+    )
 
 T = TypeVar("T")
 
@@ -81,32 +94,33 @@ class Registry(Generic[T]):
         return len(self._entries)
 
 
-class SignalRegistry(Registry[Any]):
+class SignalRegistry(Registry["SignalGenerator"]):
     def __init__(self) -> None:
         super().__init__("signal generator", ("kind", "schema", "generate"))
 
 
-class PresetRegistry(Registry[Any]):
+class PresetRegistry(Registry["DatasetPreset"]):
     def __init__(self) -> None:
         super().__init__("dataset preset", ("spec", "description"))
 
 
-class ArchitectureRegistry(Registry[Any]):
+class ArchitectureRegistry(Registry["GanArchitecture"]):
     def __init__(self) -> None:
         super().__init__("GAN architecture", ("space", "build", "conditional"))
 
 
-class MetricRegistry(Registry[Any]):
+class MetricRegistry(Registry["Metric"]):
     def __init__(self) -> None:
         super().__init__("metric", ("compute", "higher_is_better"))
 
 
 @dataclass
 class StorageBackendInfo:
-    """A storage backend chosen by URI scheme (``sqlite``, ``mongodb``, ...)."""
+    """A storage backend chosen by URI scheme (``sqlite``, ``mongodb``, ...):
+    ``factory(uri, settings)`` returns a ``StorageBackend``."""
 
     scheme: str
-    factory: Callable[..., Any]
+    factory: StorageFactory
     description: str = ""
 
     @property
@@ -118,9 +132,6 @@ class StorageRegistry(Registry[StorageBackendInfo]):
     def __init__(self) -> None:
         super().__init__("storage backend", ("factory",))
 
-    def add_backend(self, scheme: str, factory: Callable[..., Any], description: str = "") -> None:
-        self.add(StorageBackendInfo(scheme, factory, description))
-
     def for_uri(self, uri: str) -> StorageBackendInfo:
         scheme = uri.split("://", 1)[0].split("+", 1)[0] if "://" in uri else ""
         if scheme not in self:
@@ -131,17 +142,17 @@ class StorageRegistry(Registry[StorageBackendInfo]):
 
 @dataclass
 class TrackerInfo:
+    """A tracker chosen by name (``SYNTHTS_TRACKER``): ``factory(settings)`` returns a
+    ``Tracker``."""
+
     name: str
-    factory: Callable[..., Any]
+    factory: TrackerFactory
     description: str = ""
 
 
 class TrackerRegistry(Registry[TrackerInfo]):
     def __init__(self) -> None:
         super().__init__("tracker", ("factory",))
-
-    def add_tracker(self, name: str, factory: Callable[..., Any], description: str = "") -> None:
-        self.add(TrackerInfo(name, factory, description))
 
 
 @dataclass

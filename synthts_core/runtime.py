@@ -55,8 +55,6 @@ class Runtime:
         with self._lock:
             if self._storage is None:
                 uri = self.settings.storage_uri
-                if uri.startswith("sqlite:"):
-                    self.settings.ensure_data_dir()
                 info = self.registries.storage.for_uri(uri)
                 backend = info.factory(uri, self.settings)
                 backend.open()

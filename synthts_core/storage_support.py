@@ -28,7 +28,7 @@ from synthts_core.domain import (
     to_builtins,
     utcnow,
 )
-from synthts_core.errors import BadInputError, SynthtsError
+from synthts_core.errors import BadInputError, CorruptDataError, SynthtsError
 
 DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024
 """Target chunk size: small enough for one Mongo document (16 MiB) and cheap partial reads."""
@@ -36,13 +36,6 @@ DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024
 MAX_LIST_LIMIT = 1000
 FETCH_BATCH_BYTES = 64 * 1024 * 1024
 """How much chunk data a read holds at once beside the output array."""
-
-
-class CorruptDataError(SynthtsError):
-    """Stored bytes no longer match their checksum: the data must not be used."""
-
-    status_code = 500
-    title = "Corrupt data"
 
 
 # ----------------------------------------------------------------------------- layout

@@ -1,4 +1,4 @@
-"""Generator and critic networks (pure torch; no synthts imports).
+"""Generator and critic networks (pure torch; from synthts only the bad-input error).
 
 Every network maps ``(z, labels | label_weights)`` or ``(x, labels | label_weights)`` on
 multi-channel series shaped (n, channels, length). Conditioning is a learned label embedding;
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from synthts_gan._errors import BadInputError
 
 BACKBONES = ("mlp", "conv")
 
@@ -67,7 +69,8 @@ class LabelEmbedding(nn.Module):
         if weights is not None:
             return weights.to(self.embed.weight.dtype) @ self.embed.weight
         if labels is None:
-            raise ValueError("a conditional network needs labels or label_weights")
+            raise BadInputError("labels", "a conditional network needs labels or label_weights",
+                                allowed="labels or label_weights")
         return self.embed(labels)
 
 
@@ -248,10 +251,11 @@ def check_conv_length(spec: NetSpec) -> None:
     """Each critic layer halves the length; below 4 points per feature the net is degenerate."""
     need = 4 * 2 ** spec.conv_layers
     if spec.length < need:
-        raise ValueError(
-            f"conv backbone with conv_layers={spec.conv_layers} needs length >= {need}, "
-            f"got length={spec.length}; lower conv_layers or use the mlp backbone"
-        )
+        raise BadInputError(
+            "conv_layers", f"conv backbone with conv_layers={spec.conv_layers} needs length >= "
+            f"{need}, got length={spec.length}; lower conv_layers or use the mlp backbone",
+            allowed=f"at most {max(0, (spec.length // 4).bit_length() - 1)} for length "
+                    f"{spec.length}")
 
 
 class ConvGenerator(_Conditioned):
@@ -321,7 +325,8 @@ def build_networks(spec: NetSpec, seed: int) -> tuple[nn.Module, nn.Module]:
     """Generator and critic, initialised from ``seed`` without leaving a trace on the global
     RNG (the fork restores it), built on the CPU so every device starts from the same weights."""
     if spec.backbone not in BACKBONES:
-        raise ValueError(f"unknown backbone {spec.backbone!r}; one of {', '.join(BACKBONES)}")
+        raise BadInputError("backbone", f"unknown backbone {spec.backbone!r}",
+                            allowed=", ".join(BACKBONES))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if spec.backbone == "mlp":

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from synthts_gan._errors import BadInputError
+
 
 def circular_shift(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     """Roll each series of ``x`` (n, c, L) right by its own ``shifts[i]`` points, in one gather.
@@ -31,7 +33,8 @@ def epoch_blocks(values: torch.Tensor, labels: torch.Tensor | None, batch_size: 
     per_block = batch_size * block
     n_blocks = n // per_block
     if n_blocks == 0:
-        raise ValueError(f"{n} series cannot fill one block of {block} x {batch_size}")
+        raise BadInputError("batch_size", f"{n} series cannot fill one block of {block} x "
+                            f"{batch_size}", allowed=f"at most {n // block}")
     used = n_blocks * per_block
     perm = torch.randperm(n, generator=rng, device=values.device)[:used]
     data = values.index_select(0, perm)
@@ -48,8 +51,7 @@ def fit_batch(n: int, batch_size: int, block: int) -> int:
     """The batch size actually used: the requested one, shrunk for a set too small to fill one
     block (BatchNorm needs at least 2 series per batch)."""
     if n < 2 * block:
-        raise ValueError(
-            f"need at least {2 * block} series to train (batches of 2 for {block} step(s)); "
-            f"got {n}"
-        )
+        raise BadInputError(
+            "dataset", f"need at least {2 * block} series to train (batches of 2 for {block} "
+            f"step(s)); got {n}", allowed=f"at least {2 * block} series, or a smaller n_critic")
     return min(batch_size, n // block)

@@ -7,11 +7,15 @@ search spaces, API schemas and TUI forms. torch is imported only when a model is
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthts_core import hookimpl
 from synthts_core.errors import BadInputError
 from synthts_core.schema import ParamSchema, bool_param, choice_param, float_param, int_param
+
+if TYPE_CHECKING:
+    from synthts_core.registry import ArchitectureRegistry
+    from synthts_gan.trainer import GanTrainer
 
 BACKBONE_HELP = ("Network family: 'mlp' = the seed's fully connected networks, 'conv' = 1-D "
                  "convolutional (weights independent of the length; better on long series).")
@@ -71,19 +75,41 @@ def _wgan() -> tuple:
     )
 
 
+# What the main job (``synthts demo``) searches over with the conditional WGAN-GP: the quality
+# options measured in benchmarks/quality_harmonics.py (figures in docs/metrics.md), the learning
+# rate left to the search. The conv backbone joins the search on a GPU; on a CPU it runs 5x
+# slower per epoch than the MLP at this length and does not converge within the demo's budget
+# (measured, see the quality issue's note).
+MAIN_JOB_SPACE: dict[str, Any] = {
+    "noise_inputs": True, "conditioning": "projection", "moment_weight": 10.0,
+    "lr_schedule": "cosine", "batch_size": 64, "n_critic": 2, "beta2": 0.9,
+    "lr": [0.0003, 0.0005], "ema_decay": [0.99, 0.995], "backbone": "mlp",
+}
+MAIN_JOB_SPACE_GPU: dict[str, Any] = {"backbone": ["mlp", "conv"], "conv_width": 32}
+
+
 class GanArchitectureEntry:
-    """One registered architecture: its space and a ``build`` that returns a ``GanTrainer``."""
+    """One registered architecture (a ``GanArchitecture``): its space and a ``build`` that
+    returns a ``GanTrainer`` (a ``GanModel``), plus the optional defaults the protocol
+    documents (``in_default_search``, ``main_job_space``, ``main_job_space_gpu``)."""
 
     def __init__(self, name: str, description: str, conditional: bool,
-                 space: ParamSchema) -> None:
+                 space: ParamSchema, *, in_default_search: bool = False,
+                 main_job_space: dict[str, Any] | None = None,
+                 main_job_space_gpu: dict[str, Any] | None = None) -> None:
         self.name = name
         self.description = description
         self.conditional = conditional
         self.space = space
+        self.in_default_search = in_default_search
+        self.main_job_space = main_job_space
+        self.main_job_space_gpu = main_job_space_gpu
 
-    def build(self, config: Mapping[str, Any], device: str = "cpu") -> Any:
+    def build(self, config: Mapping[str, Any], device: str = "cpu") -> GanTrainer:
         """``config``: one value per space parameter (missing ones take their default) plus
-        ``length``, ``n_channels``, ``n_classes``, ``seed``; extra keys are ignored."""
+        ``length``, ``n_channels``, ``n_classes``, ``seed``; extra keys are ignored. ``device``
+        as ``SYNTHTS_DEVICE`` takes it (``auto`` included)."""
+        from synthts_core.services.models import resolve_device
         from synthts_gan.trainer import GanConfig, GanTrainer
 
         values = self.space.defaults()
@@ -101,15 +127,6 @@ class GanArchitectureEntry:
         return GanTrainer(cfg, resolve_device(device))
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` = CUDA when torch sees a GPU, else CPU."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def builtin_architectures() -> list[GanArchitectureEntry]:
     return [
         GanArchitectureEntry(
@@ -117,17 +134,19 @@ def builtin_architectures() -> list[GanArchitectureEntry]:
             "dropout in the discriminator.", True,
             ParamSchema((*_common(), _embed(),
                          float_param("dropout", 0.5, 0.0, 1.0, high_exclusive=True,
-                                     help="Discriminator dropout.")))),
+                                     help="Discriminator dropout."))),
+            in_default_search=True),
         GanArchitectureEntry(
             "wgan_gp", "Wasserstein GAN with gradient penalty (unconditional, the seed's).",
-            False, ParamSchema((*_common(), *_wgan()))),
+            False, ParamSchema((*_common(), *_wgan())), in_default_search=True),
         GanArchitectureEntry(
             "cwgan_gp", "Conditional WGAN-GP: the label embedding feeds generator and critic.",
-            True, ParamSchema((*_common(), _embed(), *_wgan()))),
+            True, ParamSchema((*_common(), _embed(), *_wgan())),
+            main_job_space=MAIN_JOB_SPACE, main_job_space_gpu=MAIN_JOB_SPACE_GPU),
     ]
 
 
 @hookimpl
-def register_gan_architectures(registry) -> None:
+def register_gan_architectures(registry: ArchitectureRegistry) -> None:
     for arch in builtin_architectures():
         registry.add(arch)

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from synthts_gan._errors import BadInputError
+
 if TYPE_CHECKING:
     from synthts_gan.trainer import GanTrainer
 
@@ -58,12 +60,14 @@ def _load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.
     missing = sorted(set(expected) - set(got))
     extra = sorted(set(got) - set(expected))
     if missing or extra:
-        raise ValueError(f"weights do not fit this {prefix}: missing {missing[:3]}, "
-                         f"unexpected {extra[:3]} (built with other hyper-parameters?)")
+        raise BadInputError("weights", f"do not fit this {prefix}: missing {missing[:3]}, "
+                            f"unexpected {extra[:3]} (built with other hyper-parameters?)",
+                            allowed="weights of a model with this config")
     for key, value in expected.items():
         if value.shape != got[key].shape:
-            raise ValueError(f"weights do not fit this {prefix}: {key} has shape "
-                             f"{tuple(got[key].shape)}, expected {tuple(value.shape)}")
+            raise BadInputError("weights", f"do not fit this {prefix}: {key} has shape "
+                                f"{tuple(got[key].shape)}, expected {tuple(value.shape)}",
+                                allowed="weights of a model with this config")
     # in-place copies keep tensor addresses, so a captured CUDA graph stays valid
     module.load_state_dict(got)
 
@@ -106,7 +110,8 @@ def load_state(trainer: GanTrainer, data: bytes, *, with_training_state: bool) -
     if not with_training_state:
         return
     if "rng" not in tensors:
-        raise ValueError("these bytes hold weights only, not a training checkpoint")
+        raise BadInputError("checkpoint", "these bytes hold weights only, not a training "
+                            "checkpoint", allowed="bytes from checkpoint()")
     _load_optim("opt_g", trainer.opt_g, tensors)
     _load_optim("opt_d", trainer.opt_d, tensors)
     trainer.rng.set_state(tensors["rng"])

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 import torch
 
+from synthts_gan._errors import BadInputError
 from synthts_gan.backbones import (
     NetSpec,
     build_networks,
@@ -84,8 +85,8 @@ class GanTrainer:
 
     def __init__(self, config: GanConfig, device: str | torch.device = "cpu") -> None:
         if config.architecture not in FAMILIES:
-            raise ValueError(f"unknown architecture {config.architecture!r}; "
-                             f"one of {', '.join(FAMILIES)}")
+            raise BadInputError("architecture", f"unknown architecture {config.architecture!r}",
+                                allowed=", ".join(FAMILIES))
         self.config = config
         self.device = torch.device(device)
         self.n_classes = max(config.n_classes, 1) if config.conditional else 0
@@ -153,8 +154,8 @@ class GanTrainer:
         if key == self._data_key:
             return
         if values.ndim != 3 or values.shape[1:] != (self.config.n_channels, self.config.length):
-            raise ValueError(f"values must be (n, {self.config.n_channels}, "
-                             f"{self.config.length}); got {values.shape}")
+            raise BadInputError("values", f"got shape {values.shape}",
+                                allowed=f"(n, {self.config.n_channels}, {self.config.length})")
         self._values = torch.as_tensor(np.ascontiguousarray(values, np.float32)).to(self.device)
         self._labels = None
         if self.conditional:
@@ -248,33 +249,41 @@ class GanTrainer:
         if noise is not None:
             shape = (n, self.config.n_channels, self.config.length)
             noise_t = torch.as_tensor(np.asarray(noise, np.float32))
-            if not self.config.noise_inputs or tuple(noise_t.shape) != shape:
-                raise ValueError(f"noise must be {shape} for a noise_inputs generator; got "
-                                 f"{tuple(noise_t.shape)}" if self.config.noise_inputs else
-                                 "this generator draws no noise of its own: give no noise")
-        rng = torch.Generator().manual_seed(self.config.seed + 1 if seed is None else seed)
+            if not self.config.noise_inputs:
+                raise BadInputError("noise", "this generator draws no noise of its own",
+                                    allowed="no noise")
+            if tuple(noise_t.shape) != shape:
+                raise BadInputError("noise", f"got shape {tuple(noise_t.shape)}: the per-point "
+                                    "noise must be (n, n_channels, length)",
+                                    allowed=f"shape {shape}")
+        rng = self._sampling_rng(seed)
         if z is None:
             zt = torch.randn(n, self.latent_dim, generator=rng)
         else:
             zt = torch.as_tensor(np.asarray(z, np.float32))
             if zt.shape != (n, self.latent_dim):
-                raise ValueError(f"z must be ({n}, {self.latent_dim}); got {tuple(zt.shape)}")
+                raise BadInputError("z", f"got shape {tuple(zt.shape)}: z must be "
+                                    "(n, latent_dim)", allowed=f"shape ({n}, {self.latent_dim})")
         lab_t = w_t = None
         if self.conditional:
             if label_weights is not None:
                 w_t = torch.as_tensor(np.asarray(label_weights, np.float32))
                 if w_t.shape != (n, self.n_classes):
-                    raise ValueError(f"label_weights must be ({n}, {self.n_classes}); "
-                                     f"got {tuple(w_t.shape)}")
+                    raise BadInputError("label_weights", f"got shape {tuple(w_t.shape)}: "
+                                        "label_weights must be (n, n_classes)",
+                                        allowed=f"shape ({n}, {self.n_classes})")
             elif labels is not None:
                 lab_t = torch.as_tensor(np.asarray(labels, np.int64)).reshape(-1)
                 if lab_t.shape != (n,) or (n and (lab_t.min() < 0
                                                    or lab_t.max() >= self.n_classes)):
-                    raise ValueError(f"labels must be {n} integers in 0..{self.n_classes - 1}")
+                    raise BadInputError("labels", f"labels must be {n} class indices, one per "
+                                        "series", allowed=f"0..{self.n_classes - 1}")
             else:
                 lab_t = torch.randint(0, self.n_classes, (n,), generator=rng)
         elif labels is not None or label_weights is not None:
-            raise ValueError(f"{self.config.architecture} is unconditional: give no labels")
+            raise BadInputError("labels" if labels is not None else "label_weights",
+                                f"{self.config.architecture} is unconditional: give no labels",
+                                allowed="no labels")
         net = self.sampler
         net.eval()
         noise_rng = torch.Generator(device=self.device)
@@ -295,6 +304,15 @@ class GanTrainer:
             return np.zeros((0, self.config.n_channels, self.config.length), np.float32)
         return (out[0] if len(out) == 1 else torch.cat(out)).numpy()  # one chunk: no copy
 
+    def _sampling_rng(self, seed: int | None) -> torch.Generator:
+        """The CPU generator ``generate`` draws latents (then labels, then noise) from."""
+        return torch.Generator().manual_seed(self.config.seed + 1 if seed is None else seed)
+
+    @torch.no_grad()
+    def sampling_latents(self, n: int, seed: int | None = None) -> np.ndarray:
+        """The latents ``generate(n, seed=seed)`` draws, (n, latent_dim) float32."""
+        return torch.randn(n, self.latent_dim, generator=self._sampling_rng(seed)).numpy()
+
     @torch.no_grad()
     def sampling_noise(self, n: int, seed: int | None = None, chunk: int = 4096
                        ) -> np.ndarray | None:
@@ -303,7 +321,7 @@ class GanTrainer:
         gets the series it gets alone. None for a generator without noise inputs."""
         if not self.config.noise_inputs:
             return None
-        rng = torch.Generator().manual_seed(self.config.seed + 1 if seed is None else seed)
+        rng = self._sampling_rng(seed)
         torch.randn(n, self.latent_dim, generator=rng)  # the latents come first
         noise_rng = torch.Generator(device=self.device)
         noise_rng.manual_seed(int(torch.randint(0, 2**62, (1,), generator=rng)))
@@ -328,9 +346,6 @@ class GanTrainer:
     def load_checkpoint(self, data: bytes) -> None:
         load_state(self, data, with_training_state=True)
         self._graph = None  # optimiser state tensors moved: capture again
-
-    def describe(self) -> dict[str, Any]:
-        return asdict(self.config)
 
 
 class _GraphedBlock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from synthts_core.errors import BadInputError
+from synthts_core.services.evaluation import subsample_index
 
 
 def check_pair(real: np.ndarray, synthetic: np.ndarray, *, min_series: int = 2,
@@ -38,8 +39,7 @@ def subsample(x: np.ndarray, max_series: int, rng: np.random.Generator) -> np.nd
     """At most ``max_series`` series, drawn without replacement (order kept for determinism)."""
     if x.shape[0] <= max_series:
         return x
-    idx = np.sort(rng.choice(x.shape[0], size=max_series, replace=False))
-    return x[idx]
+    return x[subsample_index(x.shape[0], max_series, rng)]
 
 
 def time_shuffled(x: np.ndarray, rng: np.random.Generator, time_axis: int = 2) -> np.ndarray:

@@ -23,6 +23,7 @@ import numpy as np
 
 from synthts_core.errors import BadInputError
 from synthts_core.measured import Measured, wilson_interval
+from synthts_core.services.evaluation import subsample_index
 from synthts_metrics._common import check_pair, subsample, time_shuffled
 from synthts_metrics.kernels import fit_kernels, transform
 
@@ -146,8 +147,8 @@ class TrainSyntheticTestReal:
         shared = np.intersect1d(np.unique(yr), np.unique(ys))
         keep_r, keep_s = np.isin(yr, shared), np.isin(ys, shared)
         r, yr, s, ys = r[keep_r], yr[keep_r], s[keep_s], ys[keep_s]
-        ir = _stratified_subsample(yr, self.max_series, rng)
-        is_ = _stratified_subsample(ys, self.max_series, rng)
+        ir = subsample_index(len(yr), self.max_series, rng)
+        is_ = subsample_index(len(ys), self.max_series, rng)
         r, yr, s, ys = r[ir], yr[ir], s[is_], ys[is_]
         if len(shared) < 2:
             return Measured(float("nan"), inconclusive="needs at least two labels present in "
@@ -165,8 +166,3 @@ class TrainSyntheticTestReal:
                 f"(chance {chance:.0%}): the labels are not learnable from these series"))
         return Measured(tstr / trtr, extra=extra)
 
-
-def _stratified_subsample(y: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
-    if len(y) <= cap:
-        return np.arange(len(y))
-    return np.sort(rng.choice(len(y), size=cap, replace=False))

@@ -43,6 +43,8 @@ class MMD:
                    "bandwidth is the median pairwise distance (0 = same distribution).")
     higher_is_better = False
     min_channels = 1
+    # cheap enough to log every training epoch: the quality curve (and the checkpoints' tiebreak)
+    per_epoch = True
 
     def __init__(self, max_series: int = 1000) -> None:
         self.max_series = max_series

@@ -7,20 +7,22 @@ Definitions, ranges and directions are in docs/metrics.md.
 from __future__ import annotations
 
 from synthts_core import hookimpl
-from synthts_metrics.detector import Detector, TrainSyntheticTestReal
-from synthts_metrics.features import FeatureCosineSimilarity
-from synthts_metrics.mmd import MMD
-from synthts_metrics.posthoc import DiscriminativeScore, PredictiveScore
-from synthts_metrics.statistics import (
-    AutocorrelationDistance,
-    CrossCorrelationDistance,
-    MarginalDistance,
-    SpectrumDistance,
-)
 
 
 def builtin_metrics() -> list[object]:
-    """One instance of each built-in metric with its default settings."""
+    """One instance of each built-in metric with its default settings (imported here, not at
+    the top: ``synthts --help`` imports every plugin to list its commands)."""
+    from synthts_metrics.detector import Detector, TrainSyntheticTestReal
+    from synthts_metrics.features import FeatureCosineSimilarity
+    from synthts_metrics.mmd import MMD
+    from synthts_metrics.posthoc import DiscriminativeScore, PredictiveScore
+    from synthts_metrics.statistics import (
+        AutocorrelationDistance,
+        CrossCorrelationDistance,
+        MarginalDistance,
+        SpectrumDistance,
+    )
+
     return [
         Detector(),
         TrainSyntheticTestReal(),

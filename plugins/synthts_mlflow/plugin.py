@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from synthts_core import hookimpl
+from synthts_core.registry import TrackerInfo
 
 if TYPE_CHECKING:
     from synthts_core.interfaces import Tracker
     from synthts_core.registry import TrackerRegistry
-    from synthts_core.settings import Settings
+    from synthts_core.settings import Settings, SettingsRegistry
 
 
 def make_tracker(settings: Settings) -> Tracker:
@@ -25,8 +26,15 @@ def make_tracker(settings: Settings) -> Tracker:
 
 @hookimpl
 def register_trackers(registry: TrackerRegistry) -> None:
-    registry.add_tracker(
+    registry.add(TrackerInfo(
         "mlflow", make_tracker,
         "MLflow runs and model registry: embedded SQLite store + artifact folder in the data "
         "folder, or an MLflow server when SYNTHTS_MLFLOW_URI is set",
-    )
+    ))
+
+
+@hookimpl
+def register_settings(registry: SettingsRegistry) -> None:
+    from synthts_mlflow.settings import MlflowSettings
+
+    registry.add(MlflowSettings)

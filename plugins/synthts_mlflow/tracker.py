@@ -24,6 +24,7 @@ from synthts_core.errors import BackendUnavailableError, BadInputError, SynthtsE
 from synthts_core.settings import Settings, mask_uri
 from synthts_mlflow.model_registry import ModelRegistryMixin
 from synthts_mlflow.resilience import call_backend, http_limits, ping_http
+from synthts_mlflow.settings import MlflowSettings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,7 +44,8 @@ class MlflowTracker(ModelRegistryMixin):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.tracking_uri = settings.mlflow_tracking_uri
+        self.config = MlflowSettings.of(settings)
+        self.tracking_uri = self.config.mlflow_tracking_uri
         self.remote = self.tracking_uri.split("://", 1)[0] in ("http", "https")
         self.uri = mask_uri(self.tracking_uri)
         self._client: MlflowClient | None = None
@@ -59,7 +61,7 @@ class MlflowTracker(ModelRegistryMixin):
             if self._client is None:
                 if not self.remote:
                     self.settings.ensure_data_dir()
-                    self.settings.mlflow_artifact_dir.mkdir(parents=True, exist_ok=True)
+                    self.config.mlflow_artifact_dir.mkdir(parents=True, exist_ok=True)
                     self._call(self._create_embedded_store)
                 from mlflow import MlflowClient
 
@@ -77,7 +79,7 @@ class MlflowTracker(ModelRegistryMixin):
             return
         from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-        store = SqlAlchemyStore(self.tracking_uri, self.settings.mlflow_artifact_dir.as_uri())
+        store = SqlAlchemyStore(self.tracking_uri, self.config.mlflow_artifact_dir.as_uri())
         store.engine.dispose()
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -112,7 +114,7 @@ class MlflowTracker(ModelRegistryMixin):
     def experiment_name(self, experiment: str | None) -> str:
         """Experiments live under the configured prefix (``SYNTHTS_MLFLOW_EXPERIMENT``):
         ``sines`` -> ``synthts/sines``; a name given with the prefix already is kept."""
-        prefix = self.settings.mlflow_experiment
+        prefix = self.config.mlflow_experiment
         if not experiment or experiment == prefix or experiment.startswith(prefix + "/"):
             return experiment or prefix
         return f"{prefix}/{experiment}"
@@ -121,7 +123,7 @@ class MlflowTracker(ModelRegistryMixin):
         """``experiment_name`` and the name the same experiment had before: jobs trained by
         earlier versions logged a dataset's runs to ``synthts/synthts-<dataset>``. Accepts the
         experiment in either form (``sines`` or ``synthts-sines``)."""
-        prefix = self.settings.mlflow_experiment
+        prefix = self.config.mlflow_experiment
         name = self.experiment_name(experiment)
         base = name.removeprefix(prefix + "/") if name != prefix else ""
         names = [name]
@@ -152,7 +154,7 @@ class MlflowTracker(ModelRegistryMixin):
             location = None
             if not self.remote:
                 safe = name.replace("/", "__")
-                location = (self.settings.mlflow_artifact_dir / safe).as_uri()
+                location = (self.config.mlflow_artifact_dir / safe).as_uri()
             try:
                 exp_id = self._call(self.client.create_experiment, name,
                                     artifact_location=location,
@@ -185,7 +187,7 @@ class MlflowTracker(ModelRegistryMixin):
         entries = [Param(str(k), _param_text(v)) for k, v in params.items()]
         for start in range(0, len(entries), BATCH):
             self._call(self.client.log_batch, run_id, params=entries[start:start + BATCH])
-        if self.settings.mlflow_system_metrics:
+        if self.config.mlflow_system_metrics:
             self._start_system_metrics(run_id)
         return run_id
 

@@ -83,6 +83,7 @@ from synthts_mongo.fields import (
     to_document,
     unreadable,
 )
+from synthts_mongo.settings import MongoSettings
 
 log = logging.getLogger("synthts.storage.mongo")
 
@@ -125,6 +126,7 @@ def _guard(method: F) -> F:
 
 def connection_options(uri: str, settings: Any, timeout_ms: int) -> tuple[str, dict[str, Any]]:
     """Database name and mongoengine ``connect`` options (credentials from the URI win)."""
+    config = MongoSettings.of(settings)
     try:
         parsed = parse_uri(uri)
     except (InvalidURI, ValueError) as exc:
@@ -135,15 +137,15 @@ def connection_options(uri: str, settings: Any, timeout_ms: int) -> tuple[str, d
         "socketTimeoutMS": max(60_000, 10 * timeout_ms), "tz_aware": True,
         "uuidRepresentation": "standard",
     }
-    username = getattr(settings, "mongo_username", None)
+    username = config.mongo_username
     if not parsed.get("username") and username:
-        secret = getattr(settings, "mongo_password", None)
+        secret = config.mongo_password
         options["username"] = username
         options["password"] = secret.get_secret_value() if secret is not None else None
     if (parsed.get("username") or options.get("username")) \
             and "authsource" not in {k.lower() for k in parsed.get("options", {})}:
         # where the user is defined (``admin`` as documented), not the dataset database
-        options["authSource"] = getattr(settings, "mongo_auth_source", None) or "admin"
+        options["authSource"] = config.mongo_auth_source
     return parsed.get("database") or "synthts", options
 
 
@@ -166,9 +168,10 @@ class MongoStorage:
 
         self.uri = uri
         self.safe_uri = mask_uri(uri)
-        self.timeout_ms = int(getattr(settings, "mongo_timeout_ms", 3000))
+        config = MongoSettings.of(settings)
+        self.timeout_ms = config.mongo_timeout_ms
         self.chunk_bytes = chunk_bytes
-        self.database, self._options = connection_options(uri, settings, self.timeout_ms)
+        self.database, self._options = connection_options(uri, config, self.timeout_ms)
         self.username, self.auth_source = credentials(uri, self._options)
         self._docs: Documents | None = None
 

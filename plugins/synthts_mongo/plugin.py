@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from synthts_core import hookimpl
+from synthts_core.registry import StorageBackendInfo
 
 
 def make_backend(uri: str, settings: Any) -> Any:
@@ -16,5 +17,12 @@ def make_backend(uri: str, settings: Any) -> Any:
 
 @hookimpl
 def register_storage_backends(registry) -> None:
-    registry.add_backend("mongodb", make_backend,
-                         "MongoDB server through mongoengine; arrays in chunk documents.")
+    registry.add(StorageBackendInfo(
+        "mongodb", make_backend, "MongoDB server through mongoengine; arrays in chunk documents."))
+
+
+@hookimpl
+def register_settings(registry) -> None:
+    from synthts_mongo.settings import MongoSettings
+
+    registry.add(MongoSettings)

@@ -7,27 +7,22 @@ the next batch: one forward pass over the concatenated latents and labels, then 
 cut back into each request's rows. A lone request therefore waits for nothing, and a busy
 server spends one pass per batch instead of one per request.
 
-Reproducibility is kept: every request draws its latents from its own seed exactly as an
-unbatched call would (``trainer.generate`` draws ``randn(n, latent_dim)`` from a generator
-seeded with ``seed``, or the model's ``seed + 1`` when none is given), so a request gets the
-same series whether or not it shared a pass (up to float rounding of a larger matrix product).
-A generator that draws noise of its own while sampling (``noise_inputs``) gets each request's
-noise drawn as that request alone would draw it (``trainer.sampling_noise``); models whose
-trainer exposes no ``latent_dim``, or draws noise it cannot hand over, run one request per
-pass, as before.
+Reproducibility is kept: every request's latents are drawn from its own seed exactly as an
+unbatched call would draw them (``trainer.sampling_latents``), so a request gets the same
+series whether or not it shared a pass (up to float rounding of a larger matrix product). A
+generator that draws noise of its own while sampling gets each request's noise drawn as that
+request alone would draw it (``trainer.sampling_noise``). Models that cannot draw ahead (not a
+``BatchableGanModel``) run one request per pass.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from synthts_core.errors import LimitExceededError
 
 
 @dataclass
@@ -38,40 +33,13 @@ class _Pending:
     future: asyncio.Future[tuple[np.ndarray, np.ndarray | None]] = field(repr=False)
 
 
-def plan_request(model: Any, n: int | None, labels: Sequence[str] | None,
-                 counts: Mapping[str, int] | None, max_values: int) -> tuple[np.ndarray | None,
-                                                                             int]:
-    """Label index per series (None: unconditional) and the number of series, checked before
-    any work: bad labels are a 422 and too many values a 413, for this request alone."""
-    label_idx = model.plan(n, labels, counts)
-    total = len(label_idx) if label_idx is not None else int(1 if n is None else n)
-    volume = total * model.n_channels * model.length
-    if volume > max_values:
-        raise LimitExceededError("generated values (series x channels x length)", volume,
-                                 max_values, "SYNTHTS_MAX_GENERATE_VALUES")
-    return label_idx, total
-
-
 def can_batch(model: Any) -> bool:
-    """Whether a request's series can be reproduced inside a shared pass: the trainer exposes
-    ``latent_dim`` and the seed its latents come from, and a generator that draws noise of its
-    own while sampling (``noise_inputs``) can draw a request's noise ahead
-    (``sampling_noise``); otherwise sharing a pass would change a seeded request's series."""
-    trainer = getattr(model, "trainer", None)
-    config = getattr(trainer, "config", None)
-    return (isinstance(getattr(trainer, "latent_dim", None), int)
-            and isinstance(getattr(config, "seed", None), int)
-            and (not getattr(config, "noise_inputs", False)
-                 or callable(getattr(trainer, "sampling_noise", None))))
+    """Whether a request's series can be reproduced inside a shared pass: the model's trainer
+    can draw a request's latents (and any noise of its own) ahead, as ``generate`` would
+    (``BatchableGanModel``); otherwise sharing a pass would change a seeded request's series."""
+    from synthts_core.interfaces import BatchableGanModel
 
-
-def latents(model: Any, n: int, seed: int | None) -> np.ndarray:
-    """The latents ``trainer.generate(n, seed=seed)`` would draw (see the module docstring)."""
-    import torch
-
-    trainer = model.trainer
-    rng = torch.Generator().manual_seed(trainer.config.seed + 1 if seed is None else seed)
-    return torch.randn(n, trainer.latent_dim, generator=rng).numpy()
+    return isinstance(getattr(model, "trainer", None), BatchableGanModel)
 
 
 def run_batch(model: Any, batch: list[_Pending]) -> list[np.ndarray]:
@@ -81,10 +49,10 @@ def run_batch(model: Any, batch: list[_Pending]) -> list[np.ndarray]:
     if total == 0:  # every request asked for zero series (counts of 0)
         empty = np.zeros((0, model.n_channels, model.length), np.float32)
         return [empty for _ in batch]
-    z = np.concatenate([latents(model, p.total, p.seed) for p in batch])
-    noise = None
-    if getattr(model.trainer.config, "noise_inputs", False):
-        noise = np.concatenate([model.trainer.sampling_noise(p.total, p.seed) for p in batch])
+    trainer = model.trainer
+    z = np.concatenate([trainer.sampling_latents(p.total, p.seed) for p in batch])
+    drawn = [trainer.sampling_noise(p.total, p.seed) for p in batch]
+    noise = None if any(d is None for d in drawn) else np.concatenate(drawn)
     if model.conditional:
         idx = np.concatenate([p.label_idx for p in batch if p.label_idx is not None])
         values, _ = model.generate(1, labels=idx.tolist(), z=z, noise=noise)

@@ -1,15 +1,16 @@
 """The one map from errors to HTTP responses: RFC 9457 problem details, never a stack trace.
 
-Core errors (``SynthtsError``) carry their own status and ``to_problem()``; Litestar's own
-exceptions (validation, 404 routes, 405, 413 body limit, 401 guard) are translated here so a
-client sees one shape for every failure. Anything else is logged with its traceback on the
-server and answered with a generic 500 that reveals nothing.
+Core errors (``SynthtsError``) know nothing of HTTP: ``ERROR_MAP`` gives each class its status
+and title, and its message and ``extra`` facts become the problem's ``detail`` and members.
+Litestar's own exceptions (validation, 404 routes, 405, 413 body limit, 401 guard) are
+translated here too, so a client sees one shape for every failure. Anything else is logged with
+its traceback on the server and answered with a generic 500 that reveals nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from litestar import Request, Response
@@ -22,11 +23,47 @@ from litestar.exceptions.http_exceptions import (
 from litestar.openapi.datastructures import ResponseSpec
 
 from synthts_core.api.schemas import Problem
-from synthts_core.errors import SynthtsError
+from synthts_core.errors import (
+    BackendUnavailableError,
+    BadInputError,
+    ConflictError,
+    CorruptDataError,
+    DuplicateNameError,
+    LimitExceededError,
+    NotFoundError,
+    PluginError,
+    SynthtsError,
+)
 
 log = logging.getLogger("synthts.api")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class ProblemKind(NamedTuple):
+    status: int
+    title: str
+
+
+ERROR_MAP: dict[type[SynthtsError], ProblemKind] = {
+    SynthtsError: ProblemKind(500, "Internal error"),
+    BadInputError: ProblemKind(422, "Invalid input"),
+    NotFoundError: ProblemKind(404, "Not found"),
+    ConflictError: ProblemKind(409, "Conflict"),
+    DuplicateNameError: ProblemKind(409, "Duplicate plugin name"),
+    LimitExceededError: ProblemKind(413, "Limit exceeded"),
+    BackendUnavailableError: ProblemKind(503, "Backend unavailable"),
+    CorruptDataError: ProblemKind(500, "Corrupt data"),
+    PluginError: ProblemKind(500, "Internal error"),
+}
+"""The one map from core errors to HTTP. A class not listed (a plugin's own subclass, say) takes
+the entry of its nearest listed base class."""
+
+
+def problem_kind(exc: SynthtsError) -> ProblemKind:
+    """The status and title ``exc`` is answered with."""
+    return next(ERROR_MAP[cls] for cls in type(exc).__mro__ if cls in ERROR_MAP)
+
 
 _DESCRIPTIONS = {
     400: "Malformed request",
@@ -67,16 +104,12 @@ def _validation_problem(exc: ValidationException) -> Response[bytes]:
 
 
 def handle_synthts_error(request: Request[Any, Any, Any], exc: SynthtsError) -> Response[bytes]:
-    """Core errors map to their own status; 5xx ones are logged (they mean a backend failed)."""
-    problem = exc.to_problem()
-    if exc.status_code >= 500:
-        log.warning("%s %s -> %s: %s", request.method, request.url.path, exc.status_code,
-                    exc.message)
-    problem.pop("type", None)
-    status = problem.pop("status")
-    title = problem.pop("title")
-    detail = problem.pop("detail")
-    extra = _jsonable(problem)
+    """Core errors answered as ``ERROR_MAP`` says; 5xx ones are logged (a backend failed)."""
+    status, title = problem_kind(exc)
+    if status >= 500:
+        log.warning("%s %s -> %s: %s", request.method, request.url.path, status, exc.message)
+    detail = exc.message
+    extra = _jsonable({k: v for k, v in exc.extra.items() if v is not None})
     if status >= 500 and not _may_see_paths(request):  # "cannot open /srv/data/synthts.db"
         from synthts_core.api.security import hide_paths
 

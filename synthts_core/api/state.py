@@ -1,19 +1,15 @@
-"""What handlers share: the runtime, the bounded model cache, the inference thread and a small
-cache of dataset label arrays (so browsing by label does not re-read values)."""
+"""What handlers share: the runtime, the bounded model cache, the inference thread and the
+upload slots."""
 
 from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import numpy as np
-
 from synthts_core.runtime import Runtime
 
-LABEL_CACHE_SIZE = 32
 UPLOAD_RETRY_AFTER_S = 5
 
 
@@ -58,8 +54,6 @@ class ApiState:
         self._inference: ThreadPoolExecutor | None = None
         self._models: Any = None
         self._models_lock = threading.Lock()
-        self._labels: OrderedDict[tuple[str, str], np.ndarray | None] = OrderedDict()
-        self._labels_lock = threading.Lock()
         self._batcher: Any = None
         self.uploads = UploadSlots(runtime.settings.max_concurrent_uploads)
 
@@ -93,29 +87,9 @@ class ApiState:
         """The ``ModelCache`` (created on first use so apps that never generate load no torch)."""
         with self._models_lock:
             if self._models is None:
-                from synthts_core.services.models import ModelCache
-
-                self._models = ModelCache(self.runtime, self.runtime.settings.model_cache_size)
+                self._models = self.runtime.services.models.cache(
+                    self.runtime.settings.model_cache_size)
             return self._models
-
-    def labels_of(self, name: str, meta: Any) -> np.ndarray | None:
-        """Label index of every series of a dataset, cached by name and checksum (blocking)."""
-        if not meta.label_names:
-            return None
-        key = (name, meta.checksum)
-        with self._labels_lock:
-            if key in self._labels:
-                self._labels.move_to_end(key)
-                return self._labels[key]
-        from synthts_core.services import datasets
-
-        labels = datasets.read(self.runtime, name, labels=list(range(len(meta.label_names))),
-                               channels=[0]).labels
-        with self._labels_lock:
-            self._labels[key] = labels
-            while len(self._labels) > LABEL_CACHE_SIZE:
-                self._labels.popitem(last=False)
-        return labels
 
     def close(self) -> None:
         with self._models_lock:

@@ -9,6 +9,7 @@ parsed straight into NumPy, never into Python lists of floats.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import msgspec
 from litestar.openapi.spec import OpenAPIMediaType as MediaTypeObject
@@ -16,7 +17,10 @@ from litestar.openapi.spec import Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
 from synthts_core.errors import BadInputError
-from synthts_core.services.importing import FORMATS, ImportOptions, ImportResult, import_data
+from synthts_core.services.importing import FORMATS, ImportOptions, ImportResult
+
+if TYPE_CHECKING:
+    from synthts_core.services.datasets import DatasetService
 
 FORMATS_BY_MEDIA = {
     "text/csv": "csv", "application/csv": "csv", "application/json": "json",
@@ -54,9 +58,9 @@ def upload_format(options: UploadOptions) -> str:
                         allowed=f"?format={'|'.join(FORMATS)} or a matching Content-Type")
 
 
-def import_upload(body: bytes, options: UploadOptions,
-                  max_values: int | None = None) -> ImportResult:
-    """Parse ``body`` per ``options``; every failure names the field at fault."""
+def import_upload(body: bytes, options: UploadOptions, datasets: DatasetService) -> ImportResult:
+    """Parse ``body`` per ``options`` (within SYNTHTS_MAX_GENERATE_VALUES; nothing stored);
+    every failure names the field at fault."""
     fmt = upload_format(options)
     if not body:
         raise BadInputError("body", "is empty", allowed=f"a {fmt} file as the request body")
@@ -68,7 +72,7 @@ def import_upload(body: bytes, options: UploadOptions,
         normalise=options.normalise, tags=list(options.tags),  # type: ignore[arg-type]
     )
     try:
-        return import_data(body, opts, max_values=max_values)
+        return datasets.parse(body, opts, limited=True)
     except BadInputError as exc:
         if exc.field != "source":
             raise
@@ -76,11 +80,6 @@ def import_upload(body: bytes, options: UploadOptions,
         if exc.allowed:
             text = text.removesuffix(f" (allowed: {exc.allowed})")
         raise BadInputError("body", text, allowed=exc.allowed) from None  # the upload's file
-
-
-def parse_upload(body: bytes, options: UploadOptions, max_values: int | None = None):
-    """The dataset alone (kept for callers that do not need the import report)."""
-    return import_upload(body, options, max_values).dataset
 
 
 @dataclass

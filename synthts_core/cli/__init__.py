@@ -1,7 +1,9 @@
 """The ``synthts`` command line.
 
 Subcommands live one per module in ``synthts_core/cli/commands/`` (each exposes ``command``)
-and are imported only when used, so ``synthts --help`` stays fast and light.
+and are imported only when used, so ``synthts --help`` stays fast and light. Plugins add their
+own through the ``register_commands`` hook (``synthts tui`` comes from the TUI package): their
+names are listed beside the built-in ones, and a built-in name cannot be taken.
 """
 
 from __future__ import annotations
@@ -18,12 +20,73 @@ from typing import TYPE_CHECKING, Any
 import click
 from pydantic import ValidationError
 
-from synthts_core.errors import BadInputError, SynthtsError
+from synthts_core.errors import BadInputError, DuplicateNameError, PluginError, SynthtsError
 
 if TYPE_CHECKING:
     from synthts_core.runtime import Runtime
 
 COMMANDS_PACKAGE = "synthts_core.cli.commands"
+
+
+def builtin_command_names() -> list[str]:
+    pkg = importlib.import_module(COMMANDS_PACKAGE)
+    names = [m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
+    # ``import_.py`` -> ``import``: a trailing underscore dodges Python keywords
+    return sorted(n.rstrip("_").replace("_", "-") for n in names)
+
+
+class CommandRegistry:
+    """What ``register_commands`` receives: ``registry.add(command)`` adds a ``click.Command``
+    as ``synthts <command.name>``. A name is taken once: by a built-in command or one plugin."""
+
+    kind = "command"
+
+    def __init__(self, reserved: list[str] | None = None) -> None:
+        self.current_plugin = "<unknown>"
+        self._commands: dict[str, tuple[click.Command, str]] = {}
+        self._reserved = set(reserved or ())
+
+    def add(self, command: click.Command) -> click.Command:
+        name = getattr(command, "name", None)
+        if not isinstance(command, click.Command) or not name:
+            raise PluginError(f"command from plugin {self.current_plugin!r} must be a named "
+                              f"click.Command, not {command!r}")
+        if name in self._reserved:
+            raise DuplicateNameError(self.kind, name, "synthts core", self.current_plugin)
+        if name in self._commands:
+            raise DuplicateNameError(self.kind, name, self._commands[name][1],
+                                     self.current_plugin)
+        self._commands[name] = (command, self.current_plugin)
+        return command
+
+    def get(self, name: str) -> click.Command | None:
+        found = self._commands.get(name)
+        return found[0] if found else None
+
+    def names(self) -> list[str]:
+        return sorted(self._commands)
+
+    def plugin_of(self, name: str) -> str:
+        return self._commands[name][1]
+
+
+def plugin_commands(pm: Any) -> CommandRegistry:
+    """The commands the plugins registered on ``pm`` add. A hook that raises is reported on
+    stderr and skipped (re-raised when the manager is strict); a taken name is an error."""
+    return pm.fill("register_commands", CommandRegistry(reserved=builtin_command_names()),
+                   warn=True)
+
+
+def installed_commands() -> CommandRegistry:
+    """Commands of the installed plugins (entry points), loaded as ``synthts plugins`` does:
+    this imports each plugin's module, not what its commands need (a command imports that when
+    it runs)."""
+    from synthts_core.plugins import PluginManager
+    from synthts_core.settings import plugin_switches
+
+    pm = PluginManager(**plugin_switches())
+    pm.load_entry_points()
+    return plugin_commands(pm)
 
 
 @contextmanager
@@ -70,15 +133,31 @@ def install_console_log() -> None:
 
 
 class LazyGroup(click.Group):
+    """Built-in commands imported on use, plus the plugins' (``register_commands``): those of
+    the runtime passed as ``obj`` when there is one, else of the installed plugins."""
+
+    def plugin_commands(self, ctx: click.Context) -> CommandRegistry:
+        root = ctx.find_root()
+        found = root.meta.get("synthts.plugin_commands")
+        if found is None:
+            given = None
+            if root.obj is not None:
+                from synthts_core.runtime import Runtime
+
+                given = ctx.find_object(Runtime)
+            try:
+                found = plugin_commands(given.pm) if given is not None else installed_commands()
+            except SynthtsError as exc:  # a name taken twice: one line, also under --help
+                raise click.ClickException(exc.message) from None
+            root.meta["synthts.plugin_commands"] = found
+        return found  # type: ignore[no-any-return]
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        pkg = importlib.import_module(COMMANDS_PACKAGE)
-        names = [m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
-        # ``import_.py`` -> ``import``: a trailing underscore dodges Python keywords
-        return sorted(n.rstrip("_").replace("_", "-") for n in names)
+        return sorted([*builtin_command_names(), *self.plugin_commands(ctx).names()])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.list_commands(ctx):
-            return None
+        if cmd_name not in builtin_command_names():
+            return self.plugin_commands(ctx).get(cmd_name)
         module_name = cmd_name.replace("-", "_")
         if keyword.iskeyword(module_name):
             module_name += "_"

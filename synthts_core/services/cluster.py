@@ -170,10 +170,14 @@ def preflight(address: str) -> None:
                                   hint=HINT_ADDRESS) from None
 
 
-def first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException, *, with_type: bool = True) -> str:
+    """An error's first non-blank line (its ``message`` when it has one), at most 300
+    characters, after its type name unless ``with_type=False`` (a synthts error's message
+    already says what failed)."""
     text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
+    line = lines[0] if lines else ""
+    return (f"{type(exc).__name__}: {line}" if with_type else line)[:300]
 
 
 def ready_check(settings: Any) -> tuple[bool, str, str]:

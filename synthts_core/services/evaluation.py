@@ -1,10 +1,13 @@
 """Evaluation: compare a synthetic set with a real one through the registered metrics.
 
 ``compare`` is the engine (per class where labels exist, plus pooled); ``score`` is the single
-number training uses to pick the best trial; ``evaluate`` loads a registered model version,
-generates as many series per label as the real set has, compares and stores the report with the
-version in the tracker. ``embeddings`` gives 2-D PCA / t-SNE points for figures. scikit-learn and
-torch are imported only when used.
+number training uses to pick the best trial; ``EvaluationService`` (``runtime.services.
+evaluations``) loads a registered model version, generates as many series per label as the real
+set has, compares and stores the report with the version in the tracker. ``embeddings`` gives
+2-D PCA / t-SNE points for figures; ``subsample_index``, ``first_per_label``, ``label_map`` and
+``pca_2d`` are the one way series are picked, matched to a model's labels and projected, for
+evaluation, the figures and the metric plugins alike. scikit-learn (t-SNE) and torch are
+imported only when used.
 """
 
 from __future__ import annotations
@@ -232,59 +235,116 @@ def higher_is_better(registries: Registries, metric_name: str) -> bool:
 def evaluate(rt: Runtime, model_ref_text: str, dataset_name: str | None = None,
              metrics: Sequence[str] | None = None, n_per_label: int | None = None,
              seed: int = 0, *, store: bool = True) -> EvaluationReport:
-    """Evaluate ``NAME[@version|alias]`` against a stored dataset (default: the one it learned).
-
-    Generates as many series per label as the real set has (or ``n_per_label``), computes the
-    metrics and, unless ``store=False``, logs the report with the version in the tracker."""
-    return run_evaluation(rt, model_ref_text, dataset_name, metrics, n_per_label, seed,
-                          store=store).report
+    """``EvaluationService.run(...).report`` (kept for the callers of the module function)."""
+    return rt.services.evaluations.run(model_ref_text, dataset_name, metrics, n_per_label, seed,
+                                       store=store).report
 
 
 def run_evaluation(rt: Runtime, model_ref_text: str, dataset_name: str | None = None,
                    metrics: Sequence[str] | None = None, n_per_label: int | None = None,
                    seed: int = 0, *, store: bool = True,
                    pooled_only: Sequence[str] | None = None) -> EvaluationRun:
-    """``evaluate`` keeping the real and generated arrays, so a caller (the CLI's HTML report)
-    can draw figures without generating twice."""
-    from synthts_core.services.models import ModelCache, parse_model_ref
+    """``EvaluationService.run`` (kept for the callers of the module function)."""
+    return rt.services.evaluations.run(model_ref_text, dataset_name, metrics, n_per_label, seed,
+                                       store=store, pooled_only=pooled_only)
 
-    name, version = parse_model_ref(model_ref_text)
-    names = _metric_names(rt.registries, metrics)
-    model = ModelCache(rt, size=1).get(name, version)
-    if dataset_name is None:
-        dataset_name = (model.config.get("dataset") or {}).get("name")
-        if not dataset_name:
-            raise BadInputError("dataset", f"model {name}@{model.ref.version} does not record "
-                                "its training dataset", allowed="a dataset name")
-    real = rt.storage.read_dataset(dataset_name)
-    if real.values.shape[1:] != (model.n_channels, model.length):
-        raise BadInputError("dataset", f"{dataset_name!r} has (channels, length) "
-                            f"{real.values.shape[1:]}",
-                            allowed=f"the model's ({model.n_channels}, {model.length})")
-    counts = _generation_counts(real, model, n_per_label)
-    values, labels = model.generate(counts=counts, seed=seed) if counts else model.generate(
-        n=n_per_label or real.meta.n_series, seed=seed)
-    real_for_model = _relabel_for_model(real, model.label_names)
-    notes = []
-    compared = real_for_model
-    if model.config.get("augment"):
-        # the model was taught that phase is random: judge it against what it was taught
-        compared = circularly_shifted(real_for_model, seed)
-        notes.append("the model was trained with circular-shift augmentation, so it was "
-                     "compared with the real series shifted at random the same way; its "
-                     "phases are random by design")
-    results = compare(rt.registries, compared, values, labels, names, seed=seed,
-                      pooled_only=pooled_only)
-    report = EvaluationReport(model=model.ref, dataset=dataset_name,
-                              dataset_checksum=real.meta.checksum,
-                              n_synthetic=len(values), metrics=results,
-                              verdict=verdict(rt.registries, results, notes))
-    if store:
-        rt.tracker.log_evaluation(model.ref.name, model.ref.version, to_builtins(report))
-    return EvaluationRun(report, real_for_model, values, labels, model.label_names,
-                         skipped_metrics(rt.registries, names, real.meta.n_channels,
-                                         labelled=labels is not None
-                                         and real_for_model.labels is not None))
+
+class EvaluationService:
+    """Evaluations: a registered model version against a dataset, by the registered metrics."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    def evaluate(self, model: str, version: str, dataset: str,
+                 metrics: Sequence[str] | None = None, n_per_label: int = 100, seed: int = 0,
+                 *, bounded: bool = True) -> EvaluationReport:
+        """Generate ``n_per_label`` series per label from ``model@version``, compare them with
+        ``dataset`` and store the report with the version. ``bounded``: refuse more synthetic
+        values than SYNTHTS_MAX_GENERATE_VALUES (what one API request may ask for), checked
+        with the metric names before the model is loaded."""
+        if bounded:
+            from synthts_core.services.models import check_volume
+
+            meta = self.rt.storage.get_dataset_meta(dataset)
+            check_volume(n_per_label * max(1, len(meta.label_names)), meta.n_channels,
+                         meta.length, self.rt.settings.max_generate_values,
+                         "synthetic series x channels x length for the evaluation")
+        if metrics:
+            for name in metrics:
+                self.rt.registries.metrics.require(name, "metrics")
+        return self.run(f"{model}@{version}", dataset, metrics, n_per_label, seed).report
+
+    def run(self, model_ref_text: str, dataset_name: str | None = None,
+            metrics: Sequence[str] | None = None, n_per_label: int | None = None,
+            seed: int = 0, *, store: bool = True,
+            pooled_only: Sequence[str] | None = None) -> EvaluationRun:
+        """Evaluate ``NAME[@version|alias]`` against a stored dataset (default: the one it
+        learned), keeping the real and generated arrays so a caller (the CLI's HTML report)
+        can draw figures without generating twice.
+
+        Generates as many series per label as the real set has (or ``n_per_label``), computes
+        the metrics and, unless ``store=False``, logs the report with the version in the
+        tracker."""
+        from synthts_core.services.models import parse_model_ref
+
+        rt = self.rt
+        name, version = parse_model_ref(model_ref_text)
+        names = _metric_names(rt.registries, metrics)
+        model = rt.services.models.load(name, version)
+        if dataset_name is None:
+            dataset_name = (model.config.get("dataset") or {}).get("name")
+            if not dataset_name:
+                raise BadInputError("dataset", f"model {name}@{model.ref.version} does not "
+                                    "record its training dataset", allowed="a dataset name")
+        real = rt.storage.read_dataset(dataset_name)
+        if real.values.shape[1:] != (model.n_channels, model.length):
+            raise BadInputError("dataset", f"{dataset_name!r} has (channels, length) "
+                                f"{real.values.shape[1:]}",
+                                allowed=f"the model's ({model.n_channels}, {model.length})")
+        counts = _generation_counts(real, model, n_per_label)
+        values, labels = model.generate(counts=counts, seed=seed) if counts else \
+            model.generate(n=n_per_label or real.meta.n_series, seed=seed)
+        real_for_model = _relabel_for_model(real, model.label_names)
+        notes = []
+        compared = real_for_model
+        if model.config.get("augment"):
+            # the model was taught that phase is random: judge it against what it was taught
+            compared = circularly_shifted(real_for_model, seed)
+            notes.append("the model was trained with circular-shift augmentation, so it was "
+                         "compared with the real series shifted at random the same way; its "
+                         "phases are random by design")
+        results = compare(rt.registries, compared, values, labels, names, seed=seed,
+                          pooled_only=pooled_only)
+        report = EvaluationReport(model=model.ref, dataset=dataset_name,
+                                  dataset_checksum=real.meta.checksum,
+                                  n_synthetic=len(values), metrics=results,
+                                  verdict=verdict(rt.registries, results, notes))
+        if store:
+            rt.tracker.log_evaluation(model.ref.name, model.ref.version, to_builtins(report))
+        return EvaluationRun(report, real_for_model, values, labels, model.label_names,
+                             skipped_metrics(rt.registries, names, real.meta.n_channels,
+                                             labelled=labels is not None
+                                             and real_for_model.labels is not None))
+
+    def html_report(self, run: EvaluationRun) -> str:
+        """The evaluation as one self-contained HTML page: the verdict, the metric table, real
+        vs synthetic per label and the PCA and t-SNE embeddings."""
+        from synthts_core import figures
+        from synthts_core.services.report import STYLE, verdict_html
+
+        real = run.real
+        label_names = run.label_names or real.meta.label_names
+        figs = [figures.metrics_table_figure(run.report.metrics),
+                figures.real_vs_synthetic_figure(real.values, real.labels, run.synthetic_values,
+                                                 run.synthetic_labels, label_names)]
+        for method in ("pca", "tsne"):
+            r_pts, s_pts = embeddings(real.values, run.synthetic_values, method,
+                                      max_points=1000 if method == "pca" else 500)
+            figs.append(figures.embedding_figure(r_pts, s_pts, method))
+        ref = run.report.model
+        title = f"Evaluation of {ref.name}@{ref.version} on {run.report.dataset}" if ref else \
+            f"Evaluation on {run.report.dataset}"
+        return figures.to_html(figs, title, lead=verdict_html(run.report.verdict), style=STYLE)
 
 
 def circularly_shifted(real: Dataset, seed: int) -> Dataset:
@@ -320,11 +380,56 @@ def _relabel_for_model(real: Dataset, model_labels: list[str]) -> Dataset:
     does not know are dropped), so per-class comparison lines up."""
     if real.labels is None or not model_labels or real.meta.label_names == model_labels:
         return real
-    mapping = np.array([model_labels.index(n) if n in model_labels else -1
-                        for n in real.meta.label_names])
-    new = mapping[real.labels]
+    new = label_map(real.meta.label_names, model_labels)[real.labels]
     keep = new >= 0
     return Dataset.build(real.meta.name, real.values[keep], new[keep], model_labels)
+
+
+# ------------------------------------------------------------------ choosing and projecting
+# series: the one implementation that evaluation, the figures, the API's real-beside-synthetic
+# plots and the metrics plugin's bounded subsampling share
+
+
+def label_map(names: Sequence[str], to: Sequence[str]) -> np.ndarray:
+    """Index in ``to`` of each label of ``names`` (-1 where ``to`` lacks it): maps a dataset's
+    label indices onto a model's (``label_map(meta.label_names, model.label_names)[labels]``)."""
+    to = list(to)
+    return np.array([to.index(n) if n in to else -1 for n in names], dtype=np.int64)
+
+
+def first_per_label(labels: np.ndarray, wanted: Sequence[int] | np.ndarray,
+                    per_label: int | None) -> np.ndarray:
+    """Sorted row indices: the first ``per_label`` rows (all when None) of each label index in
+    ``wanted``."""
+    labels = np.asarray(labels)
+    parts = [np.flatnonzero(labels == k)[:per_label] for k in wanted]
+    return np.sort(np.concatenate(parts)) if parts else np.arange(0)
+
+
+def subsample_index(n: int, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of at most ``cap`` of ``n`` rows, drawn without replacement with
+    ``rng`` (all rows, in order, when ``n <= cap``)."""
+    if n <= cap:
+        return np.arange(n)
+    return np.sort(rng.choice(n, size=cap, replace=False))
+
+
+def pca_2d(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """PCA fitted on both sets together (each series flattened over channels and time): the
+    2-D points of each set. NumPy only: an SVD of the centred rows."""
+    a = np.asarray(a, dtype=np.float64).reshape(len(a), -1)
+    b = np.asarray(b, dtype=np.float64).reshape(len(b), -1)
+    if a.shape[1] != b.shape[1]:
+        raise BadInputError("synthetic", f"series have {b.shape[1]} values",
+                            allowed=f"the real series' {a.shape[1]}")
+    joined = np.concatenate([a, b])
+    centred = joined - joined.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    components = vt[:2]
+    if components.shape[0] < 2:  # a single feature: pad with a zero axis
+        components = np.vstack([components, np.zeros_like(components)])
+    points = centred @ components.T
+    return points[: len(a)], points[len(a):]
 
 
 def embeddings(real: np.ndarray, synthetic: np.ndarray,
@@ -343,18 +448,14 @@ def embeddings(real: np.ndarray, synthetic: np.ndarray,
     sets = []
     for arr in (real, synthetic):
         a = np.asarray(arr, dtype=np.float64)
-        if len(a) > max_points:
-            a = a[np.sort(rng.choice(len(a), max_points, replace=False))]
+        a = a[subsample_index(len(a), max_points, rng)]
         sets.append(a.reshape(len(a), -1))
-    joined = np.concatenate(sets)
     if method == "pca":
-        from sklearn.decomposition import PCA
+        return pca_2d(sets[0], sets[1])
+    from sklearn.manifold import TSNE
 
-        points = PCA(n_components=2, random_state=seed).fit_transform(joined)
-    else:
-        from sklearn.manifold import TSNE
-
-        perplexity = float(min(30, max(2, (len(joined) - 1) // 3)))
-        points = TSNE(n_components=2, perplexity=perplexity, init="pca",
-                      random_state=seed).fit_transform(joined)
+    joined = np.concatenate(sets)
+    perplexity = float(min(30, max(2, (len(joined) - 1) // 3)))
+    points = TSNE(n_components=2, perplexity=perplexity, init="pca",
+                  random_state=seed).fit_transform(joined)
     return points[: len(sets[0])], points[len(sets[0]):]

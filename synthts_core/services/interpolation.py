@@ -19,7 +19,6 @@ import numpy as np
 from synthts_core.errors import BadInputError
 
 if TYPE_CHECKING:
-    from synthts_core.runtime import Runtime
     from synthts_core.services.models import LoadedModel
 
 PARALLEL_THRESHOLD = 0.9995
@@ -126,16 +125,3 @@ def between_labels(model: LoadedModel, label_from: str | int, label_to: str | in
     return Interpolation(_real_units(model, raw), fractions, zs, weights,
                          f"label walk {label_from} -> {label_to}")
 
-
-def interpolate(rt: Runtime, model_ref_text: str, *, steps: int = 16,
-                start: Any = 0, end: Any = 1, label: str | int | None = None,
-                label_to: str | int | None = None) -> Interpolation:
-    """Load a registered version and walk: between labels when ``label_to`` is given (latent
-    ``start`` held), else between latents ``start`` and ``end`` (``label`` held)."""
-    from synthts_core.services.models import ModelCache, parse_model_ref
-
-    name, version = parse_model_ref(model_ref_text)
-    model = ModelCache(rt, size=1).get(name, version)
-    if label_to is not None:
-        return between_labels(model, label if label is not None else 0, label_to, steps, start)
-    return between_latents(model, start, end, steps, label)

@@ -16,30 +16,39 @@ from pathlib import Path
 from typing import Any
 
 from synthts_core.domain import Dataset, EvaluationReport, JobSpec, TrainingJob
-from synthts_core.errors import NotFoundError
+from synthts_core.errors import BadInputError, NotFoundError
 from synthts_core.runtime import Runtime
 from synthts_core.settings import mask_uri
 
 Log = Callable[[str], None]
 
 
-# What the main job searches over: the conditional WGAN-GP with the quality options measured in
-# benchmarks/quality_harmonics.py (figures in docs/metrics.md), the learning rate left to the
-# search. Every option is a searchable parameter of the gan plugin. The conv backbone joins the
-# search on a GPU; on a CPU it runs 5x slower per epoch than the MLP at this length and does
-# not converge within the demo's budget (measured, see the quality issue's note).
-DEMO_SEARCH_SPACE: dict[str, Any] = {
-    "noise_inputs": True, "conditioning": "projection", "moment_weight": 10.0,
-    "lr_schedule": "cosine", "batch_size": 64, "n_critic": 2, "beta2": 0.9,
-    "lr": [0.0003, 0.0005], "ema_decay": [0.99, 0.995], "backbone": "mlp",
-}
-GPU_SEARCH = {"backbone": ["mlp", "conv"], "conv_width": 32}
+# What the main job trains and searches over is declared by the architecture plugins: the one
+# architecture with a ``main_job_space`` (``GanArchitecture`` in interfaces.py) is trained with
+# that space (and its ``main_job_space_gpu`` entries on a CUDA device); the job's selection
+# metric is the one that gives the evaluation's verdict (a ``pass_threshold``).
 
 
-def demo_search_space(device: str) -> dict[str, Any]:
-    space = dict(DEMO_SEARCH_SPACE)
+def main_job_architecture(registries: Any) -> Any:
+    """The one installed architecture that declares a ``main_job_space``; ``BadInputError``
+    on ``arch`` listing the architectures when none or several do (pass ``--arch`` then)."""
+    declaring = [a for a in registries.architectures
+                 if getattr(a, "main_job_space", None) is not None]
+    if len(declaring) == 1:
+        return declaring[0]
+    problem = ("no installed architecture declares a main-job search space" if not declaring
+               else "several installed architectures declare a main-job search space ("
+               + ", ".join(a.name for a in declaring) + ")")
+    raise BadInputError("arch", problem, allowed="one of "
+                        + (", ".join(registries.architectures.names()) or "none installed")
+                        + " (pass --arch)")
+
+
+def demo_search_space(arch: Any, device: str) -> dict[str, Any]:
+    """The search space ``arch`` declares for the main job on ``device`` (empty if none)."""
+    space = dict(getattr(arch, "main_job_space", None) or {})
     if device.startswith("cuda"):
-        space.update(GPU_SEARCH)
+        space.update(getattr(arch, "main_job_space_gpu", None) or {})
     return space
 
 
@@ -48,17 +57,21 @@ class MainJobOptions:
     preset: str = "harmonics10"
     count: int | None = 200          # series per class; None = the preset's (1000 for harmonics10)
     length: int | None = 256         # None = the preset's (1024 for harmonics10)
-    architectures: tuple[str, ...] = ("cwgan_gp",)
+    # () = the architecture that declares a main-job space (main_job_architecture)
+    architectures: tuple[str, ...] = ()
     trials: int = 4
     epochs: int = 250
-    # the strong real-vs-synthetic test, worst class: what picks the trial and the verdict
-    metric: str = "detector"
-    search_space: dict[str, Any] | None = None  # None = demo_search_space(the device)
+    # None = the metric that gives the verdict (the strong real-vs-synthetic test, worst class):
+    # it picks the trial too
+    metric: str | None = None
+    # None = what the architectures declare for the main job (demo_search_space on the device)
+    search_space: dict[str, Any] | None = None
     n_per_label: int = 200
     # the verdict first; the literature's GRU score pooled only (tens of seconds per fit)
     metrics: tuple[str, ...] = ("detector", "tstr", "mmd", "feature_cosine", "spectrum",
                                 "autocorrelation", "marginal", "discriminative")
-    pooled_only: tuple[str, ...] = ("discriminative", "predictive", "predictive_trts", "tstr")
+    # None: the metrics whose per_class_by_default is False are pooled only
+    pooled_only: tuple[str, ...] | None = None
     seed: int = 0
     dataset_name: str | None = None
     model_name: str | None = None
@@ -122,7 +135,7 @@ def _default_dataset_name(opts: MainJobOptions) -> str:
 
 
 def run_main_job(rt: Runtime, opts: MainJobOptions, log: Log = print) -> MainJobResult:
-    from synthts_core.services import evaluation, training
+    from synthts_core.services import evaluation
     from synthts_core.services.report import build_report
 
     timings: dict[str, float] = {}
@@ -131,18 +144,20 @@ def run_main_job(rt: Runtime, opts: MainJobOptions, log: Log = print) -> MainJob
         dataset = ensure_dataset(rt, opts, log)
 
     with _timed(timings, "train (Ray Tune) + register", log):
-        spec = JobSpec(dataset=dataset.meta.name, architectures=list(opts.architectures),
-                       num_trials=opts.trials, epochs=opts.epochs, select_metric=opts.metric,
-                       search_space=_search_space(rt, opts), seed=opts.seed,
+        architectures = list(opts.architectures) or [main_job_architecture(rt.registries).name]
+        metric = main_job_metric(rt, opts)
+        spec = JobSpec(dataset=dataset.meta.name, architectures=architectures,
+                       num_trials=opts.trials, epochs=opts.epochs, select_metric=metric,
+                       search_space=_search_space(rt, opts, architectures), seed=opts.seed,
                        model_name=opts.model_name or f"{dataset.meta.name}-gan")
-        job = training.submit_job(rt, spec)
+        job = rt.services.jobs.submit(spec)
         log(f"training job {job.id}: {opts.trials} trials x {opts.epochs} epochs over "
-            f"{', '.join(opts.architectures)}")
-        job = training.run_job(rt, job.id, on_progress=_progress_printer(log))
+            f"{', '.join(architectures)}")
+        job = rt.services.jobs.run(job.id, on_progress=_progress_printer(log))
         if job.model is None:
             raise RuntimeError(f"training job {job.id} registered no model: {job.errors}")
         log(f"registered {job.model.name} version {job.model.version} "
-            f"({job.model.architecture}, {opts.metric}={job.model.metrics.get(opts.metric)})")
+            f"({job.model.architecture}, {metric}={job.model.metrics.get(metric)})")
 
     ref_text = f"{job.model.name}@{job.model.version}"
     with _timed(timings, "generate from the model + evaluate", log):
@@ -169,12 +184,37 @@ def run_main_job(rt: Runtime, opts: MainJobOptions, log: Log = print) -> MainJob
     return MainJobResult(dataset, job, run.report, report_path, timings, environment)
 
 
-def _search_space(rt: Runtime, opts: MainJobOptions) -> dict[str, Any]:
+def main_job_metric(rt: Runtime, opts: MainJobOptions) -> str:
+    """``opts.metric``, or the installed metric that gives the verdict."""
+    from synthts_core.services.training import default_select_metric
+
+    metric = opts.metric or default_select_metric(rt.registries)
+    if metric is None:
+        raise BadInputError("metric", "no installed metric states a pass threshold",
+                            allowed="one of " + (", ".join(rt.registries.metrics.names())
+                                                 or "none installed") + " (pass --metric)")
+    return metric
+
+
+def _search_space(rt: Runtime, opts: MainJobOptions, architectures: list[str]) -> dict[str, Any]:
+    """``opts.search_space``, else the main-job spaces the chosen architectures declare (or,
+    when none of them declares one, the main job architecture's, as the demo always used)."""
     if opts.search_space is not None:
         return opts.search_space
     from synthts_core.services.models import resolve_device
 
-    return demo_search_space(resolve_device(rt.settings.device))
+    archs = [rt.registries.architectures.require(a, "arch") for a in architectures]
+    declaring = [a for a in archs if getattr(a, "main_job_space", None) is not None]
+    if not declaring:
+        try:
+            declaring = [main_job_architecture(rt.registries)]
+        except BadInputError:
+            return {}
+    device = resolve_device(rt.settings.device)
+    space: dict[str, Any] = {}
+    for arch in declaring:
+        space.update(demo_search_space(arch, device))
+    return space
 
 
 def _progress_printer(log: Log) -> Callable[[TrainingJob], None]:
@@ -194,14 +234,14 @@ def describe_environment(rt: Runtime) -> dict[str, Any]:
 
     s = rt.settings
     versions = {}
-    for dist in ("synthts", "torch", "ray", "mlflow", "numpy", "litestar", "plotly"):
+    for dist in ("synthts", *_loaded_requirements()):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = "not installed"
     return {
         "storage": mask_uri(s.storage_uri),
-        "tracker": f"{s.tracker} at {mask_uri(s.mlflow_tracking_uri)}",
+        "tracker": f"{s.tracker} at {mask_uri(getattr(rt.tracker, 'uri', '') or '?')}",
         "ray": s.ray_address or "local Ray started in-process",
         "ray_resources_per_trial": f"{s.ray_cpus_per_trial} CPU, {s.ray_gpus_per_trial} GPU",
         "device": resolve_device(s.device),
@@ -210,3 +250,24 @@ def describe_environment(rt: Runtime) -> dict[str, Any]:
                 f"Python {platform.python_version()})",
         "versions": versions,
     }
+
+
+def _loaded_requirements() -> list[str]:
+    """The libraries synthts requires (its extras left out) that this process has imported:
+    the versions of what ran, whichever plugins ran it."""
+    import re
+    import sys
+    from importlib import metadata
+
+    try:
+        requires = metadata.requires("synthts") or []
+    except metadata.PackageNotFoundError:
+        return []
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    loaded = {norm(dist) for module, dists in metadata.packages_distributions().items()
+              if module in sys.modules for dist in dists}
+    names = [re.split(r"[\s;<>=!~\[(]", req, maxsplit=1)[0] for req in requires
+             if "extra ==" not in req]
+    return [n for n in names if norm(n) in loaded]

@@ -1,5 +1,6 @@
 """Registered models: browse the registry, load versions safely, and generate from them.
 
+``ModelService`` (``runtime.services.models``) is the way in for the API and the CLI.
 Loading never unpickles: the module is rebuilt by the architecture plugin named in the
 version's config and gets its safetensors weights. ``ModelCache`` keeps a few loaded versions
 so the API answers repeated generation requests without reloading, and loads each version once
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,16 +38,12 @@ def parse_model_ref(text: str) -> tuple[str, str]:
     return name, version or DEFAULT_VERSION
 
 
-def list_models(rt: Runtime) -> list[RegisteredModel]:
-    return rt.tracker.list_models()
-
-
-def list_versions(rt: Runtime, name: str) -> list[ModelVersionRef]:
-    return rt.tracker.list_versions(check_name(name, "model"))
-
-
-def get_version(rt: Runtime, name: str, version_or_alias: str = DEFAULT_VERSION) -> ModelVersionRef:
-    return rt.tracker.get_version(check_name(name, "model"), version_or_alias)
+def check_volume(n_series: int, n_channels: int, length: int, max_values: int,
+                 what: str = "requested series x channels x length") -> None:
+    """Refuse to generate more than ``max_values`` values (SYNTHTS_MAX_GENERATE_VALUES)."""
+    total = int(n_series) * int(n_channels) * int(length)
+    if total > max_values:
+        raise LimitExceededError(what, total, max_values, "SYNTHTS_MAX_GENERATE_VALUES")
 
 
 def resolve_device(setting: str) -> str:
@@ -139,6 +136,18 @@ class LoadedModel:
                                              or int(self.config.get("n_classes") or 0))
         return np.repeat(np.array([self.label_index(x) for x in chosen], np.int64), per_label)
 
+    def plan_request(self, n: int | None = None, labels: Sequence[str | int] | None = None,
+                     counts: Mapping[str, int] | None = None, max_values: int | None = None
+                     ) -> tuple[np.ndarray | None, int]:
+        """``plan`` and the number of series, checked before any work: bad labels are a
+        ``BadInputError``, more than ``max_values`` values a ``LimitExceededError``."""
+        label_idx = self.plan(n, labels, counts)
+        total = len(label_idx) if label_idx is not None else _count(1 if n is None else n, "n")
+        if max_values is not None:
+            check_volume(total, self.n_channels, self.length, max_values,
+                         "generated values (series x channels x length)")
+        return label_idx, total
+
     def generate(self, n: int | None = None, labels: Sequence[str | int] | None = None,
                  counts: Mapping[str, int] | None = None, seed: int | None = None,
                  max_values: int | None = None, z: np.ndarray | None = None,
@@ -146,12 +155,7 @@ class LoadedModel:
         """(values float32 (n, c, L) in real units, label index per series or None); ``z``
         fixes the latents and ``noise`` a noise-input generator's per-point noise (the API's
         batching draws both per request)."""
-        label_idx = self.plan(n, labels, counts)
-        total = len(label_idx) if label_idx is not None else _count(1 if n is None else n, "n")
-        if max_values is not None and total * self.n_channels * self.length > max_values:
-            raise LimitExceededError("generated values (series x channels x length)",
-                                     total * self.n_channels * self.length, max_values,
-                                     "SYNTHTS_MAX_GENERATE_VALUES")
+        label_idx, total = self.plan_request(n, labels, counts, max_values)
         if seed is not None and (not isinstance(seed, int) or seed < 0):
             raise BadInputError("seed", f"got {seed!r}", allowed="an integer >= 0")
         with self._lock:  # torch modules are not safe to run from several threads at once
@@ -165,27 +169,10 @@ class LoadedModel:
         values = values * self._scale + self._offset
         return values.astype(np.float32, copy=False), label_idx
 
-    def describe(self) -> dict[str, Any]:
-        return {"model": f"{self.ref.name}@{self.ref.version}", "device": self.device,
-                "architecture": self.ref.architecture or self.config.get("architecture"),
-                "labels": self.label_names, "channels": self.n_channels, "length": self.length}
-
 
 def load_model(rt: Runtime, ref: ModelVersionRef) -> LoadedModel:
     """Download the bundle, rebuild the module through its plugin, load the weights."""
-    bundle = rt.tracker.load_bundle(ref.name, ref.version)
-    arch_name = bundle.config.get("architecture")
-    if not isinstance(arch_name, str) or arch_name not in rt.registries.architectures:
-        raise NotFoundError("GAN architecture", str(arch_name),
-                            hint=f"model {ref.name}@{ref.version} needs it; installed: "
-                            f"{', '.join(rt.registries.architectures.names()) or 'none'}")
-    device = resolve_device(rt.settings.device)
-    trainer = rt.registries.architectures.get(arch_name).build(bundle.config, device)
-    trainer.load_weights(bundle.weights)
-    model = LoadedModel(ref, bundle.config, trainer, device, bundle.metrics)
-    if model.data_normalisation is None:
-        model.data_normalisation = _dataset_normalisation(rt, bundle.config)
-    return model
+    return rt.services.models.load_version(ref)
 
 
 class ModelCache:
@@ -215,7 +202,7 @@ class ModelCache:
         version = str(version_or_alias)
         if version.isdigit() and (hit := self._cached((name, version))) is not None:
             return hit
-        ref = get_version(self.rt, name, version)
+        ref = self.rt.services.models.version(name, version)
         key = (ref.name, ref.version)
         if (hit := self._cached(key)) is not None:
             return hit
@@ -224,7 +211,7 @@ class ModelCache:
         with key_lock:  # one loader per version; the others wait and then hit the cache
             if (hit := self._cached(key)) is not None:
                 return hit
-            model = load_model(self.rt, ref)
+            model = self.rt.services.models.load_version(ref)
             with self._lock:
                 self.loads += 1
                 self._models[key] = model
@@ -272,17 +259,155 @@ class Sample:
 def sample(rt: Runtime, ref_text: str, n: int | None = None,
            labels: Sequence[str | int] | None = None, seed: int | None = None,
            counts: Mapping[str, int] | None = None, units: str = "real") -> Sample:
-    """Load ``NAME[@version|alias]`` and generate from it (one-shot, no cache), in the units
-    the training data was imported in unless ``units="normalised"``."""
-    from synthts_core.services.units import check_units
+    """``ModelService.sample`` (kept for the callers of the module function)."""
+    return rt.services.models.sample(ref_text, n, labels=labels, seed=seed, counts=counts,
+                                     units=units)
 
-    check_units(units)
-    name, version = parse_model_ref(ref_text)
-    model = load_model(rt, get_version(rt, name, version))
-    values, label_idx = model.generate(n, labels=labels, counts=counts, seed=seed,
-                                       max_values=rt.settings.max_generate_values)
-    return Sample(model.in_units(values, units), label_idx, model.label_names, model.ref, seed,
-                  units=units, normalisation=model.data_normalisation)
+
+class ModelService:
+    """Registered models: browse the registry, load versions, generate from them."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    # ------------------------------------------------------------------------- the registry
+
+    def list(self) -> list[RegisteredModel]:
+        """Every registered model with its latest version and aliases."""
+        return self.rt.tracker.list_models()
+
+    def get(self, name: str) -> RegisteredModel:
+        """One registered model by name."""
+        check_name(name, "name")
+        for model in self.list():
+            if model.name == name:
+                return model
+        raise NotFoundError("model", name, hint="GET /api/v1/models lists registered models")
+
+    def versions(self, name: str) -> list[ModelVersionRef]:
+        return self.rt.tracker.list_versions(check_name(name, "model"))
+
+    def version(self, name: str, version_or_alias: str = DEFAULT_VERSION) -> ModelVersionRef:
+        """One version by number or alias (``latest``, ``best``, ...)."""
+        return self.rt.tracker.get_version(check_name(name, "model"), version_or_alias)
+
+    def show(self, ref_text: str) -> ModelVersionRef:
+        """``NAME[@version|alias]`` with its whole config (read from the version's files when
+        it was too large for a tag)."""
+        name, version = parse_model_ref(ref_text)
+        ref = self.version(name, version)
+        if not ref.config:
+            ref.config = self.rt.tracker.load_bundle(name, ref.version).config
+        return ref
+
+    # ------------------------------------------------------------------------- loading
+
+    def load(self, name: str, version_or_alias: str = DEFAULT_VERSION) -> LoadedModel:
+        """A version loaded afresh (no cache; the API keeps its own ``cache()``)."""
+        return self.load_version(self.version(name, version_or_alias))
+
+    def load_version(self, ref: ModelVersionRef) -> LoadedModel:
+        """Download the bundle, rebuild the module through its plugin, load the weights."""
+        rt = self.rt
+        bundle = rt.tracker.load_bundle(ref.name, ref.version)
+        arch_name = bundle.config.get("architecture")
+        if not isinstance(arch_name, str) or arch_name not in rt.registries.architectures:
+            raise NotFoundError("GAN architecture", str(arch_name),
+                                hint=f"model {ref.name}@{ref.version} needs it; installed: "
+                                f"{', '.join(rt.registries.architectures.names()) or 'none'}")
+        device = resolve_device(rt.settings.device)
+        trainer = rt.registries.architectures.get(arch_name).build(bundle.config, device)
+        trainer.load_weights(bundle.weights)
+        model = LoadedModel(ref, bundle.config, trainer, device, bundle.metrics)
+        if model.data_normalisation is None:
+            model.data_normalisation = _dataset_normalisation(rt, bundle.config)
+        return model
+
+    def cache(self, size: int | None = None) -> ModelCache:
+        """A bounded cache of loaded versions (``SYNTHTS_MODEL_CACHE_SIZE`` by default)."""
+        return ModelCache(self.rt, size)
+
+    # ------------------------------------------------------------------------- generation
+
+    def sample(self, ref_text: str, n: int | None = None,
+               labels: Sequence[str | int] | None = None, seed: int | None = None,
+               counts: Mapping[str, int] | None = None, units: str = "real") -> Sample:
+        """Load ``NAME[@version|alias]`` and generate from it (one-shot, no cache), in the
+        units the training data was imported in unless ``units="normalised"``."""
+        from synthts_core.services.units import check_units
+
+        check_units(units)
+        name, version = parse_model_ref(ref_text)
+        model = self.load(name, version)
+        values, label_idx = model.generate(n, labels=labels, counts=counts, seed=seed,
+                                           max_values=self.rt.settings.max_generate_values)
+        return Sample(model.in_units(values, units), label_idx, model.label_names, model.ref,
+                      seed, units=units, normalisation=model.data_normalisation)
+
+    def real_series(self, dataset: str, label_names: Sequence[str], per_label: int,
+                    units: str = "real") -> tuple[np.ndarray, np.ndarray | None]:
+        """The first ``per_label`` series of ``dataset`` per label the model knows, in
+        ``units``, their labels re-indexed to the model's ``label_names`` (to plot beside
+        generated series)."""
+        from synthts_core.services.evaluation import first_per_label, label_map
+        from synthts_core.services.units import in_units
+
+        datasets = self.rt.services.datasets
+        meta = datasets.get(dataset)
+        all_labels = datasets.labels_of(dataset, meta)
+        if all_labels is None or not label_names:
+            values = datasets.read(dataset, series=slice(0, per_label)).values
+            return in_units(values, meta.normalisation, units), None  # type: ignore[arg-type]
+        to_model = label_map(meta.label_names, label_names)
+        index = first_per_label(all_labels, np.flatnonzero(to_model >= 0), per_label)
+        if not len(index):
+            raise BadInputError("dataset", f"{dataset!r} shares no label with the model",
+                                allowed=", ".join(label_names))
+        real = datasets.read(dataset, series=index.tolist())
+        return (in_units(real.values, meta.normalisation, units),  # type: ignore[arg-type]
+                to_model[np.asarray(real.labels)].astype(np.int64))
+
+    def samples_figure(self, model: LoadedModel, values: np.ndarray,
+                       labels: np.ndarray | None, *, dataset: str | None = None,
+                       per_label: int = 3, units: str = "real") -> Any:
+        """A plotly figure of ``model``'s generated ``values`` (as ``generate`` returns them)
+        per label in ``units``, beside the first ``per_label`` real series of ``dataset`` per
+        label when given."""
+        from synthts_core import figures
+
+        values = model.in_units(values, units)
+        if dataset is None:
+            return figures.dataset_figure(values, labels, model.label_names, per_label=per_label)
+        real, real_labels = self.real_series(dataset, model.label_names, per_label, units)
+        return figures.real_vs_synthetic_figure(real, real_labels, values, labels,
+                                                model.label_names, per_label=per_label)
+
+    @staticmethod
+    def check_walk(start_label: str | None, end_label: str | None) -> None:
+        """A label walk names both ends (checked before the model is loaded)."""
+        if end_label is not None and start_label is None:
+            raise BadInputError("start_label", "is required with end_label",
+                                allowed="both labels for a label walk")
+
+    def walk(self, model: LoadedModel, *, steps: int, seed: int,
+             start_label: str | None = None, end_label: str | None = None,
+             start: Any = None, end: Any = None) -> Callable[[], Any]:
+        """A latent walk of ``model``, checked now and returned as a call that runs it
+        (blocking: the caller runs it where its forward passes run): between two labels at
+        one latent point when ``end_label`` is given, else between two latent points (vectors
+        or seeds; ``seed`` and ``seed + 1`` by default) holding ``start_label``."""
+        from functools import partial
+
+        from synthts_core.services import interpolation
+
+        self.check_walk(start_label, end_label)
+        check_volume(steps, model.n_channels, model.length, self.rt.settings.max_generate_values)
+        first = start if start is not None else seed
+        if end_label is not None:
+            return partial(interpolation.between_labels, model, start_label, end_label, steps,
+                           first)
+        last = end if end is not None else seed + 1
+        return partial(interpolation.between_latents, model, first, last, steps, start_label)
 
 
 def _count(value: Any, field: str, low: int = 1) -> int:

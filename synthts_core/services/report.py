@@ -99,11 +99,10 @@ def build_report(rt: Runtime, *, dataset: Dataset, job: TrainingJob, run: Evalua
                  environment: dict[str, Any], timings: dict[str, float], seed: int = 0) -> str:
     from synthts_core import figures
     from synthts_core.services import evaluation, interpolation
-    from synthts_core.services.models import ModelCache
 
     assert job.model is not None
     metric = job.spec.select_metric
-    model = ModelCache(rt, size=1).get(job.model.name, job.model.version)
+    model = rt.services.models.load(job.model.name, job.model.version)
     if model.conditional and len(model.label_names) >= 2:
         walk = interpolation.between_labels(model, model.label_names[0],
                                             model.label_names[-1], steps=24, z=seed)

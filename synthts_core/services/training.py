@@ -37,7 +37,6 @@ from synthts_core.domain import (
     JobOwner,
     JobSpec,
     ModelBundle,
-    Page,
     TrainingJob,
     TrialState,
     check_name,
@@ -45,6 +44,7 @@ from synthts_core.domain import (
 )
 from synthts_core.errors import BadInputError, ConflictError, SynthtsError
 from synthts_core.schema import Param
+from synthts_core.services import job_form
 from synthts_core.storage_support import owner_text
 
 if TYPE_CHECKING:
@@ -52,18 +52,42 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("synthts.training")
 
-MAX_TRIALS, MAX_EPOCHS = 1000, 100_000
-MAX_TIME_LIMIT_S = 30 * 86400  # a job's time limit: one second to thirty days
-
 
 # ----------------------------------------------------------------------------- submit
 
 
 def submit_job(rt: Runtime, spec: JobSpec) -> TrainingJob:
-    """Check the spec against storage and the registries, store the job as ``queued``."""
+    """Fill in what the spec leaves to the plugins (``resolve_defaults``), check it against
+    storage and the registries, store the job as ``queued``."""
+    spec = resolve_defaults(rt, spec)
     validate_spec(rt, spec)
     job = TrainingJob(id=new_job_id(), spec=spec, trials=draw_trials(rt, spec))
     return rt.storage.create_job(job)
+
+
+def default_architectures(registries: Any) -> list[str]:
+    """The architectures a job that names none trains: every installed one that declares
+    ``in_default_search`` (``GanArchitecture``), by name."""
+    return [a.name for a in registries.architectures if getattr(a, "in_default_search", False)]
+
+
+def default_select_metric(registries: Any) -> str | None:
+    """The metric a job that names none is ranked by: the first installed metric (by name)
+    that gives the verdict (states a ``pass_threshold``); None when none does."""
+    return next((m.name for m in registries.metrics
+                 if getattr(m, "pass_threshold", None) is not None), None)
+
+
+def resolve_defaults(rt: Runtime, spec: JobSpec) -> JobSpec:
+    """The spec with the defaults the installed plugins declare for what it leaves unset
+    (``None``): ``architectures`` (``default_architectures``) and ``select_metric``
+    (``default_select_metric``). What is still unset after that fails ``validate_spec``."""
+    changes: dict[str, Any] = {}
+    if spec.architectures is None:
+        changes["architectures"] = default_architectures(rt.registries)
+    if spec.select_metric is None and (metric := default_select_metric(rt.registries)):
+        changes["select_metric"] = metric
+    return msgspec.structs.replace(spec, **changes) if changes else spec
 
 
 def new_job_id() -> str:
@@ -79,16 +103,13 @@ def validate_spec(rt: Runtime, spec: JobSpec) -> None:
             raise BadInputError("labels", f"unknown label(s) {unknown}" if unknown else
                                 "is empty", allowed=", ".join(meta.label_names) or "no labels")
     if not spec.architectures:
-        raise BadInputError("architectures", "is empty",
+        raise BadInputError("architectures", "is empty" if spec.architectures is not None else
+                            "names none and no installed architecture is a default",
                             allowed=", ".join(rt.registries.architectures.names()))
     for i, name in enumerate(spec.architectures):
         rt.registries.architectures.require(name, f"architectures[{i}]")
-    _check_int("num_trials", spec.num_trials, 1, MAX_TRIALS)
-    _check_int("epochs", spec.epochs, 1, MAX_EPOCHS)
-    if spec.max_concurrent is not None:
-        _check_int("max_concurrent", spec.max_concurrent, 1, MAX_TRIALS)
-    if spec.time_limit_s is not None:
-        _check_int("time_limit_s", spec.time_limit_s, 1, MAX_TIME_LIMIT_S)
+    for p in job_form.JOB_FORM:  # the bounds the API, CLI and TUI forms derive from too
+        job_form.check(p.name, getattr(spec, p.name))
     rt.registries.metrics.require(spec.select_metric, "select_metric")
     if spec.model_name is not None:
         check_name(spec.model_name, "model_name")
@@ -103,11 +124,6 @@ def validate_spec(rt: Runtime, spec: JobSpec) -> None:
                                 f"{', '.join(spec.architectures)}", allowed=", ".join(allowed))
         for p in params:
             _check_choices(p, value, f"search_space.{key}")
-
-
-def _check_int(field: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise BadInputError(field, f"got {value!r}", allowed=f"an integer in [{low}, {high}]")
 
 
 def _check_choices(p: Param, value: Any, field: str) -> None:
@@ -180,6 +196,8 @@ def run_job(rt: Runtime, job_id: str, *, resume: bool = False,
     job = rt.storage.get_job(job_id)
     if job.status in TERMINAL_STATUSES and not resume:
         raise ConflictError(f"training job {job_id!r} is already {job.status}", name=job_id)
+    if resume:
+        refuse_finished(job)  # checked again here: it may have finished since the front end did
     stale = leases.stale_reason(job, rt.settings.job_stale_after_s)
     if job.status in leases.LIVE_STATUSES and stale is None:
         raise ConflictError(f"training job {job_id!r} is {job.status}, owned by a live process "
@@ -517,7 +535,12 @@ def _fit(rt: Runtime, job: TrainingJob, resume: bool) -> Any:
     return tuner.fit()
 
 
-def _higher_is_better(rt: Runtime, metric: str) -> bool:
+def higher_is_better(rt: Runtime, metric: str | None, *, strict: bool = True) -> bool:
+    """Whether a larger value of ``metric`` is better. An unknown metric is a ``NotFoundError``
+    naming it when ``strict`` (ranking a job's trials); otherwise it reads as a distance, lower
+    is better (showing a job whose metric is no longer installed)."""
+    if not strict and metric not in rt.registries.metrics:
+        return False
     return bool(rt.registries.metrics.get(metric).higher_is_better)
 
 
@@ -612,14 +635,16 @@ def _best_checkpoint(rt: Runtime, job: TrainingJob, results: Any,
     and the registered score come from that held-out estimate, not from the minimum of many
     noisy per-epoch values, which is biased towards luck."""
     metric = job.spec.select_metric
-    higher = _higher_is_better(rt, metric)
-    from synthts_core.services.training_trial import CURVE_METRIC, selection_key
+    higher = higher_is_better(rt, metric)
+    from synthts_core.services.training_trial import curve_metric, curve_tiebreak, selection_key
+
+    curve = curve_metric(rt.registries)
 
     candidates: list[tuple[int, Any, float, float]] = []
     for result in results:
         if result.error is not None:
             continue
-        pairs = [(ck, m.get(metric), m.get(CURVE_METRIC, math.nan))
+        pairs = [(ck, m.get(metric), curve_tiebreak(curve, m))
                  for ck, m in (result.best_checkpoints or [])]
         pairs = [(ck, float(v), float(t)) for ck, v, t in pairs
                  if isinstance(v, int | float) and _still_there(ck)]
@@ -650,10 +675,14 @@ def _scoring_data(rt: Runtime, job: TrainingJob) -> tuple[Any, bool]:
 
 
 def _label_indices(rt: Runtime, job: TrainingJob) -> list[int] | None:
+    """The job's labels as indices (None: every label); a label the dataset lacks is bad input
+    in ``labels``."""
+    from synthts_core.services.datasets import label_indices
+
     if job.spec.labels is None:
         return None
     names = rt.storage.get_dataset_meta(job.spec.dataset).label_names
-    return [names.index(lab) for lab in job.spec.labels]
+    return label_indices(names, job.spec.labels, field="labels")
 
 
 def _beats_current_best(rt: Runtime, job: TrainingJob, name: str, score: float,
@@ -680,7 +709,7 @@ def _beats_current_best(rt: Runtime, job: TrainingJob, name: str, score: float,
         return True
     if not math.isfinite(score):
         return False
-    better = score >= theirs if _higher_is_better(rt, job.spec.select_metric) else \
+    better = score >= theirs if higher_is_better(rt, job.spec.select_metric) else \
         score <= theirs
     if not better:
         log.info("best stays on %s@%s (%s %.4f) over the new version (%.4f)", name,
@@ -748,9 +777,7 @@ def check_resumable(rt: Runtime, job_id: str) -> TrainingJob:
     from synthts_core.services import leases
 
     job = rt.storage.get_job(job_id)
-    if job.status in ("succeeded", "cancelled"):
-        raise ConflictError(f"training job {job_id!r} is {job.status}; nothing to resume",
-                            name=job_id)
+    refuse_finished(job)
     if job.status in leases.LIVE_STATUSES and not leases.is_stale(
             job, rt.settings.job_stale_after_s):
         raise ConflictError(f"training job {job_id!r} is {job.status}, owned by a live process "
@@ -759,11 +786,18 @@ def check_resumable(rt: Runtime, job_id: str) -> TrainingJob:
     return job
 
 
+def refuse_finished(job: TrainingJob) -> None:
+    """A job that succeeded or was cancelled has nothing to resume (``ConflictError``)."""
+    if job.status in ("succeeded", "cancelled"):
+        raise ConflictError(f"training job {job.id!r} is {job.status}; nothing to resume",
+                            name=job.id)
+
+
 def resume_job(rt: Runtime, job_id: str, *,
                on_progress: Callable[[TrainingJob], None] | None = None) -> TrainingJob:
-    """Continue an interrupted job from its trials' last checkpoints (blocks)."""
-    check_resumable(rt, job_id)
-    return run_job(rt, job_id, resume=True, on_progress=on_progress)
+    """Continue an interrupted job from its trials' last checkpoints (blocks): the jobs
+    service's ``resume``, the one way every front end resumes."""
+    return rt.services.jobs.resume(job_id, on_progress=on_progress)
 
 
 MAX_REASON = 500
@@ -793,12 +827,3 @@ def fail_job(rt: Runtime, job_id: str, reason: str) -> TrainingJob:
     # without recording anything over this
     return rt.storage.update_job(job_id, if_owner=seen, status="failed", owner=None,
                                  error=f"marked failed: {reason} ({stale})")
-
-
-def get_job(rt: Runtime, job_id: str) -> TrainingJob:
-    return rt.storage.get_job(job_id)
-
-
-def list_jobs(rt: Runtime, *, offset: int = 0, limit: int = 50,
-              status: str | None = None) -> Page:
-    return rt.storage.list_jobs(offset=offset, limit=limit, status=status)

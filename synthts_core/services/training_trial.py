@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ CONFIG_FILE = "config.json"  # the model config (architecture, hyper-parameters,
 PROGRESS_FILE = "trial.json"  # epoch, history and tracker run id of the trial
 EVAL_PER_CLASS = 200  # real series per class (at most) for the quality score
 N_SCORES = 5  # epochs per trial scored with the job's (strong, costly) metric
-CURVE_METRIC, CURVE_SERIES = "mmd", 256  # a cheap quality curve logged every epoch
+CURVE_SERIES = 256  # series the cheap quality curve (``curve_metric``) compares every epoch
 KEEP_RECENT = 3  # checkpoints always kept besides the best ...
 KEEP_SECONDS = 10.0  # ... and every one younger than this (Tune saves its state every 2 s)
 
@@ -81,10 +82,26 @@ class CheckpointPruner:
         self.seen = keep
 
 
+def curve_metric(registries: Any) -> Any | None:
+    """The cheap quality curve logged every epoch: the first registered metric (by name) that
+    declares ``per_epoch``; None when none does (then no curve is logged)."""
+    return next((m for m in registries.metrics if getattr(m, "per_epoch", False)), None)
+
+
+def curve_tiebreak(curve: Any | None, metrics: Mapping[str, Any]) -> float:
+    """The curve's value in ``metrics`` oriented so lower is better (NaN when absent): the
+    tiebreak ``selection_key`` takes."""
+    value = metrics.get(curve.name) if curve is not None else None
+    if not isinstance(value, int | float):
+        return float("nan")
+    return -float(value) if curve.higher_is_better else float(value)
+
+
 def selection_key(score: float, tiebreak: float, higher: bool) -> tuple[float, float]:
-    """Order candidates by the job's score, ties broken by the cheap quality curve (``mmd``,
-    lower is better): when a strong detector tells every checkpoint apart (all 1.0), the one
-    closest to the data still wins, not the first scored. Use with ``max`` when ``higher``."""
+    """Order candidates by the job's score, ties broken by the cheap quality curve
+    (``curve_tiebreak``, lower is better): when a strong detector tells every checkpoint apart
+    (all 1.0), the one closest to the data still wins, not the first scored. Use with ``max``
+    when ``higher``."""
     tb = tiebreak if np.isfinite(tiebreak) else np.inf
     return (score, -tb) if higher else (score, tb)
 
@@ -295,20 +312,19 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
     eval_labels = None if labels is None or not arch.conditional else labels[eval_idx]
     curve = np.sort(np.random.default_rng([seed, 5]).choice(
         len(values), size=min(CURVE_SERIES, len(values)), replace=False))
-    curve_metric = rt.registries.metrics.get(CURVE_METRIC) \
-        if CURVE_METRIC in rt.registries.metrics else None
+    curve_by = curve_metric(rt.registries)  # ``curve``: the series it compares
     epochs = int(ctx["epochs"])
     scored = scored_epochs(epochs)
     try:
         for epoch in range(resumed_from + 1, epochs + 1):
             losses = trainer.train_epoch(scaled, labels if arch.conditional else None)
             metrics = {k: float(v) for k, v in losses.items() if k != "samples"}
-            if curve_metric is not None and curve_metric is not metric:
+            if curve_by is not None and curve_by is not metric:
                 # a cheap quality curve every epoch (the strong score is too dear for that)
                 fake = _apply(trainer.generate(len(curve), labels=None if labels is None or
                                                not arch.conditional else labels[curve],
                                                seed=seed), norm, inverse=True)
-                metrics[CURVE_METRIC] = float(curve_metric.compute(
+                metrics[curve_by.name] = float(curve_by.compute(
                     values[curve], fake, np.random.default_rng([seed, epoch])))
             score = float("nan")
             if epoch in scored:
@@ -332,7 +348,7 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
                 tune.report({**metrics, "epoch": epoch, "trial_index": int(trial["index"]),
                              "resumed_from_epoch": resumed_from, "run_id": run.run_id or ""},
                             checkpoint=tune.Checkpoint.from_directory(d))
-            pruner.after_report(score, metrics.get(CURVE_METRIC, float("nan")))
+            pruner.after_report(score, curve_tiebreak(curve_by, metrics))
     except BaseException:
         run.end("FAILED")
         raise

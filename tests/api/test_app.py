@@ -69,6 +69,31 @@ def _boom():
     raise RuntimeError("secret-internal-detail")
 
 
+def test_core_errors_get_status_and_title_from_the_one_error_map(client):
+    """The core's errors know nothing of HTTP; the API's map places every one of them, and a
+    core error's facts (``kind``, ``name``) follow the problem's standard members."""
+    import inspect
+
+    from synthts_core import errors
+    from synthts_core.api.problems import ERROR_MAP, problem_kind
+
+    classes = {c for _, c in inspect.getmembers(errors, inspect.isclass)
+               if issubclass(c, errors.SynthtsError)}
+    assert sorted(c.__name__ for c in classes - set(ERROR_MAP)) == []
+    assert [c.__name__ for c in classes if hasattr(c, "status_code")] == []
+    assert problem_kind(errors.DuplicateNameError("metric", "m", "a", "b")) == (
+        409, "Duplicate plugin name")
+
+    class PluginOwnError(errors.NotFoundError):  # a subclass takes its base's entry
+        pass
+
+    assert problem_kind(PluginOwnError("dataset", "x")) == (404, "Not found")
+    r = client.get(f"{API}/datasets/nope")
+    assert r.content == (
+        b'{"type":"about:blank","title":"Not found","status":404,"detail":"dataset \'nope\' not'
+        b' found; `synthts datasets list` shows what exists","kind":"dataset","name":"nope"}')
+
+
 def test_token_guards_writes_only(tmp_path):
     app = create_app(api_settings(tmp_path / "d", api_token="s3cret-token"))
     body = {"name": "guarded", **SMALL_HARMONICS}

@@ -74,6 +74,27 @@ def test_embeddings(method):
         evaluation.embeddings(real, fake, "umap")
 
 
+def test_series_choice_and_projection_helpers():
+    """The one way series are picked, matched to a model's labels and projected (evaluation,
+    figures, the API's real-beside-synthetic plot and the metric plugins share it)."""
+    assert evaluation.label_map(["b", "x", "a"], ["a", "b"]).tolist() == [1, -1, 0]
+    labels = np.array([2, 0, 2, 1, 0, 2, 0])
+    assert evaluation.first_per_label(labels, [2, 0], 2).tolist() == [0, 1, 2, 4]
+    assert evaluation.first_per_label(labels, [], 2).tolist() == []
+    drawn = evaluation.subsample_index(50, 7, np.random.default_rng(3))
+    assert drawn.tolist() == sorted(np.random.default_rng(3).choice(50, 7, replace=False))
+    assert evaluation.subsample_index(5, 7, np.random.default_rng(3)).tolist() == [0, 1, 2, 3, 4]
+    real, fake = sine_set(40, 2, 24, 1), noise_set(30, 2, 24, 2)
+    r, s = evaluation.pca_2d(real, fake)
+    from sklearn.decomposition import PCA
+
+    theirs = PCA(n_components=2).fit_transform(np.concatenate([real, fake]).reshape(70, -1))
+    ours = np.concatenate([r, s])
+    np.testing.assert_allclose(np.abs(ours), np.abs(theirs), atol=1e-5)  # theirs: float32
+    with pytest.raises(BadInputError, match="synthetic"):
+        evaluation.pca_2d(real, fake[:, :1])
+
+
 @pytest.mark.slow
 def test_evaluate_end_to_end_stores_report_and_cli_writes_html(tmp_path, monkeypatch):
     """A real C-GAN (gan plugin) trained briefly, registered in the embedded MLflow registry,

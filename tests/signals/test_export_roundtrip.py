@@ -78,3 +78,13 @@ def test_normalised_export_on_request() -> None:
         assert in_real[:, c].mean() == pytest.approx(real[:, c].mean(), abs=1e-3)
         assert in_real[:, c].std() == pytest.approx(real[:, c].std(), rel=1e-4)
     assert abs(as_stored.mean()) < 1e-5 and as_stored.std() == pytest.approx(1.0, rel=1e-4)
+
+
+@pytest.mark.parametrize("method", ["zscore", "minmax"])
+def test_a_spread_below_float32_resolution_is_stored_as_constant(method: str) -> None:
+    """Found by the round-trip property: a channel of subnormal values (std 7e-46) had a scale
+    that became 0 in float32, and the import refused it as an overflow."""
+    real = np.array([[[1.4e-45, 0.0]]])
+    stored, norm = normalise(real, method)
+    assert np.isfinite(stored).all() and norm.scale == [1.0]
+    np.testing.assert_allclose(stored * norm.scale[0] + norm.offset[0], real, atol=1e-44)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
+from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from synthts_tui.client import SynthtsClient
-from synthts_tui.screens.base import PAGES
+from synthts_tui.screens.base import BaseScreen
 from synthts_tui.screens.datasets import DatasetsScreen
 from synthts_tui.screens.evaluate import EvaluateScreen
 from synthts_tui.screens.generate import GenerateScreen
@@ -31,13 +32,14 @@ class SynthtsApp(App[None]):
     TITLE = "synthts"
     SUB_TITLE = "synthetic time series"
     CSS_PATH = ["styles/app.tcss", "styles/forms.tcss", "styles/pages.tcss"]
-    MODES = {
-        "home": HomeScreen, "generate": GenerateScreen, "datasets": DatasetsScreen,
-        "train": TrainScreen, "models": ModelsScreen, "evaluate": EvaluateScreen,
-    }
+    PAGES: ClassVar[tuple[type[BaseScreen], ...]] = (
+        HomeScreen, GenerateScreen, DatasetsScreen, TrainScreen, ModelsScreen, EvaluateScreen)
+    """The pages in order. Their modes, keys 1-6, tabs and command palette entries all come
+    from here (each page names its ``MODE`` and ``LABEL``)."""
+    MODES = {page.MODE: page for page in PAGES}
     BINDINGS = [
-        *(Binding(str(i), f"go('{mode}')", title, show=False)
-          for i, (mode, title) in enumerate(PAGES, start=1)),
+        *(Binding(str(i), f"go('{page.MODE}')", page.LABEL, show=False)
+          for i, page in enumerate(PAGES, start=1)),
         Binding("f1", "toggle_help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -67,6 +69,6 @@ class SynthtsApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for i, (mode, title) in enumerate(PAGES, start=1):
-            yield SystemCommand(f"Go to {title}", f"Open the {title} page (key {i})",
-                                partial(self.action_go, mode))
+        for i, page in enumerate(self.PAGES, start=1):
+            yield SystemCommand(f"Go to {page.LABEL}", f"Open the {page.LABEL} page (key {i})",
+                                partial(self.action_go, page.MODE))

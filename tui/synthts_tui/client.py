@@ -39,17 +39,11 @@ class ApiError(Exception):
             body = response.json()
         except ValueError:
             body = None
-        if isinstance(body, dict):
-            detail = body.get("detail") or body.get("title") or response.reason_phrase
-            if isinstance(detail, list):  # framework validation errors: a list of problems
-                detail = "; ".join(str(d.get("message", d)) if isinstance(d, dict) else str(d)
-                                   for d in detail)
-            field = body.get("field")
-            if field is None and isinstance(body.get("extra"), list) and body["extra"]:
-                first = body["extra"][0]
-                if isinstance(first, dict):
-                    field = first.get("key")
-            return cls(str(detail), status=response.status_code, field=field, problem=body)
+        if isinstance(body, dict):  # problem details (a failed /ready sends its checks)
+            detail = body.get("detail") or response.reason_phrase
+            return cls(str(detail), status=response.status_code, field=body.get("field"),
+                       problem=body)
+        # not the API's answer (e.g. a proxy's error page)
         text = response.text.strip()[:300] or response.reason_phrase
         return cls(f"HTTP {response.status_code}: {text}", status=response.status_code)
 
@@ -202,20 +196,14 @@ class SynthtsClient:
     # -------------------------------------------------------------------------- signals
     def catalogue(self) -> dict[str, Any]:
         """``signals``, ``noises`` and ``presets``; each generator with its parameter schema."""
-        data = self._json("GET", "/signals")
-        if isinstance(data, dict) and "items" in data:  # a flat list of generators with a kind
-            items = data["items"]
-            data = {"signals": [g for g in items if g.get("kind") == "signal"],
-                    "noises": [g for g in items if g.get("kind") == "noise"],
-                    "presets": data.get("presets")}
-        if data.get("presets") is None:
-            data["presets"] = self.presets()
-        return data
+        items = self._json("GET", "/signals")["items"]
+        return {"signals": [g for g in items if g["kind"] == "signal"],
+                "noises": [g for g in items if g["kind"] == "noise"],
+                "presets": self.presets()}
 
     def presets(self) -> list[dict[str, Any]]:
         """Named dataset specs (e.g. the seed's ten harmonics) with their default spec."""
-        data = self._json("GET", "/presets")
-        return data["items"] if isinstance(data, dict) and "items" in data else data
+        return self._json("GET", "/presets")["items"]
 
     def preview(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """A few series for given parameters, not stored."""
@@ -273,8 +261,7 @@ class SynthtsClient:
 
     # -------------------------------------------------------------------------- training
     def architectures(self) -> list[dict[str, Any]]:
-        data = self._json("GET", "/architectures")
-        return data["items"] if isinstance(data, dict) and "items" in data else data
+        return self._json("GET", "/architectures")["items"]
 
     def submit_job(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         return self._json("POST", "/jobs", json=dict(spec))
@@ -305,12 +292,10 @@ class SynthtsClient:
 
     # -------------------------------------------------------------------------- registry
     def list_models(self) -> list[dict[str, Any]]:
-        data = self._json("GET", "/models")
-        return data["items"] if isinstance(data, dict) and "items" in data else data
+        return self._json("GET", "/models")["items"]
 
     def list_versions(self, model: str) -> list[dict[str, Any]]:
-        data = self._json("GET", f"/models/{model}/versions")
-        return data["items"] if isinstance(data, dict) and "items" in data else data
+        return self._json("GET", f"/models/{model}/versions")["items"]
 
     def generate(self, model: str, version: str, *, n: int, labels: Iterable[str] | None = None,
                  seed: int | None = None) -> dict[str, Any]:
@@ -343,8 +328,7 @@ class SynthtsClient:
 
     # -------------------------------------------------------------------------- evaluation
     def metrics(self) -> list[dict[str, Any]]:
-        data = self._json("GET", "/metrics")
-        return data["items"] if isinstance(data, dict) and "items" in data else data
+        return self._json("GET", "/metrics")["items"]
 
     def evaluate(self, model: str, version: str, *, dataset: str,
                  metrics: Iterable[str] | None = None, n_per_label: int | None = None,

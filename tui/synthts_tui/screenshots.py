@@ -17,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from synthts_tui.app import SynthtsApp
 from synthts_tui.client import ApiError, SynthtsClient
 
-PAGES = ("home", "generate", "datasets", "train", "models", "evaluate")
+PAGES = tuple(page.MODE for page in SynthtsApp.PAGES)
 SCREEN_SIZE = (150, 46)
 
 
@@ -143,8 +144,6 @@ def train_demo_model(client: SynthtsClient, dataset: str = "tones-small",
 
 async def save_all(client: SynthtsClient, out: Path, size: tuple[int, int] = SCREEN_SIZE
                    ) -> list[Path]:
-    from synthts_tui.app import SynthtsApp
-
     out.mkdir(parents=True, exist_ok=True)
     written = []
     app = SynthtsApp(client, stable=True)

@@ -11,8 +11,9 @@ from synthts_core.api.schemas import (
     MetricInfoList,
     MetricInfoRead,
 )
-from synthts_core.api.security import WRITE_SECURITY, check_volume
-from synthts_core.runtime import Runtime
+from synthts_core.api.security import WRITE_SECURITY
+from synthts_core.services.catalogue import CatalogueService
+from synthts_core.services.evaluation import EvaluationService
 
 
 class EvaluationsController(Controller):
@@ -21,22 +22,13 @@ class EvaluationsController(Controller):
 
     @post("/", operation_id="evaluateModel", sync_to_thread=True, security=WRITE_SECURITY,
           responses=problems(401, 404, 413, 415, 503))
-    def evaluate(self, runtime: Runtime, data: EvaluationCreate) -> Response[EvaluationRead]:
+    def evaluate(self, evaluations: EvaluationService,
+                 data: EvaluationCreate) -> Response[EvaluationRead]:
         """Generate ``n_per_label`` series per label from the model version, compare them
         with the dataset by each metric (per class where labels exist), store the report with
         the model version in the tracker, and return it (201). Runs in a worker thread."""
-        from synthts_core.services import evaluation
-
-        meta = _dataset_meta(runtime, data.dataset)
-        n_labels = max(1, len(meta.label_names))
-        check_volume(data.n_per_label * n_labels, meta.n_channels, meta.length,
-                     runtime.settings.max_generate_values, what="synthetic series x channels "
-                     "x length for the evaluation")
-        if data.metrics:
-            for name in data.metrics:
-                runtime.registries.metrics.require(name, "metrics")
-        report = evaluation.evaluate(runtime, f"{data.model}@{data.version}", data.dataset,
-                                     data.metrics, data.n_per_label, data.seed)
+        report = evaluations.evaluate(data.model, data.version, data.dataset, data.metrics,
+                                      data.n_per_label, data.seed)
         return Response(EvaluationRead.from_domain(report), status_code=201)
 
 
@@ -45,18 +37,10 @@ class MetricsController(Controller):
     tags = ["evaluations"]
 
     @get("/", operation_id="listMetrics", sync_to_thread=False, responses=problems())
-    def list_metrics(self, runtime: Runtime) -> Response[MetricInfoList]:
+    def list_metrics(self, catalogue: CatalogueService) -> Response[MetricInfoList]:
         """Installed quality metrics (what an evaluation may ask for)."""
-        regs = runtime.registries.metrics
-        items = [MetricInfoRead(name=n, description=getattr(m, "description", "") or "",
-                                higher_is_better=bool(m.higher_is_better),
-                                plugin=regs.plugin_of(n))
-                 for n, m in ((n, regs.get(n)) for n in regs.names())]
+        items = [MetricInfoRead(name=e.name, description=getattr(e.item, "description", "") or "",
+                                higher_is_better=bool(e.item.higher_is_better), plugin=e.plugin)
+                 for e in catalogue.metrics()]
         return Response(MetricInfoList(items=items),
                         headers={"Cache-Control": "public, max-age=300"})
-
-
-def _dataset_meta(runtime: Runtime, name: str):  # -> DatasetMeta
-    from synthts_core.services import datasets
-
-    return datasets.get_meta(runtime, name)

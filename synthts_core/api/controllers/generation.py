@@ -21,7 +21,7 @@ from litestar.concurrency import sync_to_thread
 from litestar.params import Parameter
 
 from synthts_core.api import encoding
-from synthts_core.api.batching import can_batch, plan_request
+from synthts_core.api.batching import can_batch
 from synthts_core.api.problems import problems
 from synthts_core.api.schemas import (
     GenerateCreate,
@@ -31,7 +31,7 @@ from synthts_core.api.schemas import (
 )
 from synthts_core.api.security import WRITE_SECURITY
 from synthts_core.api.state import ApiState
-from synthts_core.errors import BadInputError
+from synthts_core.services.models import ModelService
 
 ModelName = Parameter(max_length=128, description="Registered model name")
 VersionParam = Parameter(max_length=128, description="Version number or alias")
@@ -71,7 +71,7 @@ async def _generate(api: ApiState, name: str, version: str,
     max_values = api.runtime.settings.max_generate_values
     batcher = api.batcher
     if batcher is not None and can_batch(model):
-        label_idx, total = plan_request(model, data.n, data.labels, data.counts, max_values)
+        label_idx, total = model.plan_request(data.n, data.labels, data.counts, max_values)
         values, labels = await batcher.generate(model, label_idx, total, data.seed)
         return model, values, labels
     run = partial(model.generate, data.n, labels=data.labels, counts=data.counts,
@@ -131,7 +131,7 @@ class GenerationController(Controller):
           security=WRITE_SECURITY, responses=problems(401, 404, 413, 415, 503),
           operation_class=encoding.alternative_media((encoding.HTML, "html")))
     async def generate_figure(
-        self, api: ApiState, data: GenerateCreate, name: str = ModelName,
+        self, api: ApiState, models: ModelService, data: GenerateCreate, name: str = ModelName,
         version: str = VersionParam,
         dataset: str | None = Parameter(default=None, max_length=128,
                                         description="Real dataset to plot beside the samples"),
@@ -142,30 +142,20 @@ class GenerationController(Controller):
     ) -> Response[dict[str, Any]]:
         """A plotly figure of generated series per label, beside real series of ``dataset``
         when given (JSON for clients that render plotly, or a standalone HTML page)."""
-        from synthts_core import figures
-
         model, values, labels = await _generate(api, name, version, data)
-        values = model.in_units(values, units)
         title = f"{model.ref.name}@{model.ref.version}"
-        if dataset is None:
-            fig = await sync_to_thread(partial(figures.dataset_figure, values, labels,
-                                               model.label_names, per_label=per_label))
-        else:
-            real, real_labels = await sync_to_thread(_real_sample, api, dataset,
-                                                     model.label_names, per_label, units)
-            fig = await sync_to_thread(partial(
-                figures.real_vs_synthetic_figure, real, real_labels, values, labels,
-                model.label_names, per_label=per_label))
+        fig = await sync_to_thread(partial(models.samples_figure, model, values, labels,
+                                           dataset=dataset, per_label=per_label, units=units))
         return await sync_to_thread(_figure_response, fig, format, title)
 
     @post("/interpolate", operation_id="interpolateLatent", status_code=200,
           security=WRITE_SECURITY, responses=problems(401, 404, 413, 415, 503))
-    async def interpolate(self, api: ApiState, data: InterpolateCreate,
+    async def interpolate(self, api: ApiState, models: ModelService, data: InterpolateCreate,
                           name: str = ModelName, version: str = VersionParam
                           ) -> InterpolationRead:
         """Series along a path in latent space: between two labels (``start_label`` ->
         ``end_label``) at one latent point, or between two latent points (vectors or seeds)."""
-        model, walk = await _interpolate(api, name, version, data)
+        model, walk = await _interpolate(api, models, name, version, data)
         weights = walk.label_weights
         return InterpolationRead(
             model=model.ref.name, version=str(model.ref.version), steps=data.steps,
@@ -177,7 +167,8 @@ class GenerationController(Controller):
           security=WRITE_SECURITY, responses=problems(401, 404, 413, 415, 503),
           operation_class=encoding.alternative_media((encoding.HTML, "html")))
     async def interpolation_figure(
-        self, api: ApiState, data: InterpolateCreate, name: str = ModelName,
+        self, api: ApiState, models: ModelService, data: InterpolateCreate,
+        name: str = ModelName,
         version: str = VersionParam,
         format: Literal["json", "html"] = Parameter(
             default="json", description="Plotly figure JSON, or a standalone HTML page"),
@@ -185,7 +176,7 @@ class GenerationController(Controller):
         """The interpolation as an animated plotly figure (one frame per step)."""
         from synthts_core import figures
 
-        model, walk = await _interpolate(api, name, version, data)
+        model, walk = await _interpolate(api, models, name, version, data)
         title = f"{model.ref.name}@{model.ref.version}: {walk.description}"
         captions = [f"{float(f):.2f}" for f in np.asarray(walk.fractions)]
         fig = await sync_to_thread(partial(figures.interpolation_animation, walk.values,
@@ -193,53 +184,14 @@ class GenerationController(Controller):
         return await sync_to_thread(_figure_response, fig, format, title)
 
 
-async def _interpolate(api: ApiState, name: str, version: str,
+async def _interpolate(api: ApiState, models: ModelService, name: str, version: str,
                        data: InterpolateCreate) -> tuple[Any, Any]:
-    from synthts_core.api.security import check_volume
-    from synthts_core.services import interpolation
-
-    if data.end_label is not None and data.start_label is None:
-        raise BadInputError("start_label", "is required with end_label",
-                            allowed="both labels for a label walk")
+    models.check_walk(data.start_label, data.end_label)
     model = await loaded_model(api, name, version)
-    check_volume(data.steps, model.n_channels, model.length,
-                 api.runtime.settings.max_generate_values)
-    start = data.start if data.start is not None else data.seed
-    if data.end_label is not None:
-        run = partial(interpolation.between_labels, model, data.start_label, data.end_label,
-                      data.steps, start)
-    else:
-        end = data.end if data.end is not None else data.seed + 1
-        run = partial(interpolation.between_latents, model, start, end, data.steps,
-                      data.start_label)
+    run = models.walk(model, steps=data.steps, seed=data.seed, start_label=data.start_label,
+                      end_label=data.end_label, start=data.start, end=data.end)
     walk = await asyncio.get_running_loop().run_in_executor(api.inference, run)
     return model, walk
-
-
-def _real_sample(api: ApiState, dataset: str, label_names: list[str],
-                 per_label: int, units: str = "real") -> tuple[np.ndarray, np.ndarray | None]:
-    """A few real series per label, their labels re-indexed to the model's label names."""
-    from synthts_core.services import datasets
-    from synthts_core.services.units import in_units
-
-    meta = datasets.get_meta(api.runtime, dataset)
-    all_labels = api.labels_of(dataset, meta)
-    if all_labels is None or not label_names:
-        values = datasets.read(api.runtime, dataset, series=slice(0, per_label)).values
-        return in_units(values, meta.normalisation, units), None  # type: ignore[arg-type]
-    index: list[int] = []
-    for lab in label_names:
-        if lab in meta.label_names:
-            own = meta.label_names.index(lab)
-            index.extend(np.flatnonzero(all_labels == own)[:per_label].tolist())
-    if not index:
-        raise BadInputError("dataset", f"{dataset!r} shares no label with the model",
-                            allowed=", ".join(label_names))
-    real = datasets.read(api.runtime, dataset, series=sorted(index))
-    to_model = {i: label_names.index(n) for i, n in enumerate(meta.label_names)
-                if n in label_names}
-    return (in_units(real.values, meta.normalisation, units),  # type: ignore[arg-type]
-            np.array([to_model[int(x)] for x in real.labels], np.int64))
 
 
 def _figure_response(fig: Any, format: str, title: str) -> Response[Any]:

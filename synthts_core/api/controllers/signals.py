@@ -21,28 +21,24 @@ from synthts_core.api.schemas import (
     SignalRead,
 )
 from synthts_core.api.security import WRITE_SECURITY
-from synthts_core.errors import NotFoundError
-from synthts_core.runtime import Runtime
+from synthts_core.services.catalogue import CatalogueService
 
 CACHE_HEADERS = {"Cache-Control": "public, max-age=300"}
 
 
-def signal_read(runtime: Runtime, name: str) -> SignalRead:
-    regs = runtime.registries
-    gen = regs.signals.get(name)
+def signal_read(entry: Any) -> SignalRead:
+    gen = entry.item
     return SignalRead(
-        name=name, kind=gen.kind, description=getattr(gen, "description", "") or "",
-        plugin=regs.signals.plugin_of(name),
+        name=entry.name, kind=gen.kind, description=getattr(gen, "description", "") or "",
+        plugin=entry.plugin,
         params=[msgspec.convert(p, ParamRead) for p in gen.schema.to_json()],
     )
 
 
-def preset_read(runtime: Runtime, name: str) -> PresetRead:
-    regs = runtime.registries
-    preset = regs.presets.get(name)
-    spec = msgspec.to_builtins(preset.spec())
-    return PresetRead(name=name, description=preset.description,
-                      plugin=regs.presets.plugin_of(name), spec=spec)
+def preset_read(entry: Any) -> PresetRead:
+    preset = entry.item
+    return PresetRead(name=entry.name, description=preset.description, plugin=entry.plugin,
+                      spec=msgspec.to_builtins(preset.spec()))
 
 
 class SignalsController(Controller):
@@ -51,40 +47,37 @@ class SignalsController(Controller):
 
     @get("/", operation_id="listSignals", sync_to_thread=False, responses=problems(),
          operation_class=linked("listSignals"))
-    def list_signals(self, runtime: Runtime,
+    def list_signals(self, catalogue: CatalogueService,
                      kind: Literal["signal", "noise"] | None = Parameter(
                          default=None, description="Only signals or only noises")
                      ) -> Response[SignalList]:
         """The catalogue: every installed signal and noise generator with its parameter schema
         (name, kind, default, bounds, help) so a client can build a form. Cacheable: it
         changes only when plugins do."""
-        reads = [signal_read(runtime, n) for n in runtime.registries.signals.names()]
-        items = [r for r in reads if kind is None or r.kind == kind]
+        items = [signal_read(e) for e in catalogue.signals(kind)]
         return Response(SignalList(items=items), headers=CACHE_HEADERS)
 
     @get("/{name:str}", operation_id="getSignal", sync_to_thread=False,
          responses=problems(404))
-    def get_signal(self, runtime: Runtime,
+    def get_signal(self, catalogue: CatalogueService,
                    name: str = Parameter(max_length=128, description="Generator name")
                    ) -> Response[SignalRead]:
         """One generator's parameter schema, e.g. to build a form for it."""
-        return Response(signal_read(runtime, name), headers=CACHE_HEADERS)
+        return Response(signal_read(catalogue.signal(name)), headers=CACHE_HEADERS)
 
     @post("/preview", operation_id="previewSignal", sync_to_thread=True, status_code=200,
           security=WRITE_SECURITY, responses=problems(401, 413, 415))
-    def preview(self, runtime: Runtime, data: PreviewCreate) -> PreviewRead:
+    def preview(self, catalogue: CatalogueService, data: PreviewCreate) -> PreviewRead:
         """A few series for the given parameters, returned and not stored: lets a form show a
         live plot while the user edits parameters. Bad parameters give 422 naming the field."""
         from synthts_core.domain import ComponentSpec, SamplingSpec
-        from synthts_core.services.signals import preview
 
         signal = msgspec.convert(msgspec.to_builtins(data.signal), ComponentSpec)
         noise = (msgspec.convert(msgspec.to_builtins(data.noise), ComponentSpec)
                  if data.noise is not None else None)
         sampling = msgspec.convert(msgspec.to_builtins(data.sampling), SamplingSpec)
-        times, values = preview(runtime.registries, signal, noise, n=data.n, length=data.length,
-                                sampling=sampling, seed=data.seed,
-                                max_values=runtime.settings.max_generate_values)
+        times, values = catalogue.preview(signal, noise, n=data.n, length=data.length,
+                                          sampling=sampling, seed=data.seed)
         grid = _tolist(times)
         irregular = bool(grid) and isinstance(grid[0], list)
         return PreviewRead(times=None if irregular else grid,
@@ -97,20 +90,17 @@ class PresetsController(Controller):
 
     @get("/", operation_id="listPresets", sync_to_thread=True, responses=problems(),
          operation_class=linked("listPresets"))
-    def list_presets(self, runtime: Runtime) -> Response[PresetList]:
+    def list_presets(self, catalogue: CatalogueService) -> Response[PresetList]:
         """Named dataset specs (e.g. the seed's ten harmonic classes) with their full spec."""
-        reads = [preset_read(runtime, n) for n in runtime.registries.presets.names()]
+        reads = [preset_read(e) for e in catalogue.presets()]
         return Response(PresetList(items=reads), headers=CACHE_HEADERS)
 
     @get("/{name:str}", operation_id="getPreset", sync_to_thread=True, responses=problems(404))
-    def get_preset(self, runtime: Runtime,
+    def get_preset(self, catalogue: CatalogueService,
                    name: str = Parameter(max_length=128, description="Preset name")
                    ) -> Response[PresetRead]:
         """One preset and the spec it expands to with default options."""
-        if name not in runtime.registries.presets:
-            raise NotFoundError("dataset preset", name,
-                                hint=f"available: {', '.join(runtime.registries.presets.names())}")
-        return Response(preset_read(runtime, name), headers=CACHE_HEADERS)
+        return Response(preset_read(catalogue.preset(name)), headers=CACHE_HEADERS)
 
 
 def _tolist(array: Any) -> Any:

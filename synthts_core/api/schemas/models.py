@@ -9,6 +9,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from synthts_core.api.schemas.common import Finite, Label, Name, PageInfo, Seed, check_free_form
+from synthts_core.services import job_form
 
 # ----------------------------------------------------------------------------- jobs
 
@@ -19,16 +20,22 @@ class JobCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     dataset: Name
     labels: Annotated[list[Label], Meta(min_length=1, max_length=1000)] | None = None
     architectures: Annotated[list[Annotated[str, Meta(min_length=1, max_length=128)]],
-                             Meta(min_length=1, max_length=16)] = msgspec.field(
-        default_factory=lambda: ["cgan", "wgan_gp"])
+                             Meta(min_length=1, max_length=16, description=(
+                                 "Architectures to search over; null or left out: every "
+                                 "installed architecture that is a default (the job as "
+                                 "created lists them)"))] | None = None
     search_space: Annotated[dict[str, Any], Meta(max_length=256)] = {}
-    num_trials: Annotated[int, Meta(ge=1, le=1000)] = 4
-    epochs: Annotated[int, Meta(ge=1, le=100_000)] = 10
-    select_metric: Annotated[str, Meta(min_length=1, max_length=64)] = "detector"
+    # the numeric fields' bounds and defaults: services.job_form (the CLI and TUI use them too)
+    num_trials: Annotated[int, job_form.meta("num_trials")] = job_form.FIELDS[
+        "num_trials"].default
+    epochs: Annotated[int, job_form.meta("epochs")] = job_form.FIELDS["epochs"].default
+    select_metric: Annotated[str, Meta(min_length=1, max_length=64, description=(
+        "Metric that picks the best trial; null or left out: the installed metric that gives "
+        "the evaluation's verdict (the job as created names it)"))] | None = None
     model_name: Name | None = None
-    seed: Seed = 0
-    max_concurrent: Annotated[int, Meta(ge=1, le=1024)] | None = None
-    time_limit_s: Annotated[int, Meta(ge=1, le=30 * 86400, description=(
+    seed: Annotated[int, job_form.meta("seed")] = job_form.FIELDS["seed"].default
+    max_concurrent: Annotated[int, job_form.meta("max_concurrent")] | None = None
+    time_limit_s: Annotated[int, job_form.meta("time_limit_s"), Meta(description=(
         "Wall-clock seconds one run (or resume) of the job may take; a job cut short by it "
         "fails, and its best checkpoint so far is registered"))] | None = None
 

@@ -22,10 +22,9 @@ def prune_command(ctx: click.Context, keep: int | None, dry_run: bool, as_json: 
     the most recent KEEP. Queued, running and stale jobs and registered models (in MLflow) are
     never touched; a pruned job cannot be resumed, and its record says so."""
     from synthts_core.domain import human_bytes
-    from synthts_core.services import retention
 
     with cli_runtime(ctx) as rt:
-        items = retention.prune(rt, keep, dry_run=dry_run)
+        items = rt.services.jobs.prune(keep, dry_run=dry_run)
     total = sum(i.bytes for i in items)
     failed = [i for i in items if i.error is not None]
     if as_json:

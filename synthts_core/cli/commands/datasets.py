@@ -9,9 +9,8 @@ from typing import Any
 import click
 
 from synthts_core.cli import cli_runtime
-from synthts_core.domain import human_bytes
-
-SORTS = ["name", "-name", "created_at", "-created_at", "n_series", "-n_series"]
+from synthts_core.domain import DATASET_SORTS, human_bytes
+from synthts_core.services.datasets import EXPORT_FORMATS, EXPORT_LAYOUTS
 
 
 @click.group("datasets")
@@ -24,7 +23,7 @@ def command() -> None:
 @click.option("--tag", "tags", multiple=True, help="Only datasets with this tag (repeatable).")
 @click.option("--generator", help="Only datasets made with this signal generator.")
 @click.option("--label", help="Only datasets with this label.")
-@click.option("--sort", type=click.Choice(SORTS), default="-created_at", show_default=True)
+@click.option("--sort", type=click.Choice(DATASET_SORTS), default="-created_at", show_default=True)
 @click.option("--offset", type=int, default=0, show_default=True)
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -32,12 +31,11 @@ def list_command(name_contains: str | None, tags: tuple[str, ...], generator: st
                  label: str | None, sort: str, offset: int, limit: int, as_json: bool) -> None:
     """List datasets, newest first."""
     from synthts_core.domain import DatasetQuery, to_builtins
-    from synthts_core.services import datasets
 
     query = DatasetQuery(offset=offset, limit=limit, sort=sort, name_contains=name_contains,
                          tags=list(tags), generator=generator, label=label)  # type: ignore[arg-type]
     with cli_runtime(click.get_current_context()) as rt:
-        page = datasets.list_datasets(rt, query)
+        page = rt.services.datasets.list(query)
     if as_json:
         click.echo(json.dumps(to_builtins(page), indent=2))
         return
@@ -62,10 +60,9 @@ def list_command(name_contains: str | None, tags: tuple[str, ...], generator: st
 def show_command(name: str, as_json: bool) -> None:
     """Spec, checksum, size and label counts of one dataset."""
     from synthts_core.domain import to_builtins
-    from synthts_core.services import datasets
 
     with cli_runtime(click.get_current_context()) as rt:
-        meta = datasets.get_meta(rt, name)
+        meta = rt.services.datasets.get(name)
     data: dict[str, Any] = to_builtins(meta)
     data["n_values"] = meta.n_values
     data["nbytes"] = meta.nbytes
@@ -98,10 +95,10 @@ def show_command(name: str, as_json: bool) -> None:
 
 @command.command("export")
 @click.argument("name")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "npy", "npz", "ts"]),
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS),
               required=True, help="npz holds values, labels, label names and times; ts is "
               "the sktime/aeon format.")
-@click.option("--layout", type=click.Choice(["long", "wide"]), default="long", show_default=True,
+@click.option("--layout", type=click.Choice(EXPORT_LAYOUTS), default="long", show_default=True,
               help="long: one row per value; wide: one row per series and channel.")
 @click.option("--units", type=click.Choice(["real", "normalised"]), default="real",
               show_default=True, help="real: the units imported; normalised: as stored.")
@@ -112,11 +109,10 @@ def export_command(name: str, fmt: str, layout: str, units: str, labels: tuple[s
                    output: Path) -> None:
     """Write a dataset as CSV, Parquet, .npy (values only), .npz or .ts, in real units unless
     --units normalised; `synthts import` reads every one of them back."""
-    from synthts_core.services import datasets
-
     with cli_runtime(click.get_current_context()) as rt:
-        data = datasets.export(rt, name, fmt, layout=layout,  # type: ignore[arg-type]
-                               labels=list(labels) or None, units=units)  # type: ignore[arg-type]
+        data = rt.services.datasets.export(
+            name, fmt, layout=layout,  # type: ignore[arg-type]
+            labels=list(labels) or None, units=units)  # type: ignore[arg-type]
     if str(output) == "-":
         click.get_binary_stream("stdout").write(data)
         return
@@ -131,12 +127,11 @@ def export_command(name: str, fmt: str, layout: str, units: str, labels: tuple[s
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def delete_command(name: str, yes: bool) -> None:
     """Delete a dataset (asks first unless --yes)."""
-    from synthts_core.services import datasets
-
     with cli_runtime(click.get_current_context()) as rt:
-        meta = datasets.get_meta(rt, name)
+        datasets = rt.services.datasets
+        meta = datasets.get(name)
         if not yes:
             click.confirm(f"Delete dataset {name!r} ({meta.n_series} series, "
                           f"{human_bytes(meta.nbytes)})?", abort=True)
-        datasets.delete(rt, name)
+        datasets.delete(name)
     click.echo(f"deleted {name}")

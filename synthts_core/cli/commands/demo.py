@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from synthts_core.services.job_form import bounds
+
 
 @click.command("demo")
 @click.option("--full", is_flag=True,
@@ -14,23 +16,26 @@ import click
               help="Series per class (default 200; 1000 with --full).")
 @click.option("--length", type=click.IntRange(8, 65_536), default=None,
               help="Points per series (default 256; 1024 with --full).")
-@click.option("--trials", type=click.IntRange(1, 1000), default=4, show_default=True)
-@click.option("--epochs", type=click.IntRange(1, 100_000), default=250, show_default=True)
-@click.option("--arch", "architectures", multiple=True, default=("cwgan_gp",),
-              show_default=True, help="GAN architectures to search over.")
-@click.option("--metric", default="detector", show_default=True,
-              help="Quality metric that picks the best trial (its worst class).")
+@click.option("--trials", type=click.IntRange(*bounds("num_trials")), default=4,
+              show_default=True)
+@click.option("--epochs", type=click.IntRange(*bounds("epochs")), default=250,
+              show_default=True)
+@click.option("--arch", "architectures", multiple=True,
+              help="GAN architectures to search over (repeatable; default: the one that "
+                   "declares a main-job search space).")
+@click.option("--metric", default=None,
+              help="Quality metric that picks the best trial, its worst class (default: the "
+                   "one that gives the verdict).")
 @click.option("--metrics", default=None,
-              help="Comma-separated metrics to evaluate (default: detector and tstr first, then "
-                   "mmd, autocorrelation, marginal, "
-                   "spectrum, feature_cosine per class and discriminative pooled).")
-@click.option("--seed", type=int, default=0, show_default=True)
+              help="Comma-separated metrics to evaluate (default: the verdict's metric first, "
+                   "then the main job's usual set; the costly classifiers pooled only).")
+@click.option("--seed", type=click.IntRange(*bounds("seed")), default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("out"), show_default=True, help="Folder for report.html.")
 @click.option("--quiet", is_flag=True,
               help="No progress bars and no trial table: a few plain lines per trial.")
 def command(full: bool, count: int | None, length: int | None, trials: int, epochs: int,
-            architectures: tuple[str, ...], metric: str, metrics: str | None, seed: int,
+            architectures: tuple[str, ...], metric: str | None, metrics: str | None, seed: int,
             out_dir: Path, quiet: bool) -> None:
     """Run the main job: generate -> store -> train -> register -> generate -> evaluate -> plot.
 
@@ -39,7 +44,7 @@ def command(full: bool, count: int | None, length: int | None, trials: int, epoc
     from synthts_core.cli.commands.train import plain_text, trials_table
     from synthts_core.cli.training_view import TrainingView, ViewLog
     from synthts_core.runtime import Runtime
-    from synthts_core.services.main_job import MainJobOptions, run_main_job
+    from synthts_core.services.main_job import MainJobOptions
 
     base = MainJobOptions.full() if full else MainJobOptions()
     opts = MainJobOptions(
@@ -52,10 +57,10 @@ def command(full: bool, count: int | None, length: int | None, trials: int, epoc
         opts.metrics = tuple(m.strip() for m in metrics.split(",") if m.strip())
     with Runtime() as rt, TrainingView(live=None if not quiet else False) as view:
         click.echo(f"storage: {rt.settings.storage_uri}")
-        result = run_main_job(rt, opts, log=ViewLog(view))
+        result = rt.services.jobs.run_main_job(opts, log=ViewLog(view))
         if not quiet:
-            higher = bool(rt.registries.metrics.get(opts.metric).higher_is_better)
-            table = trials_table(result.job, higher)
+            table = trials_table(result.job, rt.services.jobs.higher_is_better(
+                result.job.spec.select_metric))
             if view.console.is_terminal:
                 view.console.print(table)
             else:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from synthts_core.cli import cli_runtime
+
 
 @click.command("evaluate")
 @click.argument("model")
@@ -22,25 +24,26 @@ import click
 @click.option("--no-report", is_flag=True, help="Skip the HTML report.")
 @click.option("--no-store", is_flag=True, help="Do not log the report with the model version.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def command(model: str, dataset: str | None, metrics: str | None, n_per_label: int | None,
-            seed: int, output: str | None, no_report: bool, no_store: bool,
-            as_json: bool) -> None:
+@click.pass_context
+def command(ctx: click.Context, model: str, dataset: str | None, metrics: str | None,
+            n_per_label: int | None, seed: int, output: str | None, no_report: bool,
+            no_store: bool, as_json: bool) -> None:
     """Evaluate MODEL[@version|alias] (quality metrics per class and pooled)."""
     from synthts_core.domain import to_builtins
-    from synthts_core.runtime import Runtime
-    from synthts_core.services.evaluation import run_evaluation
 
     metric_list = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
-    with Runtime() as rt:
-        run = run_evaluation(rt, model, dataset, metric_list, n_per_label, seed,
-                             store=not no_store)
+    with cli_runtime(ctx) as rt:
+        evaluations = rt.services.evaluations
+        run = evaluations.run(model, dataset, metric_list, n_per_label, seed,
+                              store=not no_store)
+        html = None if no_report else evaluations.html_report(run)
     report = run.report
     path = None
-    if not no_report:
+    if html is not None:
         ref = report.model
         default = f"evaluation-{ref.name}-{ref.version}.html" if ref else "evaluation.html"
         path = Path(output or default)
-        path.write_text(_html(run), encoding="utf-8")
+        path.write_text(html, encoding="utf-8")
     if as_json:
         data = to_builtins(report)
         data["skipped"] = run.skipped
@@ -100,24 +103,3 @@ def print_verdict(console, verdict) -> None:
     console.print(table)
     for note in verdict.notes:
         console.print(f"[dim]{note}[/dim]")
-
-
-def _html(run) -> str:
-    from synthts_core import figures
-    from synthts_core.services.evaluation import embeddings
-
-    real = run.real
-    label_names = run.label_names or real.meta.label_names
-    figs = [figures.metrics_table_figure(run.report.metrics),
-            figures.real_vs_synthetic_figure(real.values, real.labels, run.synthetic_values,
-                                             run.synthetic_labels, label_names)]
-    for method in ("pca", "tsne"):
-        r_pts, s_pts = embeddings(real.values, run.synthetic_values, method,
-                                  max_points=1000 if method == "pca" else 500)
-        figs.append(figures.embedding_figure(r_pts, s_pts, method))
-    from synthts_core.services.report import STYLE, verdict_html
-
-    ref = run.report.model
-    title = f"Evaluation of {ref.name}@{ref.version} on {run.report.dataset}" if ref else \
-        f"Evaluation on {run.report.dataset}"
-    return figures.to_html(figs, title, lead=verdict_html(run.report.verdict), style=STYLE)

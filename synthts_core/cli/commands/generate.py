@@ -7,6 +7,8 @@ import time
 
 import click
 
+from synthts_core.cli import cli_runtime
+
 PROGRESS_THRESHOLD = 2_000_000  # values; smaller sets finish before a bar would be seen
 
 
@@ -26,27 +28,18 @@ def command(preset: str | None, spec_file: str | None, name: str | None, seed: i
     """Generate a dataset and store it in the configured storage (SYNTHTS_STORAGE)."""
     from synthts_core.domain import to_builtins
     from synthts_core.errors import BadInputError
-    from synthts_core.runtime import Runtime
-    from synthts_core.services.generation import (
-        build_dataset,
-        load_spec_file,
-        resolve_preset,
-        validate_spec,
-        with_overrides,
-    )
 
     if (preset is None) == (spec_file is None):
         raise BadInputError("--preset/--spec", "give exactly one",
                             allowed="--preset NAME or --spec FILE")
-    with Runtime() as rt:
-        regs = rt.registries
+    with cli_runtime(click.get_current_context()) as rt:
+        datasets = rt.services.datasets
         overrides = {"name": name, "seed": seed, "count": count, "length": length,
                      "engine": engine}
         if preset is not None:
-            spec = resolve_preset(regs, preset, **overrides)
+            spec = datasets.spec_from_preset(preset, **overrides)
         else:
-            spec = with_overrides(load_spec_file(spec_file), **overrides)
-        spec = validate_spec(regs, spec, max_values=rt.settings.max_generate_values)
+            spec = datasets.spec_from_file(spec_file, **overrides)
         n_values = sum(c.count for c in spec.classes) * spec.n_channels * spec.length
         started = time.perf_counter()
         large = n_values >= PROGRESS_THRESHOLD
@@ -56,18 +49,18 @@ def command(preset: str | None, spec_file: str | None, name: str | None, seed: i
             with Progress("[progress.description]{task.description}", BarColumn(),
                           TaskProgressColumn(), TimeElapsedColumn(), transient=True) as bar:
                 task = bar.add_task(f"generating {spec.name}", total=None)
-                dataset = build_dataset(
-                    regs, spec, lambda done, total: bar.update(task, completed=done, total=total))
+                dataset = datasets.build(
+                    spec, lambda done, total: bar.update(task, completed=done, total=total))
                 generated = time.perf_counter() - started
                 bar.update(task, description=f"storing {spec.name}", completed=0, total=None)
-                meta = rt.storage.create_dataset(dataset)
+                meta = datasets.store(dataset)
         else:
             # a pipe or a log: a line every quarter on stderr (stdout stays the result / JSON)
-            dataset = build_dataset(regs, spec, _quarter_lines(spec.name) if large else None)
+            dataset = datasets.build(spec, _quarter_lines(spec.name) if large else None)
             generated = time.perf_counter() - started
             if large:
                 click.echo(f"storing {spec.name} ...", err=True)
-            meta = rt.storage.create_dataset(dataset)
+            meta = datasets.store(dataset)
         stored = time.perf_counter() - started - generated
     if as_json:
         click.echo(json.dumps(to_builtins(meta)))

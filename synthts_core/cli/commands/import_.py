@@ -57,7 +57,7 @@ def command(ctx: click.Context, files: tuple[str, ...], name: str, layout: str,
     import msgspec
 
     from synthts_core.domain import to_builtins
-    from synthts_core.services.importing import ImportOptions, import_data
+    from synthts_core.services.importing import ImportOptions
 
     options = ImportOptions(
         name=name, format=fmt, layout=layout, columns=_split(columns),  # type: ignore[arg-type]
@@ -65,21 +65,23 @@ def command(ctx: click.Context, files: tuple[str, ...], name: str, layout: str,
         channel_column=channel_column, window=window, stride=stride,
         normalise=normalise, tags=list(tags))  # type: ignore[arg-type]
     sources = list(files) if len(files) > 1 else files[0]
-    with _stage(f"reading {_describe(files)}", quiet=as_json):
-        result = import_data(sources, options)
-    report = result.report
-    if dry_run:
-        if as_json:
-            click.echo(msgspec.json.encode(report).decode())
-        else:
-            click.echo("dry run, nothing stored:")
-            for line in report.lines():
-                click.echo(line)
-        return
-    shape = result.dataset.values.shape
-    with cli_runtime(ctx) as rt, _stage(f"storing {name}: {shape[0]} series x {shape[1]} "
-                                        f"channel(s) x {shape[2]} points", quiet=as_json):
-        meta = rt.storage.create_dataset(result.dataset)
+    with cli_runtime(ctx) as rt:
+        datasets = rt.services.datasets
+        with _stage(f"reading {_describe(files)}", quiet=as_json):
+            result = datasets.parse(sources, options)
+        report = result.report
+        if dry_run:
+            if as_json:
+                click.echo(msgspec.json.encode(report).decode())
+            else:
+                click.echo("dry run, nothing stored:")
+                for line in report.lines():
+                    click.echo(line)
+            return
+        shape = result.dataset.values.shape
+        with _stage(f"storing {name}: {shape[0]} series x {shape[1]} channel(s) x {shape[2]} "
+                    "points", quiet=as_json):
+            meta = datasets.store(result.dataset)
     if as_json:
         click.echo(json.dumps({**to_builtins(meta), "import": msgspec.to_builtins(report)}))
         return

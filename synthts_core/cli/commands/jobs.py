@@ -28,15 +28,15 @@ def command() -> None:
 def list_command(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
     """Jobs, newest first."""
     from synthts_core.domain import to_builtins
-    from synthts_core.services import training
 
     with cli_runtime(ctx) as rt:
-        page = training.list_jobs(rt, limit=limit, status=status)
-        stale_after = rt.settings.job_stale_after_s
+        jobs = rt.services.jobs
+        page = jobs.list(limit=limit, status=status)
+        reasons = [jobs.stale_reason(job) for job in page.items]
     if as_json:
         data = to_builtins(page)
-        for item, job in zip(data["items"], page.items, strict=True):
-            item.update(_lease(job, stale_after))
+        for item, reason in zip(data["items"], reasons, strict=True):
+            item.update(_lease(reason))
         click.echo(json.dumps(data, indent=2))
         return
     if not page.items:
@@ -48,9 +48,9 @@ def list_command(ctx: click.Context, status: str | None, limit: int, as_json: bo
     table = Table(title=f"training jobs ({page.total})")
     for col in ("id", "dataset", "status", "progress", "trials", "model", "created"):
         table.add_column(col)
-    for job in page.items:
+    for job, reason in zip(page.items, reasons, strict=True):
         model = f"{job.model.name}@{job.model.version}" if job.model else ""
-        table.add_row(job.id, job.spec.dataset, status_text(job, stale_after),
+        table.add_row(job.id, job.spec.dataset, status_text(job, reason),
                       f"{job.progress:.0%}",
                       str(len(job.trials)), model, job.created_at.strftime("%Y-%m-%d %H:%M"))
     Console().print(table)
@@ -64,33 +64,31 @@ def show_command(ctx: click.Context, job_id: str, as_json: bool) -> None:
     """One job with its trials, metrics and errors."""
     from synthts_core.cli.commands.train import trials_table
     from synthts_core.domain import to_builtins
-    from synthts_core.services import training
-    from synthts_core.services.leases import stale_reason
 
     with cli_runtime(ctx) as rt:
-        job = training.get_job(rt, job_id)
-        stale_after = rt.settings.job_stale_after_s
+        jobs = rt.services.jobs
+        job = jobs.get(job_id)
+        reason = jobs.stale_reason(job)
+        higher = jobs.higher_is_better(job.spec.select_metric)
+        cluster = jobs.cluster_text(job)
     if as_json:
-        click.echo(json.dumps({**to_builtins(job), **_lease(job, stale_after)}, indent=2))
+        click.echo(json.dumps({**to_builtins(job), **_lease(reason)}, indent=2))
         return
     from rich.console import Console
     from rich.markup import escape
 
     console = Console()
-    console.print(trials_table(job))
+    console.print(trials_table(job, higher))
     if job.owner is not None and job.status in ("running", "cancelling"):
         beat = job.heartbeat_at.isoformat(timespec="seconds") if job.heartbeat_at else "never"
         console.print(f"owner: pid {job.owner.pid} on {escape(job.owner.host)}, "
                       f"last heartbeat {beat}")
-    reason = stale_reason(job, stale_after)
     if reason is not None:
         console.print(f"[red]stale[/red]: {escape(reason)}; resume it with `synthts train "
                       f"--resume {job.id}` or mark it failed with `synthts jobs fail {job.id} "
                       "--reason ...`")
-    if job.cluster is not None:
-        from synthts_core.services.cluster import cluster_text
-
-        console.print(f"cluster: {escape(cluster_text(job.cluster))}")
+    if cluster is not None:
+        console.print(f"cluster: {escape(cluster)}")
     if job.model is not None:
         console.print(f"model: {job.model.name} version {job.model.version} "
                       f"(best trial {job.best_trial})")
@@ -103,18 +101,13 @@ def show_command(ctx: click.Context, job_id: str, as_json: bool) -> None:
             console.print(f"  [yellow]{escape(err)}[/yellow]")
 
 
-def status_text(job: TrainingJob, stale_after_s: float) -> str:
+def status_text(job: TrainingJob, stale_reason: str | None) -> str:
     """The status to show: ``stale (running)`` when the job's owner is gone."""
-    from synthts_core.services.leases import is_stale
-
-    return f"stale ({job.status})" if is_stale(job, stale_after_s) else job.status
+    return f"stale ({job.status})" if stale_reason is not None else job.status
 
 
-def _lease(job: TrainingJob, stale_after_s: float) -> dict[str, Any]:
-    from synthts_core.services.leases import stale_reason
-
-    reason = stale_reason(job, stale_after_s)
-    return {"stale": reason is not None, "stale_reason": reason}
+def _lease(stale_reason: str | None) -> dict[str, Any]:
+    return {"stale": stale_reason is not None, "stale_reason": stale_reason}
 
 
 @command.command("cancel")
@@ -122,10 +115,8 @@ def _lease(job: TrainingJob, stale_after_s: float) -> dict[str, Any]:
 @click.pass_context
 def cancel_command(ctx: click.Context, job_id: str) -> None:
     """Stop a job: queued jobs at once, running ones at their trials' next epoch."""
-    from synthts_core.services import training
-
     with cli_runtime(ctx) as rt:
-        job = training.cancel_job(rt, job_id)
+        job = rt.services.jobs.cancel(job_id)
     click.echo(f"{job.id}: {job.status}")
 
 
@@ -135,10 +126,8 @@ def cancel_command(ctx: click.Context, job_id: str) -> None:
 @click.pass_context
 def fail_command(ctx: click.Context, job_id: str, reason: str) -> None:
     """Mark a stale job (its owner process is gone) as failed; its open MLflow runs end FAILED."""
-    from synthts_core.services import training
-
     with cli_runtime(ctx) as rt:
-        job = training.fail_job(rt, job_id, reason)
+        job = rt.services.jobs.fail(job_id, reason)
     click.echo(f"{job.id}: {job.status} ({job.error})")
 
 

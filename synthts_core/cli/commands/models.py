@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from synthts_core.cli import cli_runtime
-
-if TYPE_CHECKING:
-    pass
-
-
 
 
 @click.group("models")
@@ -26,10 +21,9 @@ def command() -> None:
 def list_command(ctx: click.Context, as_json: bool) -> None:
     """Every registered model with its number of versions, aliases and latest version."""
     from synthts_core.domain import to_builtins
-    from synthts_core.services import models
 
     with cli_runtime(ctx) as rt:
-        rows = models.list_models(rt)
+        rows = rt.services.models.list()
     if as_json:
         click.echo(json.dumps(to_builtins(rows), indent=2))
         return
@@ -55,13 +49,9 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
 def show_command(ctx: click.Context, model: str, as_json: bool) -> None:
     """One version: MODEL is NAME, NAME@VERSION or NAME@ALIAS (default: latest)."""
     from synthts_core.domain import to_builtins
-    from synthts_core.services import models
 
     with cli_runtime(ctx) as rt:
-        name, version = models.parse_model_ref(model)
-        ref = models.get_version(rt, name, version)
-        if not ref.config:  # too large for a tag: read it from the version's files
-            ref.config = rt.tracker.load_bundle(name, ref.version).config
+        ref = rt.services.models.show(model)
     data: dict[str, Any] = to_builtins(ref)
     data["dataset"] = _dataset(ref.config)
     if as_json:

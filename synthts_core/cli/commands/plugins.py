@@ -4,16 +4,16 @@ import json
 
 import click
 
+from synthts_core.cli import cli_runtime
+
 
 @click.command("plugins")
 @click.option("--all", "show_all", is_flag=True, help="Include built-in plugins.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def command(show_all: bool, as_json: bool) -> None:
     """List plugins with version, hooks, what each registered, and load errors."""
-    from synthts_core.plugins import make_plugin_manager
-
-    pm = make_plugin_manager()
-    infos = [i for i in pm.plugin_infos() if show_all or not i.builtin]
+    with cli_runtime(click.get_current_context()) as rt:
+        infos = rt.services.catalogue.plugins(builtin=show_all)
     if as_json:
         click.echo(json.dumps([i.to_json() for i in infos], indent=2))
         return

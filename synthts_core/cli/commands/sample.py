@@ -44,7 +44,6 @@ def command(ctx: click.Context, model: str, n: int | None, labels: tuple[str, ..
     """Generate N series per label from MODEL (NAME, NAME@VERSION or NAME@ALIAS), or any
     number per label with --counts."""
     from synthts_core.errors import BadInputError
-    from synthts_core.services import models
 
     if output is not None and output.suffix.lower() not in FORMATS:
         raise BadInputError("output", f"unknown file type {output.suffix!r}",
@@ -54,11 +53,11 @@ def command(ctx: click.Context, model: str, n: int | None, labels: tuple[str, ..
         raise BadInputError("counts", "give --counts/--count alone, or --n with --label",
                             allowed="--counts 1=24,2=26")
     with cli_runtime(ctx) as rt:
-        result = models.sample(rt, model, n if counts is None else None,
-                               labels=list(labels) or None, seed=seed, counts=counts,
-                               units=units)
+        result = rt.services.models.sample(model, n if counts is None else None,
+                                           labels=list(labels) or None, seed=seed,
+                                           counts=counts, units=units)
         if store_as:
-            meta = rt.storage.create_dataset(result.to_dataset(store_as))
+            meta = rt.services.datasets.store(result.to_dataset(store_as))
             click.echo(f"stored dataset {meta.name!r} ({meta.n_series} series)")
     if output is not None:
         suffix = output.suffix.lower()

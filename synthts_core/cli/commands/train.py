@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from synthts_core.cli import cli_runtime
+from synthts_core.services import job_form
 
 if TYPE_CHECKING:
-    from synthts_core.domain import JobSpec, TrainingJob
-    from synthts_core.runtime import Runtime
+    from synthts_core.domain import TrainingJob
+    from synthts_core.services.jobs import JobService
 
 
 def parse_set(items: tuple[str, ...]) -> dict[str, Any]:
@@ -49,36 +50,41 @@ def load_job_file(path: Path) -> dict[str, Any]:
                             allowed="a TOML or JSON job spec") from None
 
 
-def build_spec(file_fields: dict[str, Any], overrides: dict[str, Any]) -> JobSpec:
-    from synthts_core.domain import JobSpec, from_builtins
+class FormInt(click.IntRange):
+    """An integer option bounded by the job form (``services.job_form``): its range shows in
+    ``--help``, and a value outside it is the service's own error, naming the field."""
 
-    fields = dict(file_fields)
-    space = dict(fields.get("search_space") or {})
-    space.update(overrides.pop("search_space", {}))
-    fields.update({k: v for k, v in overrides.items() if v is not None})
-    if space:
-        fields["search_space"] = space
-    return from_builtins(fields, JobSpec)
+    def __init__(self, field: str) -> None:
+        super().__init__(*job_form.bounds(field))
+        self.field = field
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        number = click.INT.convert(value, param, ctx)  # not a number: click's usage error
+        job_form.check(self.field, number)
+        return number
 
 
-def trials_table(job: TrainingJob, higher_is_better: bool | None = None) -> Any:
-    """One row per trial: status, epochs, the metric at its last scored epoch and at its best,
-    and the score on fresh samples that picked the winner; ``*`` marks the trial that was
-    registered."""
+def trials_table(job: TrainingJob, higher_is_better: bool) -> Any:
+    """One row per trial: status, epochs, the architecture parameters that differ between the
+    trials, the metric at its last scored epoch and at its best, and the score on fresh samples
+    that picked the winner; ``*`` marks the trial that was registered."""
     from rich.table import Table
 
     metric = job.spec.select_metric
-    higher = _higher_is_better(metric) if higher_is_better is None else higher_is_better
+    varying = differing_params(job)
     table = Table(title=f"{job.id} [{job.status}] {job.progress:.0%} on {job.spec.dataset}")
-    for col in ("trial", "architecture", "backbone", "status", "epoch", metric,
-                f"best {metric}", "fresh (picked)", "error"):
+    for col in ("trial", "architecture", *(["params"] if varying else []), "status", "epoch",
+                metric, f"best {metric}", "fresh (picked)", "error"):
         table.add_column(col)
     for t in job.trials:
         seen = [h[metric] for h in t.history if isinstance(h.get(metric), int | float)]
         value = t.metrics.get(metric, seen[-1] if seen else None)
-        best = (max if higher else min)(seen) if seen else None
+        best = (max if higher_is_better else min)(seen) if seen else None
         trial = f"{t.trial_id} *" if t.trial_id == job.best_trial else t.trial_id
-        table.add_row(trial, t.architecture, str(t.config.get("backbone", "")), t.status,
+        params = [" ".join(f"{k}={_value_text(t.config[k])}" for k in varying
+                           if k in t.config)] if varying else []
+        table.add_row(trial, t.architecture, *params, t.status,
                       f"{t.epoch}/{t.epochs}", "" if value is None else f"{value:.4g}",
                       "" if best is None else f"{best:.4g}",
                       "" if t.selection_score is None else f"{t.selection_score:.4g}",
@@ -89,13 +95,17 @@ def trials_table(job: TrainingJob, higher_is_better: bool | None = None) -> Any:
     return table
 
 
-def _higher_is_better(metric: str) -> bool:
-    try:
-        from synthts_core.plugins import get_plugin_manager
+def differing_params(job: TrainingJob) -> list[str]:
+    """The architecture parameters whose values are not the same in every trial (in the
+    order the trials name them): what tells the trials apart."""
+    names = list(dict.fromkeys(k for t in job.trials for k in t.config))
+    return [k for k in names
+            if len({json.dumps(t.config.get(k), sort_keys=True, default=str)
+                    for t in job.trials}) > 1]
 
-        return bool(get_plugin_manager().registries.metrics.get(metric).higher_is_better)
-    except Exception:  # an unknown metric: lower is better, as for the distances
-        return False
+
+def _value_text(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 @click.command("train")
@@ -104,13 +114,13 @@ def _higher_is_better(metric: str) -> bool:
               help="Job spec file (.toml or .json); flags override its fields.")
 @click.option("--arch", "architectures", multiple=True, help="Architecture (repeatable).")
 @click.option("--label", "labels", multiple=True, help="Train on these labels only.")
-@click.option("--trials", "num_trials", type=int, help="Number of trials.")
-@click.option("--epochs", type=int, help="Epochs per trial.")
+@click.option("--trials", "num_trials", type=FormInt("num_trials"), help="Number of trials.")
+@click.option("--epochs", type=FormInt("epochs"), help="Epochs per trial.")
 @click.option("--metric", "select_metric", help="Quality metric that picks the best trial.")
 @click.option("--model-name", help="Registered model name (default: DATASET-gan).")
-@click.option("--seed", type=int, help="Seed of the trial draw and the trainings.")
-@click.option("--max-concurrent", type=int, help="Trials running at once.")
-@click.option("--time-limit", "time_limit_s", type=int, metavar="SECONDS",
+@click.option("--seed", type=FormInt("seed"), help="Seed of the trial draw and the trainings.")
+@click.option("--max-concurrent", type=FormInt("max_concurrent"), help="Trials running at once.")
+@click.option("--time-limit", "time_limit_s", type=FormInt("time_limit_s"), metavar="SECONDS",
               help="Stop the job after this many seconds (it fails; the best trial so far "
               "is registered).")
 @click.option("--set", "settings", multiple=True, metavar="PARAM=VALUE",
@@ -127,11 +137,12 @@ def command(ctx: click.Context, dataset: str | None, job_file: Path | None,
             settings: tuple[str, ...], resume_id: str | None, quiet: bool) -> None:
     """Run a hyper-parameter search of GANs on a dataset and register the best model."""
     from synthts_core.errors import BadInputError
-    from synthts_core.services import training
+    from synthts_core.services.training import JobInterrupted
 
     with cli_runtime(ctx) as rt:
+        jobs = rt.services.jobs
         if resume_id:
-            job = training.check_resumable(rt, resume_id)  # a live owner: error naming it
+            job_id = resume_id  # refused by the service if finished or owned by a live process
         else:
             overrides = {"dataset": dataset, "architectures": list(architectures) or None,
                          "labels": list(labels) or None, "num_trials": num_trials,
@@ -143,12 +154,13 @@ def command(ctx: click.Context, dataset: str | None, job_file: Path | None,
             if not (dataset or fields.get("dataset")):
                 raise BadInputError("--dataset", "is required", allowed="a dataset name "
                                     "(or a --job file naming one)")
-            job = training.submit_job(rt, build_spec(fields, overrides))
+            job = jobs.submit(jobs.spec(fields, overrides))
+            job_id = job.id
             click.echo(f"submitted {job.id} ({len(job.trials)} trials)")
         try:
-            final = _run_live(rt, job, resume=bool(resume_id), quiet=quiet)
-        except training.JobInterrupted as exc:  # a second signal: the job is recorded
-            click.secho(f"job {job.id} cancelled ({exc})", fg="red", err=True)
+            final = _run_live(jobs, job_id, resume=bool(resume_id), quiet=quiet)
+        except JobInterrupted as exc:  # a second signal: the job is recorded
+            click.secho(f"job {job_id} cancelled ({exc})", fg="red", err=True)
             ctx.exit(130)
     if final.model is not None:
         click.echo(f"registered {final.model.name} version {final.model.version} "
@@ -166,19 +178,20 @@ def command(ctx: click.Context, dataset: str | None, job_file: Path | None,
         ctx.exit(1)
 
 
-def _run_live(rt: Runtime, job: TrainingJob, *, resume: bool, quiet: bool) -> TrainingJob:
+def _run_live(jobs: JobService, job_id: str, *, resume: bool, quiet: bool) -> TrainingJob:
     """Bars on a terminal, plain lines elsewhere or with ``--quiet``; then the summary."""
     from rich.console import Console
 
     from synthts_core.cli.training_view import TrainingView
-    from synthts_core.services import training
 
     console = Console()
     with TrainingView(live=False if quiet else None, console=console) as view:
-        final = training.run_job(rt, job.id, resume=resume, on_progress=view)
+        if resume:
+            final = jobs.resume(job_id, on_progress=view)
+        else:
+            final = jobs.run(job_id, on_progress=view)
     if not quiet:
-        metric = rt.registries.metrics.get(final.spec.select_metric)
-        table = trials_table(final, bool(metric.higher_is_better))
+        table = trials_table(final, jobs.higher_is_better(final.spec.select_metric))
         if console.is_terminal:
             console.print(table)
         else:  # as plain text: no terminal width to wrap to, no colour codes in logs

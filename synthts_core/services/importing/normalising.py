@@ -36,7 +36,9 @@ def normalise(values: np.ndarray, method: str) -> tuple[np.ndarray, Normalisatio
                                 allowed="values whose range fits in float64, e.g. rescaled "
                                 "before import")
     _check_float32(values)  # every read maps back to real units as float32
-    scale = np.where(scale > 0, scale, 1.0)  # a constant channel maps to 0
+    # a constant channel maps to 0; so does one whose spread is below float32's smallest normal
+    # number (e.g. values of 1e-45), whose scale would divide by zero once cast to float32
+    scale = np.where(scale >= np.finfo(np.float32).tiny, scale, 1.0)
     out = np.empty(values.shape, np.float32)  # no float64 temporaries: uploads are large
     with np.errstate(over="ignore", invalid="ignore"):
         np.subtract(values, offset[None, :, None], out=out, casting="same_kind")

@@ -1,7 +1,10 @@
 """Conformance suite for GAN architectures (``register_gan_architectures``).
 
-Provide an ``architecture`` fixture; override ``tiny_config`` when the defaults are too big for
-a quick CPU run. Each check trains on a few dozen short series, so the suite takes seconds.
+Provide an ``architecture`` fixture; override ``small_config`` (or the ``tiny_config`` fixture)
+when the defaults are too big for a quick CPU run. Each check trains on a few dozen short
+series, so the suite takes seconds. What ``build`` returns must keep the ``GanModel`` contract
+(``synthts_core.interfaces``): the training service checkpoints and resumes it, the model
+service loads weights into a fresh build and samples it; each check says which promise broke.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ import numpy as np
 import pytest
 
 from synthts_core.errors import BadInputError
+from synthts_core.interfaces import BatchableGanModel, GanModel
 from synthts_core.schema import ParamSchema
+
+MODEL_MEMBERS = tuple(n for n in vars(GanModel) if not n.startswith("_"))
 
 
 class GanArchitectureConformance:
@@ -24,6 +30,9 @@ class GanArchitectureConformance:
 
     @pytest.fixture
     def tiny_config(self, architecture) -> dict[str, Any]:
+        return self.small_config(architecture)
+
+    def small_config(self, architecture) -> dict[str, Any]:
         """Defaults shrunk to small networks where the space allows it."""
         config = architecture.space.defaults()
         small = {"latent_dim": 8, "batch_size": 8, "n_critic": 2, "conv_width": 8,
@@ -113,3 +122,84 @@ class GanArchitectureConformance:
         hard = trainer.generate(2, labels=np.array([0, 1]), z=z)
         soft = trainer.generate(2, label_weights=onehot, z=z)
         np.testing.assert_allclose(hard, soft, atol=1e-5)
+
+    def test_build_returns_a_gan_model(self, architecture, tiny_config) -> None:
+        model = architecture.build(tiny_config, "cpu")
+        missing = [m for m in MODEL_MEMBERS if not hasattr(model, m)]
+        assert not missing, f"build() must return a GanModel; it lacks {missing}"
+        assert model.conditional == architecture.conditional, \
+            "the model's conditional must be its architecture's"
+        assert isinstance(model.latent_dim, int) and model.latent_dim > 0
+
+    def test_checkpoint_resumes_the_same_model(self, architecture, tiny_config) -> None:
+        """What a resumed trial relies on: a checkpoint loaded into a fresh build gives the same
+        series for the same noise and labels, and training goes on as it would have."""
+        values, labels = self._data()
+        feed = labels if architecture.conditional else None
+        trained = architecture.build(tiny_config, "cpu")
+        trained.train_epoch(values, feed)
+        blob = trained.checkpoint()
+        assert isinstance(blob, bytes) and blob[8:9] == b"{", "checkpoint() must be safetensors"
+        lab = self._labels(architecture, 6)
+        z = np.random.default_rng(3).standard_normal((6, trained.latent_dim)).astype(np.float32)
+        fresh = architecture.build(tiny_config, "cpu")
+        assert not np.array_equal(fresh.generate(6, labels=lab, z=z),
+                                  trained.generate(6, labels=lab, z=z)), \
+            "one epoch of training should change what the model generates"
+        fresh.load_checkpoint(blob)
+        np.testing.assert_array_equal(
+            fresh.generate(6, labels=lab, z=z), trained.generate(6, labels=lab, z=z),
+            err_msg="after load_checkpoint a fresh build must generate what the checkpointed "
+                    "model generated (same z, same labels)")
+        np.testing.assert_array_equal(
+            fresh.generate(6, labels=lab, seed=4), trained.generate(6, labels=lab, seed=4),
+            err_msg="after load_checkpoint the same seed must give the same series")
+        ahead = trained.train_epoch(values, feed)
+        resumed = fresh.train_epoch(values, feed)
+        assert resumed.keys() == ahead.keys()
+        np.testing.assert_allclose([resumed[k] for k in ahead], list(ahead.values()),
+                                   rtol=1e-5, atol=1e-6, err_msg="a resumed model must train on "
+                                   "as the checkpointed one (optimiser state and RNG included)")
+        np.testing.assert_allclose(
+            fresh.generate(6, labels=lab, z=z), trained.generate(6, labels=lab, z=z),
+            rtol=1e-5, atol=1e-6, err_msg="a resumed model must train on as the checkpointed one")
+
+    def test_bad_arguments_are_refused_by_name(self, architecture, tiny_config) -> None:
+        model = architecture.build(tiny_config, "cpu")
+        bad: list[tuple[str, dict[str, Any]]] = [
+            ("z", {"labels": self._labels(architecture, 2),
+                   "z": np.zeros((2, model.latent_dim + 1), np.float32)})]
+        if architecture.conditional:
+            bad += [("labels", {"labels": np.array([0, self.n_classes])}),
+                    ("label_weights", {"label_weights": np.ones((2, self.n_classes + 1),
+                                                                np.float32)})]
+        else:
+            bad += [("labels", {"labels": np.array([0, 1])})]
+        for field, kwargs in bad:
+            try:
+                model.generate(2, **kwargs)
+            except BadInputError as exc:
+                assert exc.field == field, \
+                    f"a bad {field} must raise BadInputError({field!r}, ...), not {exc.field!r}"
+            except Exception as exc:
+                pytest.fail(f"a bad {field} must raise BadInputError({field!r}, ...) (the API "
+                            f"answers 422), not {type(exc).__name__}: {exc}")
+            else:
+                pytest.fail(f"a bad {field} was accepted: {kwargs}")
+
+    def test_draws_made_ahead_give_the_same_series(self, architecture, tiny_config) -> None:
+        """A ``BatchableGanModel`` (optional) hands out the latents and noise a seeded call
+        draws, so the API can serve several requests in one pass without changing any."""
+        values, labels = self._data()
+        model = architecture.build(tiny_config, "cpu")
+        if not isinstance(model, BatchableGanModel):
+            pytest.skip("not a BatchableGanModel (optional)")
+        model.train_epoch(values, labels if architecture.conditional else None)
+        lab = self._labels(architecture, 5)
+        alone = model.generate(5, labels=lab, seed=12)
+        z = model.sampling_latents(5, seed=12)
+        assert z.shape == (5, model.latent_dim)
+        ahead = model.generate(5, labels=lab, z=z, noise=model.sampling_noise(5, seed=12))
+        np.testing.assert_allclose(ahead, alone, rtol=1e-5, atol=1e-6,
+                                   err_msg="sampling_latents/sampling_noise must be what "
+                                           "generate(n, seed=seed) draws")

@@ -4,26 +4,21 @@ workers turn into an error dialog carrying the API's message."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Tab, Tabs
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from synthts_tui.client import ApiError
-from synthts_tui.messages import Loaded, Notice
 from synthts_tui.widgets.dialogs import ErrorDialog
 
 if TYPE_CHECKING:
     from synthts_tui.app import SynthtsApp
     from synthts_tui.client import SynthtsClient
-
-PAGES: tuple[tuple[str, str], ...] = (
-    ("home", "Home"), ("generate", "Generate"), ("datasets", "Datasets"),
-    ("train", "Train"), ("models", "Models"), ("evaluate", "Evaluate"),
-)
 
 
 def error_title(error: BaseException | None) -> str:
@@ -37,9 +32,12 @@ def error_title(error: BaseException | None) -> str:
 
 
 class BaseScreen(Screen):
-    """A page of the app. Subclasses set ``MODE`` and implement ``compose_body``."""
+    """A page of the app. Subclasses set ``MODE`` and ``LABEL`` and implement
+    ``compose_body``; ``SynthtsApp.PAGES`` lists them in order."""
 
     MODE: ClassVar[str] = "home"
+    LABEL: ClassVar[str] = "Home"
+    """The page's name on its tab, its key's help and its command palette entry."""
 
     @property
     def synthts(self) -> SynthtsApp:
@@ -51,8 +49,9 @@ class BaseScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Tabs(*(Tab(f"{i}·{title}", id=f"nav-{mode}") for i, (mode, title)
-                     in enumerate(PAGES, start=1)), active=f"nav-{self.MODE}", id="nav")
+        yield Tabs(*(Tab(f"{i}·{page.LABEL}", id=f"nav-{page.MODE}") for i, page
+                     in enumerate(self.synthts.PAGES, start=1)), active=f"nav-{self.MODE}",
+                   id="nav")
         yield from self.compose_body()
         yield Footer()
 
@@ -60,20 +59,12 @@ class BaseScreen(Screen):
         yield from ()
 
     # ------------------------------------------------------------------ worker plumbing
-    def deliver(self, what: str, data: Any = None, **extra: Any) -> None:
-        """From a thread worker: hand a result to the UI unless the worker was superseded."""
+    def deliver(self, message: Message) -> None:
+        """From a thread worker: hand a result (one of ``synthts_tui.messages``) to the
+        page's ``@on`` handler, unless the worker was superseded meanwhile."""
         worker = get_current_worker()
         if not worker.is_cancelled:
-            self.post_message(Loaded(what, data, **extra))
-
-    def on_loaded(self, message: Loaded) -> None:
-        handler = getattr(self, f"show_{message.what}", None)
-        if handler is None:
-            raise AttributeError(f"{type(self).__name__} has no show_{message.what}")
-        handler(message.data, **message.extra)
-
-    def on_notice(self, message: Notice) -> None:
-        self.notify(message.text)
+            self.post_message(message)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:

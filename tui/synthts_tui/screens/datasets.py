@@ -16,6 +16,13 @@ from textual.widgets import Button, DataTable, Input, Label, Static
 
 from synthts_core.domain import human_bytes
 from synthts_tui.browser import open_html
+from synthts_tui.messages import (
+    DatasetDeleted,
+    DatasetExported,
+    DatasetLoaded,
+    DatasetPageLoaded,
+    FigureOpened,
+)
 from synthts_tui.screens.base import BaseScreen
 from synthts_tui.widgets.dialogs import ConfirmDialog, PromptDialog
 from synthts_tui.widgets.plot import SeriesPlot
@@ -27,6 +34,7 @@ EXPORT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".npy": "npy"}
 
 class DatasetsScreen(BaseScreen):
     MODE = "datasets"
+    LABEL = "Datasets"
     BINDINGS = [
         Binding("slash", "focus_search", "Search"),
         Binding("left_square_bracket", "page(-1)", "Prev page"),
@@ -81,9 +89,11 @@ class DatasetsScreen(BaseScreen):
     def load_page(self) -> None:
         page = self.client.list_datasets(offset=self.page_offset, limit=PAGE_SIZE,
                                          name_contains=self.search_text or None, sort="name")
-        self.deliver("page", page)
+        self.deliver(DatasetPageLoaded(page))
 
-    def show_page(self, page: dict[str, Any]) -> None:
+    @on(DatasetPageLoaded)
+    def show_page(self, message: DatasetPageLoaded) -> None:
+        page = message.page
         info = page["page"]
         self.items = page["items"]
         self.total = info["total"]
@@ -145,9 +155,11 @@ class DatasetsScreen(BaseScreen):
     def load_dataset(self, name: str) -> None:
         meta = self.client.get_dataset(name)
         values = self.client.dataset_values(name, per_label=PER_LABEL, channels=[0])
-        self.deliver("dataset", meta, values=values)
+        self.deliver(DatasetLoaded(meta, values))
 
-    def show_dataset(self, meta: dict[str, Any], *, values: dict[str, Any]) -> None:
+    @on(DatasetLoaded)
+    def show_dataset(self, message: DatasetLoaded) -> None:
+        meta, values = message.meta, message.values
         self.selected = meta
         names = values.get("label_names") or meta.get("label_names") or []
         groups: dict[str, list[list[float]]] = {}
@@ -215,10 +227,11 @@ class DatasetsScreen(BaseScreen):
     def export_dataset(self, name: str, fmt: str, target: Path) -> None:
         data = self.client.export_dataset(name, fmt)
         target.write_bytes(data)
-        self.deliver("exported", str(target), size=len(data))
+        self.deliver(DatasetExported(str(target), len(data)))
 
-    def show_exported(self, path: str, *, size: int) -> None:
-        self.notify(f"wrote {path} ({human_bytes(size)})")
+    @on(DatasetExported)
+    def show_exported(self, message: DatasetExported) -> None:
+        self.notify(f"wrote {message.path} ({human_bytes(message.size)})")
 
     @on(Button.Pressed, "#open-figure")
     def action_open_figure(self) -> None:
@@ -229,10 +242,11 @@ class DatasetsScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="figure")
     def open_figure(self, name: str) -> None:
         html = self.client.dataset_figure_html(name, per_label=PER_LABEL * 2)
-        self.deliver("figure", open_html(html, f"dataset-{name}"))
+        self.deliver(FigureOpened(open_html(html, f"dataset-{name}")))
 
-    def show_figure(self, path: str) -> None:
-        self.notify(f"opened {path} in the browser")
+    @on(FigureOpened)
+    def show_figure(self, message: FigureOpened) -> None:
+        self.notify(f"opened {message.path} in the browser")
 
     @on(Button.Pressed, "#delete")
     def action_delete(self) -> None:
@@ -250,9 +264,11 @@ class DatasetsScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="delete")
     def delete_dataset(self, name: str) -> None:
         self.client.delete_dataset(name)
-        self.deliver("deleted", name)
+        self.deliver(DatasetDeleted(name))
 
-    def show_deleted(self, name: str) -> None:
+    @on(DatasetDeleted)
+    def show_deleted(self, message: DatasetDeleted) -> None:
+        name = message.name
         self.notify(f"deleted dataset {name!r}")
         self.items = [d for d in self.items if d["name"] != name]
         self.selected = None

@@ -13,6 +13,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, Select, SelectionList, Static
 
 from synthts_tui.embedding import pca_2d
+from synthts_tui.messages import (
+    EmbeddingReady,
+    EvaluationChoicesLoaded,
+    LearnedDatasetFound,
+    ReportReady,
+)
 from synthts_tui.screens.base import BaseScreen
 from synthts_tui.widgets.param_form import FormInvalid, ParamForm
 from synthts_tui.widgets.plot import SeriesPlot
@@ -63,6 +69,7 @@ def _fmt(value: Any) -> str:
 
 class EvaluateScreen(BaseScreen):
     MODE = "evaluate"
+    LABEL = "Evaluate"
     BINDINGS = [Binding("ctrl+r", "run", "Run evaluation"),
                 Binding("r", "refresh", "Refresh", show=False)]
 
@@ -111,12 +118,13 @@ class EvaluateScreen(BaseScreen):
         models = self.client.list_models()
         datasets = self.client.list_datasets(limit=500, sort="name")["items"]
         metrics = self.client.metrics()
-        self.deliver("choices", {"models": models, "datasets": datasets, "metrics": metrics})
+        self.deliver(EvaluationChoicesLoaded(models, datasets, metrics))
 
-    def show_choices(self, data: dict[str, Any]) -> None:
-        self.dataset_names = [d["name"] for d in data["datasets"]]
-        for select_id, names in (("#eval-model", [m["name"] for m in data["models"]]),
-                                 ("#eval-dataset", [d["name"] for d in data["datasets"]])):
+    @on(EvaluationChoicesLoaded)
+    def show_choices(self, message: EvaluationChoicesLoaded) -> None:
+        self.dataset_names = [d["name"] for d in message.datasets]
+        for select_id, names in (("#eval-model", [m["name"] for m in message.models]),
+                                 ("#eval-dataset", self.dataset_names)):
             select = self.query_one(select_id, Select)
             current = select.value
             select.set_options([(n, n) for n in names])
@@ -125,7 +133,7 @@ class EvaluateScreen(BaseScreen):
         metrics = self.query_one("#eval-metrics", SelectionList)
         ticked = set(metrics.selected)
         metrics.clear_options()
-        for m in data["metrics"]:
+        for m in message.metrics:
             metrics.add_option((m["name"], m["name"], m["name"] in ticked))
         self.choices_loaded = True
 
@@ -142,12 +150,13 @@ class EvaluateScreen(BaseScreen):
                      else 0, default=None)
         dataset = ((newest or {}).get("config") or {}).get("dataset") or {}
         if isinstance(dataset, dict) and dataset.get("name"):
-            self.deliver("learned_dataset", dataset["name"])
+            self.deliver(LearnedDatasetFound(dataset["name"]))
 
-    def show_learned_dataset(self, name: str) -> None:
+    @on(LearnedDatasetFound)
+    def show_learned_dataset(self, message: LearnedDatasetFound) -> None:
         select = self.query_one("#eval-dataset", Select)
-        if select.value == Select.NULL and name in self.dataset_names:
-            select.value = name
+        if select.value == Select.NULL and message.name in self.dataset_names:
+            select.value = message.name
 
     @on(Button.Pressed, "#run")
     def action_run(self) -> None:
@@ -175,7 +184,7 @@ class EvaluateScreen(BaseScreen):
                  values: dict[str, Any]) -> None:
         report = self.client.evaluate(model, version, dataset=dataset, metrics=metrics or None,
                                       n_per_label=values["n_per_label"], seed=values["seed"])
-        self.deliver("report", report)
+        self.deliver(ReportReady(report))
         name, groups = embedding_points(report.get("metrics") or [])
         if not groups:  # the report has no points: project both sets here
             n = min(int(values["n_per_label"]), EMBED_PER_LABEL)
@@ -183,9 +192,11 @@ class EvaluateScreen(BaseScreen):
             fake = self.client.generate(model, version, n=n, seed=values["seed"])["values"]
             real_points, fake_points = pca_2d(real, fake)
             name, groups = "PCA", {"real": real_points, "synthetic": fake_points}
-        self.deliver("embedding", groups, name=name)
+        self.deliver(EmbeddingReady(name, groups))
 
-    def show_report(self, report: dict[str, Any]) -> None:
+    @on(ReportReady)
+    def show_report(self, message: ReportReady) -> None:
+        report = message.report
         self.report = report
         self.query_one("#run", Button).disabled = False
         verdict = self.query_one("#eval-verdict", Static)
@@ -203,10 +214,11 @@ class EvaluateScreen(BaseScreen):
             f"{model.get('name', '?')} v{model.get('version', '?')} against "
             f"{report.get('dataset')}: {report.get('n_synthetic', 0)} synthetic series")
 
-    def show_embedding(self, groups: dict[str, list[list[float]]], *, name: str) -> None:
-        self.embedding = groups
+    @on(EmbeddingReady)
+    def show_embedding(self, message: EmbeddingReady) -> None:
+        self.embedding = message.groups
         self.query_one("#eval-plot", SeriesPlot).show_points(
-            groups, title=f"{name} of real vs synthetic series")
+            message.groups, title=f"{message.method} of real vs synthetic series")
 
     def worker_failed(self, name: str, error: BaseException | None) -> bool:
         self.query_one("#run", Button).disabled = False

@@ -16,6 +16,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from synthts_core.domain import check_name
 from synthts_core.errors import BadInputError
 from synthts_tui.client import ApiError
+from synthts_tui.messages import CatalogueLoaded, DatasetSaved, PreviewLoaded
 from synthts_tui.screens.base import BaseScreen
 from synthts_tui.widgets.param_form import FormInvalid, ParamForm
 from synthts_tui.widgets.plot import SeriesPlot
@@ -38,6 +39,7 @@ SETTINGS_SCHEMA = [
 
 class GenerateScreen(BaseScreen):
     MODE = "generate"
+    LABEL = "Generate"
     BINDINGS = [Binding("ctrl+s", "save", "Save dataset"), Binding("ctrl+a", "add_class",
                                                                      "Add class")]
 
@@ -88,9 +90,11 @@ class GenerateScreen(BaseScreen):
     # ------------------------------------------------------------------ catalogue
     @work(thread=True, exclusive=True, exit_on_error=False, group="catalogue")
     def load_catalogue(self) -> None:
-        self.deliver("catalogue", self.client.catalogue())
+        self.deliver(CatalogueLoaded(self.client.catalogue()))
 
-    def show_catalogue(self, catalogue: dict[str, Any]) -> None:
+    @on(CatalogueLoaded)
+    def show_catalogue(self, message: CatalogueLoaded) -> None:
+        catalogue = message.catalogue
         self.catalogue = catalogue
         signals = [(s["name"], s["name"]) for s in catalogue.get("signals", [])]
         noises = [("none", NO_NOISE)] + [(s["name"], s["name"])
@@ -211,9 +215,11 @@ class GenerateScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="preview")
     def fetch_preview(self, body: dict[str, Any], label: str) -> None:
         self.preview_requests += 1
-        self.deliver("preview", self.client.preview(body), label=label, body=body)
+        self.deliver(PreviewLoaded(self.client.preview(body), label, body))
 
-    def show_preview(self, data: dict[str, Any], *, label: str, body: dict[str, Any]) -> None:
+    @on(PreviewLoaded)
+    def show_preview(self, message: PreviewLoaded) -> None:
+        data, label, body = message.data, message.label, message.body
         times = data.get("times") or []
         x = times if times and not isinstance(times[0], list) else None
         self.query_one("#preview", SeriesPlot).show_series(
@@ -295,9 +301,11 @@ class GenerateScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="save")
     def save_dataset(self, body: dict[str, Any]) -> None:
-        self.deliver("saved", self.client.create_dataset(body))
+        self.deliver(DatasetSaved(self.client.create_dataset(body)))
 
-    def show_saved(self, meta: dict[str, Any]) -> None:
+    @on(DatasetSaved)
+    def show_saved(self, message: DatasetSaved) -> None:
+        meta = message.meta
         self.last_saved = meta
         self.query_one("#save", Button).disabled = False
         self.notify(f"saved dataset {meta['name']!r}: {meta['n_series']} series, "

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.markup import escape
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Digits, Label, Static
 
-from synthts_tui.client import ApiError
+from synthts_tui.messages import ReadyLoaded, SummaryLoaded
 from synthts_tui.screens.base import BaseScreen
 
 
@@ -43,6 +41,7 @@ class CountCard(Vertical):
 
 class HomeScreen(BaseScreen):
     MODE = "home"
+    LABEL = "Home"
     BINDINGS = [Binding("r", "refresh", "Refresh")]
 
     def compose_body(self) -> ComposeResult:
@@ -79,23 +78,18 @@ class HomeScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="ready")
     def load_ready(self) -> None:
         """Separate from the counts: a slow backend check must not hold them back."""
-        ready = self.client.ready()
-        try:
-            info = self.client.info()
-        except ApiError as exc:  # an older server without /info: show what /ready says
-            if exc.status != 404:
-                raise
-            info = {}
-        self.deliver("ready", ready, info=info)
+        self.deliver(ReadyLoaded(self.client.ready(), self.client.info()))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="summary")
     def load_summary(self) -> None:
         datasets = self.client.list_datasets(limit=5, sort="-created_at")
         jobs = self.client.list_jobs(limit=5)
         models = self.client.list_models()
-        self.deliver("summary", {"datasets": datasets, "jobs": jobs, "models": models})
+        self.deliver(SummaryLoaded(datasets, jobs, models))
 
-    def show_ready(self, ready: dict[str, Any], *, info: dict[str, Any]) -> None:
+    @on(ReadyLoaded)
+    def show_ready(self, message: ReadyLoaded) -> None:
+        ready, info = message.ready, message.info
         api = "connected" if self.synthts.stable else self.client.base_url
         lines = [f"api      [green]●[/] {api}"]
         for name, check in (ready.get("checks") or {}).items():
@@ -112,8 +106,9 @@ class HomeScreen(BaseScreen):
         self.query_one("#connections-text", Static).update("\n".join(lines))
         self.loaded.add("ready")
 
-    def show_summary(self, data: dict[str, Any]) -> None:
-        datasets, jobs, models = data["datasets"], data["jobs"], data["models"]
+    @on(SummaryLoaded)
+    def show_summary(self, message: SummaryLoaded) -> None:
+        datasets, jobs, models = message.datasets, message.jobs, message.models
         self.query_one("#count-datasets", CountCard).set(datasets["page"]["total"])
         self.query_one("#count-jobs", CountCard).set(jobs["page"]["total"])
         self.query_one("#count-models", CountCard).set(len(models))

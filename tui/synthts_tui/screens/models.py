@@ -17,6 +17,16 @@ from textual.widgets import Button, DataTable, Label, SelectionList, Static
 
 from synthts_tui.browser import open_html
 from synthts_tui.client import JobEventStream
+from synthts_tui.messages import (
+    ActiveJobsFound,
+    DatasetSaved,
+    FigureOpened,
+    Interpolated,
+    JobEvent,
+    ModelsLoaded,
+    SeriesGenerated,
+    VersionsLoaded,
+)
 from synthts_tui.screens.base import BaseScreen
 from synthts_tui.widgets.dialogs import PromptDialog
 from synthts_tui.widgets.param_form import FormInvalid, ParamForm
@@ -65,6 +75,7 @@ def group_by_label(result: dict[str, Any]) -> dict[str, list[list[float]]]:
 
 class ModelsScreen(BaseScreen):
     MODE = "models"
+    LABEL = "Models"
     BINDINGS = [Binding("g", "generate", "Generate"), Binding("i", "interpolate", "Interpolate"),
                 Binding("space", "pause", "Pause animation", show=False),
                 Binding("o", "open_figure", "Open figure"), Binding("s", "save", "Save data"),
@@ -127,10 +138,11 @@ class ModelsScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="active-jobs")
     def load_active_jobs(self) -> None:
         page = self.client.list_jobs(limit=20)
-        self.deliver("active_jobs", [j["id"] for j in page["items"] if not j.get("terminal")])
+        self.deliver(ActiveJobsFound([j["id"] for j in page["items"] if not j.get("terminal")]))
 
-    def show_active_jobs(self, job_ids: list[str]) -> None:
-        for job_id in job_ids:
+    @on(ActiveJobsFound)
+    def show_active_jobs(self, message: ActiveJobsFound) -> None:
+        for job_id in message.job_ids:
             open_now = [s for s in self.streams.values() if not s.closed]
             if job_id in self.streams or len(open_now) >= MAX_FOLLOWED_JOBS:
                 continue
@@ -141,11 +153,13 @@ class ModelsScreen(BaseScreen):
     @work(thread=True, exit_on_error=False, group="events")
     def read_events(self, stream: JobEventStream) -> None:
         for kind, data in stream:
-            self.deliver("event", data, kind=kind, job_id=stream.job_id)
+            self.deliver(JobEvent(stream.job_id, kind, data))
 
-    def show_event(self, data: dict[str, Any], *, kind: str, job_id: str) -> None:
+    @on(JobEvent)
+    def show_event(self, message: JobEvent) -> None:
+        job_id, data = message.job_id, message.data
         self.training[job_id] = data
-        if kind != "end":
+        if message.kind != "end":
             return
         self.streams.pop(job_id, None)
         model = data.get("model") or {}
@@ -158,9 +172,11 @@ class ModelsScreen(BaseScreen):
     # ------------------------------------------------------------------ registry
     @work(thread=True, exclusive=True, exit_on_error=False, group="models")
     def load_models(self) -> None:
-        self.deliver("models", self.client.list_models())
+        self.deliver(ModelsLoaded(self.client.list_models()))
 
-    def show_models(self, models: list[dict[str, Any]]) -> None:
+    @on(ModelsLoaded)
+    def show_models(self, message: ModelsLoaded) -> None:
+        models = message.models
         self.models = models
         table = self.query_one("#models-table", DataTable)
         table.clear()
@@ -185,10 +201,11 @@ class ModelsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="versions")
     def load_versions(self, name: str) -> None:
-        self.deliver("versions", self.client.list_versions(name), model=name)
+        self.deliver(VersionsLoaded(name, self.client.list_versions(name)))
 
-    def show_versions(self, versions: list[dict[str, Any]], *, model: str) -> None:
-        self.versions = sorted(versions, key=lambda v: int(v["version"])
+    @on(VersionsLoaded)
+    def show_versions(self, message: VersionsLoaded) -> None:
+        self.versions = sorted(message.versions, key=lambda v: int(v["version"])
                                if str(v["version"]).isdigit() else 0, reverse=True)
         table = self.query_one("#versions-table", DataTable)
         table.clear()
@@ -243,10 +260,11 @@ class ModelsScreen(BaseScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
     def generate(self, model: str, version: str, n: int, labels: list[str], seed: int) -> None:
         result = self.client.generate(model, version, n=n, labels=labels or None, seed=seed)
-        self.deliver("generated", result, n=n, labels=labels, seed=seed)
+        self.deliver(SeriesGenerated(result, n, labels, seed))
 
-    def show_generated(self, result: dict[str, Any], *, n: int, labels: list[str],
-                       seed: int) -> None:
+    @on(SeriesGenerated)
+    def show_generated(self, message: SeriesGenerated) -> None:
+        result, n, labels, seed = message.result, message.n, message.labels, message.seed
         self.generated = {**result, "request": {"n": n, "labels": labels, "seed": seed}}
         groups = group_by_label(result)
         self.query_one("#model-plot", SeriesPlot).show_series(
@@ -274,11 +292,11 @@ class ModelsScreen(BaseScreen):
                     end: str | None, seed: int) -> None:
         result = self.client.interpolate(model, version, steps=steps, start_label=start,
                                          end_label=end, seed=seed)
-        self.deliver("interpolation", result, start=start, end=end)
+        self.deliver(Interpolated(result, start, end))
 
-    def show_interpolation(self, result: dict[str, Any], *, start: str | None,
-                           end: str | None) -> None:
-        self.frames = {**result, "start": start, "end": end}
+    @on(Interpolated)
+    def show_interpolation(self, message: Interpolated) -> None:
+        self.frames = {**message.result, "start": message.start, "end": message.end}
         self.frame = 0
         self._draw_frame()
         self.paused = False
@@ -340,18 +358,19 @@ class ModelsScreen(BaseScreen):
         dataset_name = dataset.get("name") if isinstance(dataset, dict) else None
         html = self.client.samples_figure_html(model, version, n=n, labels=labels or None,
                                                seed=seed, dataset=dataset_name)
-        self.deliver("figure", open_html(html, f"{model}-v{version}-samples"))
+        self.deliver(FigureOpened(open_html(html, f"{model}-v{version}-samples")))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="figure")
     def open_interpolation_figure(self, model: str, version: str, steps: int,
                                   start: str | None, end: str | None, seed: int) -> None:
         html = self.client.interpolation_figure_html(model, version, steps=steps,
                                                      start_label=start, end_label=end, seed=seed)
-        self.deliver("figure", open_html(html, f"{model}-v{version}-interpolation"))
+        self.deliver(FigureOpened(open_html(html, f"{model}-v{version}-interpolation")))
 
-    def show_figure(self, path: str) -> None:
-        self.last_figure = path
-        self.notify(f"opened {path} in the browser")
+    @on(FigureOpened)
+    def show_figure(self, message: FigureOpened) -> None:
+        self.last_figure = message.path
+        self.notify(f"opened {message.path} in the browser")
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
@@ -377,7 +396,9 @@ class ModelsScreen(BaseScreen):
             payload["label_names"] = generated.get("label_names") or []
         meta = self.client.upload_dataset(
             name, payload, tags=["synthetic", f"{generated['model']}-v{generated['version']}"])
-        self.deliver("saved", meta)
+        self.deliver(DatasetSaved(meta))
 
-    def show_saved(self, meta: dict[str, Any]) -> None:
+    @on(DatasetSaved)
+    def show_saved(self, message: DatasetSaved) -> None:
+        meta = message.meta
         self.notify(f"saved dataset {meta['name']!r} ({meta['n_series']} series)")

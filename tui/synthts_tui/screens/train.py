@@ -1,7 +1,6 @@
 """Train: choose a dataset (and some of its labels), architectures, a search space, trials
 and epochs; submit; watch jobs with a progress bar per trial and live metric curves; cancel.
 A job whose owner process is gone shows as ``stale``: resume it (u), or mark it failed (f).
-A job whose owner process is gone shows as ``stale``: resume it (u), or mark it failed (f).
 
 The watched job is followed over the API's server-sent events (``GET /jobs/{id}/events``), not
 polled: while its stream is open the page sends no request for it; the job list is re-read once
@@ -19,27 +18,32 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Label, Select, SelectionList, Static, TextArea
 
+from synthts_core.services.job_form import form_json
 from synthts_tui.client import ApiError, JobEventStream
+from synthts_tui.messages import (
+    JobChanged,
+    JobEvent,
+    JobsLoaded,
+    JobSubmitted,
+    TrainingChoicesLoaded,
+)
 from synthts_tui.screens.base import BaseScreen
 from synthts_tui.widgets.dialogs import ConfirmDialog
 from synthts_tui.widgets.job_progress import JobProgress
 from synthts_tui.widgets.param_form import FormInvalid, ParamForm
 from synthts_tui.widgets.plot import SeriesPlot
 
-JOB_SCHEMA = [
-    {"name": "num_trials", "kind": "int", "default": 4, "low": 1, "high": 1000,
-     "help": "configurations to try"},
-    {"name": "epochs", "kind": "int", "default": 10, "low": 1, "high": 100_000,
-     "help": "epochs per trial"},
+JOB_SCHEMA = [  # bounds and defaults: the core's job form (the API and CLI use it too)
+    *form_json("num_trials", "epochs"),
     {"name": "select_metric", "kind": "str", "default": "mmd",
      "help": "metric that picks the best trial"},
-    {"name": "seed", "kind": "int", "default": 0, "low": 0, "high": 2**32 - 2,
-     "help": "same seed, same trials"},
+    *form_json("seed"),
 ]
 
 
 class TrainScreen(BaseScreen):
     MODE = "train"
+    LABEL = "Train"
     BINDINGS = [Binding("ctrl+s", "submit", "Submit job"), Binding("c", "cancel_job", "Cancel job"),
                 Binding("u", "resume_job", "Resume job", show=False),
                 Binding("f", "fail_job", "Mark failed", show=False),
@@ -103,10 +107,11 @@ class TrainScreen(BaseScreen):
     def load_choices(self) -> None:
         datasets = self.client.list_datasets(limit=500, sort="name")["items"]
         archs = self.client.architectures()
-        self.deliver("choices", {"datasets": datasets, "architectures": archs})
+        self.deliver(TrainingChoicesLoaded(datasets, archs))
 
-    def show_choices(self, data: dict[str, Any]) -> None:
-        self.datasets = {d["name"]: d for d in data["datasets"]}
+    @on(TrainingChoicesLoaded)
+    def show_choices(self, message: TrainingChoicesLoaded) -> None:
+        self.datasets = {d["name"]: d for d in message.datasets}
         select = self.query_one("#train-dataset", Select)
         current = select.value
         select.set_options([(n, n) for n in self.datasets])
@@ -115,7 +120,7 @@ class TrainScreen(BaseScreen):
         archs = self.query_one("#train-archs", SelectionList)
         archs.clear_options()
         lines = []
-        for arch in data["architectures"]:
+        for arch in message.architectures:
             archs.add_option((arch["name"], arch["name"], True))
             names = ", ".join(p["name"] for p in arch.get("space") or [])
             lines.append(f"{arch['name']}: {names}")
@@ -176,9 +181,11 @@ class TrainScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="submit")
     def submit_job(self, spec: dict[str, Any]) -> None:
-        self.deliver("submitted", self.client.submit_job(spec))
+        self.deliver(JobSubmitted(self.client.submit_job(spec)))
 
-    def show_submitted(self, job: dict[str, Any]) -> None:
+    @on(JobSubmitted)
+    def show_submitted(self, message: JobSubmitted) -> None:
+        job = message.job
         self.query_one("#submit", Button).disabled = False
         self.last_submitted = job
         self.stop_following()
@@ -215,11 +222,13 @@ class TrainScreen(BaseScreen):
     @work(thread=True, exit_on_error=False, group="events")
     def read_events(self, stream: JobEventStream) -> None:
         for kind, data in stream:
-            self.deliver("event", data, kind=kind, job_id=stream.job_id)
+            self.deliver(JobEvent(stream.job_id, kind, data))
 
-    def show_event(self, data: dict[str, Any], *, kind: str, job_id: str) -> None:
-        if job_id != self.watched:
+    @on(JobEvent)
+    def show_event(self, message: JobEvent) -> None:
+        if message.job_id != self.watched:
             return
+        kind, data = message.kind, message.data
         self.events_seen += 1
         job = data if kind == "end" else {**(self.watched_job or {}), **data}
         self.show_job(job)
@@ -246,10 +255,12 @@ class TrainScreen(BaseScreen):
     def load_jobs(self) -> None:
         page = self.client.list_jobs(limit=20)
         job = self.client.get_job(self.watched) if self.watched else None
-        self.deliver("jobs", page, job=job)
+        self.deliver(JobsLoaded(page, job))
 
-    def show_jobs(self, page: dict[str, Any], *, job: dict[str, Any] | None) -> None:
-        self.jobs = page["items"]
+    @on(JobsLoaded)
+    def show_jobs(self, message: JobsLoaded) -> None:
+        job = message.job
+        self.jobs = message.page["items"]
         table = self.query_one("#jobs-table", DataTable)
         cursor = table.cursor_row
         table.clear()
@@ -318,10 +329,13 @@ class TrainScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="cancel")
     def cancel_job(self, job_id: str) -> None:
-        self.deliver("cancelled", self.client.cancel_job(job_id))
+        self.deliver(JobChanged(self.client.cancel_job(job_id), "cancel"))
 
-    def show_cancelled(self, job: dict[str, Any]) -> None:
-        self.notify(f"job {job['id']}: {job['status']}")
+    @on(JobChanged)
+    def show_changed(self, message: JobChanged) -> None:
+        job = message.job
+        state = "resuming" if message.action == "resume" else job["status"]
+        self.notify(f"job {job['id']}: {state}")
         self.load_jobs()
 
     # ------------------------------------------------------------------ stale jobs
@@ -331,22 +345,15 @@ class TrainScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="resume")
     def resume_job(self, job_id: str) -> None:
-        self.deliver("resumed", self.client.resume_job(job_id))
-
-    def show_resumed(self, job: dict[str, Any]) -> None:
-        self.notify(f"job {job['id']}: resuming")
-        self.load_jobs()
+        self.deliver(JobChanged(self.client.resume_job(job_id), "resume"))
 
     def action_fail_job(self) -> None:
         self.confirm_for_watched("Mark stale job {} failed?", "Mark failed", self.fail_job)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="fail")
     def fail_job(self, job_id: str) -> None:
-        self.deliver("failed", self.client.fail_job(job_id, "marked failed in the TUI"))
-
-    def show_failed(self, job: dict[str, Any]) -> None:
-        self.notify(f"job {job['id']}: {job['status']}")
-        self.load_jobs()
+        self.deliver(JobChanged(self.client.fail_job(job_id, "marked failed in the TUI"),
+                                "fail"))
 
 
 def status_label(job: dict[str, Any]) -> str:

@@ -1,8 +1,17 @@
-"""``synthts tui``: the terminal UI, a client of the HTTP API."""
+"""Entry point of the TUI plugin: ``synthts tui`` (the terminal UI, a client of the HTTP API),
+added through ``register_commands``. Only click is imported here; the UI loads when the command
+runs, so listing commands stays light."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
+
+from synthts_core import hookimpl
+
+if TYPE_CHECKING:
+    from synthts_core.cli import CommandRegistry
 
 
 def _log_to_file(path: str) -> None:
@@ -58,3 +67,8 @@ def command(api_url: str | None, token: str | None) -> None:
     finally:
         if local is not None:
             local.stop()
+
+
+@hookimpl
+def register_commands(registry: CommandRegistry) -> None:
+    registry.add(command)

@@ -1,0 +1,151 @@
+"""Defaults live in the plugins: the architectures a job trains when it names none, the main
+job's architecture and search space, the selection metric and the per-epoch quality curve are
+what the installed plugins declare (optional attributes), never names in the core. No Ray run:
+jobs are submitted to the real SQLite storage and their drawn trials read back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from synthts_core import hookimpl
+from synthts_core.domain import JobSpec, TrainingJob
+from synthts_core.errors import BadInputError, NotFoundError
+from synthts_core.plugins import make_plugin_manager
+from synthts_core.runtime import Runtime
+from synthts_core.schema import ParamSchema, float_param
+from synthts_core.services import main_job, training
+from synthts_core.services.training_trial import curve_metric, curve_tiebreak
+from synthts_core.settings import Settings
+
+from .conftest import tiny_dataset
+
+
+class ThirdPartyArchitecture:
+    """A GAN family from another package, as a plugin author writes it: only the protocol's
+    attributes plus the optional defaults. Never built here (submitting draws trials only)."""
+
+    description = "an architecture from another package"
+    conditional = False
+
+    def __init__(self, name: str, *, in_default_search: bool = False,
+                 main_job_space: dict[str, Any] | None = None) -> None:
+        self.name = name
+        self.space = ParamSchema((float_param("lr", 1e-3, 1e-6, 1.0, log=True),))
+        self.in_default_search = in_default_search
+        self.main_job_space = main_job_space
+
+    def build(self, config: Mapping[str, Any], device: str = "cpu") -> Any:
+        raise AssertionError("submitting a job builds no model")
+
+
+class ThirdPartyPlugin:
+    def __init__(self, *archs: ThirdPartyArchitecture) -> None:
+        self.archs = archs
+
+    @hookimpl
+    def register_gan_architectures(self, registry: Any) -> None:
+        for arch in self.archs:
+            registry.add(arch)
+
+
+def _runtime(settings: Settings, *archs: ThirdPartyArchitecture) -> Runtime:
+    pm = make_plugin_manager()
+    if archs:
+        pm.register(ThirdPartyPlugin(*archs), name="third-party")
+    return Runtime(settings, plugin_manager=pm)
+
+
+@pytest.fixture
+def rt(synthts_settings: Settings) -> Iterator[Runtime]:
+    runtime = _runtime(synthts_settings)
+    runtime.storage.create_dataset(tiny_dataset())
+    yield runtime
+    runtime.close()
+
+
+def test_a_third_party_default_architecture_is_trained_when_a_job_names_none(
+        synthts_settings: Settings) -> None:
+    runtime = _runtime(synthts_settings, ThirdPartyArchitecture("ext_default",
+                                                                in_default_search=True),
+                       ThirdPartyArchitecture("ext_optional"))
+    try:
+        runtime.storage.create_dataset(tiny_dataset())
+        job = runtime.services.jobs.submit(JobSpec(dataset="tiny", num_trials=6))
+        assert job.spec.architectures == ["cgan", "ext_default", "wgan_gp"]
+        assert {t.architecture for t in job.trials} == {"cgan", "ext_default", "wgan_gp"}
+        assert runtime.storage.get_job(job.id).spec.architectures == job.spec.architectures
+        named = runtime.services.jobs.submit(JobSpec(dataset="tiny", architectures=["cgan"]))
+        assert {t.architecture for t in named.trials} == {"cgan"}
+    finally:
+        runtime.close()
+
+
+def test_the_builtin_defaults_are_the_ones_the_plugins_declare(rt: Runtime) -> None:
+    job = rt.services.jobs.submit(JobSpec(dataset="tiny"))
+    assert job.spec.architectures == ["cgan", "wgan_gp"]
+    assert job.spec.select_metric == "detector"
+    assert [t.architecture for t in job.trials] == ["cgan", "wgan_gp", "cgan", "wgan_gp"]
+    # an empty list is still refused (it names nothing); only a missing one means the defaults
+    with pytest.raises(BadInputError, match="architectures: is empty"):
+        rt.services.jobs.submit(JobSpec(dataset="tiny", architectures=[]))
+    assert curve_metric(rt.registries).name == "mmd"
+    assert curve_tiebreak(curve_metric(rt.registries), {"mmd": 0.25}) == 0.25
+    arch = main_job.main_job_architecture(rt.registries)
+    assert arch.name == "cwgan_gp"
+    cpu = {"noise_inputs": True, "conditioning": "projection", "moment_weight": 10.0,
+           "lr_schedule": "cosine", "batch_size": 64, "n_critic": 2, "beta2": 0.9,
+           "lr": [0.0003, 0.0005], "ema_decay": [0.99, 0.995], "backbone": "mlp"}
+    assert main_job.demo_search_space(arch, "cpu") == cpu
+    assert main_job.demo_search_space(arch, "cuda:0") == {
+        **cpu, "backbone": ["mlp", "conv"], "conv_width": 32}
+    opts = main_job.MainJobOptions()
+    assert main_job.main_job_metric(rt, opts) == "detector"
+    assert main_job._search_space(rt, opts, ["cwgan_gp"]) == cpu
+    # an architecture without a main-job space still gets the main job's space, as before
+    assert main_job._search_space(rt, opts, ["wgan_gp"]) == cpu
+
+
+def test_the_main_job_architecture_must_be_declared_by_exactly_one_plugin(
+        synthts_settings: Settings) -> None:
+    several = _runtime(synthts_settings, ThirdPartyArchitecture("ext_main",
+                                                                main_job_space={"lr": 0.01}))
+    try:
+        with pytest.raises(BadInputError, match=r"arch: several .*\(cwgan_gp, ext_main\)"
+                                                r".*allowed: one of cgan, cwgan_gp, ext_main"):
+            main_job.main_job_architecture(several.registries)
+        ext = several.registries.architectures.get("ext_main")
+        assert main_job.demo_search_space(ext, "cuda") == {"lr": 0.01}
+    finally:
+        several.close()
+    pm = make_plugin_manager()
+    pm.unregister(name="gan")
+    none = Runtime(synthts_settings, plugin_manager=pm)
+    try:
+        with pytest.raises(BadInputError, match="arch: no installed architecture declares"):
+            main_job.main_job_architecture(none.registries)
+    finally:
+        none.close()
+
+
+def test_higher_is_better_is_one_rule_strict_where_it_ranks_trials(rt: Runtime) -> None:
+    assert training.higher_is_better(rt, "tstr") is True
+    assert training.higher_is_better(rt, "mmd") is False
+    with pytest.raises(NotFoundError, match="nope"):
+        training.higher_is_better(rt, "nope")
+    assert training.higher_is_better(rt, "nope", strict=False) is False
+    assert rt.services.jobs.higher_is_better("tstr") is True
+    assert rt.services.jobs.higher_is_better("nope") is False
+
+
+def test_a_label_the_dataset_lacks_is_bad_input_naming_labels(rt: Runtime) -> None:
+    # a stored record whose labels no longer match its dataset (validation passed earlier)
+    job = rt.storage.create_job(TrainingJob(id="job-labels", spec=JobSpec(
+        dataset="tiny", labels=["fast", "medium"], architectures=["cgan"])))
+    with pytest.raises(BadInputError, match=r"labels: 'medium' is not a label.*slow, fast"):
+        training._label_indices(rt, job)
+    ok = rt.storage.create_job(TrainingJob(id="job-labels-ok", spec=JobSpec(
+        dataset="tiny", labels=["fast"], architectures=["cgan"])))
+    assert training._label_indices(rt, ok) == [1]

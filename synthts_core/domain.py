@@ -11,7 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 import numpy as np
@@ -76,6 +76,11 @@ class ChannelSpec(msgspec.Struct, forbid_unknown_fields=True):
     noise: ComponentSpec | None = None
 
 
+# A generator engine: "vectorised" (the core's own) or one a signal plugin attaches to its
+# generators; which exist depends on the plugins installed, so generation checks it.
+Engine = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
 class DatasetSpec(msgspec.Struct, forbid_unknown_fields=True):
     """Everything needed to regenerate a dataset bit for bit."""
 
@@ -85,7 +90,7 @@ class DatasetSpec(msgspec.Struct, forbid_unknown_fields=True):
     n_channels: int = 1
     sampling: SamplingSpec = msgspec.field(default_factory=SamplingSpec)
     seed: int = 0
-    engine: Literal["vectorised", "timesynth"] = "vectorised"
+    engine: Engine = "vectorised"
     tags: list[str] = []
     description: str = ""
 

@@ -239,7 +239,8 @@ class Metric(Protocol):
     one whose value gives an evaluation's verdict, and the selection metric of a job that names
     none (the first such metric by name); ``per_epoch: bool`` marks a cheap metric logged every
     training epoch as the quality curve (the first such by name; it breaks ties between
-    checkpoints); ``per_class_by_default`` and ``needs_labels`` as the evaluation service reads
+    checkpoints); ``report_order: int`` puts the metric in the main job's evaluation and report,
+    lowest first; ``per_class_by_default`` and ``needs_labels`` as the evaluation service reads
     them.
     """
 

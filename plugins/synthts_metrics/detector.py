@@ -69,6 +69,7 @@ class Detector:
     """Classifier two-sample test on random-kernel features (see the module docstring)."""
 
     name = "detector"
+    report_order = 10  # the main job's report lists the metrics with one, in this order
     description = ("Classifier two-sample test: held-out accuracy of a ridge classifier on "
                    "random convolutional kernel features telling real from synthetic (0.5 = "
                    "indistinguishable, 1 = always told apart), with a 95 % interval; "
@@ -120,6 +121,7 @@ class TrainSyntheticTestReal:
     """TSTR / TRTR classification accuracy ratio on random-kernel features (labelled data)."""
 
     name = "tstr"
+    report_order = 20
     description = ("Train on synthetic, test on real: accuracy of a classifier trained on the "
                    "synthetic series at predicting the real series' labels, divided by the "
                    "accuracy of the same classifier trained on real series (cross-validated); "

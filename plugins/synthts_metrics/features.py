@@ -34,6 +34,7 @@ def _scale_to_lower_half(f: np.ndarray) -> np.ndarray:
 
 class FeatureCosineSimilarity:
     name = "feature_cosine"
+    report_order = 40
     description = ("The seed's metric: mean cosine similarity between paired real and synthetic "
                    "feature vectors (median, mean, std, var, RMS, max, min), each set scaled to "
                    "[-1, 0]; 1 = identical, higher is better.")

@@ -39,6 +39,7 @@ class MMD:
     """Kernel two-sample distance on whole series; cheap, so training uses it to rank trials."""
 
     name = "mmd"
+    report_order = 30
     description = ("Unbiased MMD^2 between real and synthetic series with an RBF kernel whose "
                    "bandwidth is the median pairwise distance (0 = same distribution).")
     higher_is_better = False

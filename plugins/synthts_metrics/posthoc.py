@@ -206,6 +206,7 @@ class _Repeated:
 
 class DiscriminativeScore(_Repeated):
     name = "discriminative"
+    report_order = 80
     description = ("Literature protocol (TimeGAN) discriminative score: |accuracy - 0.5| of a post-hoc GRU classifier "
                    "telling real from synthetic on held-out data (0 = indistinguishable, 0.5 = "
                    "always told apart); mean and std over repeats.")

@@ -40,6 +40,7 @@ def mean_autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
 
 class AutocorrelationDistance(_StatDistance):
     name = "autocorrelation"
+    report_order = 60
     description = ("Mean absolute difference between the average autocorrelation functions of "
                    "real and synthetic series (lags 1..min(length-1, 64), per channel); 0 = same, "
                    "at most 2.")
@@ -57,6 +58,7 @@ class AutocorrelationDistance(_StatDistance):
 
 class MarginalDistance(_StatDistance):
     name = "marginal"
+    report_order = 70
     description = ("Total-variation distance between per-channel histograms of all values (50 "
                    "bins over the pooled range), averaged over channels; 0 = same, 1 = disjoint.")
 
@@ -92,6 +94,7 @@ def mean_spectrum(x: np.ndarray) -> np.ndarray:
 
 class SpectrumDistance(_StatDistance):
     name = "spectrum"
+    report_order = 50
     description = ("Total-variation distance between the average normalised power spectra of "
                    "real and synthetic series (mean removed), averaged over channels; 0 = same "
                    "frequency content, 1 = disjoint.")

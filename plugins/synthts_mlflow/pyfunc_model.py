@@ -94,6 +94,7 @@ class SynthtsGenerator(PythonModel):
 
     def load_context(self, context: Any) -> None:
         from synthts_core.domain import ModelVersionRef
+        from synthts_core.errors import BadInputError
         from synthts_core.plugins import make_plugin_manager
         from synthts_core.services.models import LoadedModel, resolve_device
         from synthts_core.settings import Settings
@@ -104,9 +105,9 @@ class SynthtsGenerator(PythonModel):
         registry = make_plugin_manager(disabled=settings.disable_plugins).registries.architectures
         name = config.get("architecture")
         if not isinstance(name, str) or name not in registry:
-            raise ValueError(f"architecture {name!r} is not installed (installed: "
-                             f"{', '.join(registry.names()) or 'none'}); install the plugin "
-                             "that provides it")
+            raise BadInputError("architecture", f"{name!r} is not installed; install the "
+                                "plugin that provides it",
+                                allowed=", ".join(registry.names()) or "none installed")
         device = resolve_device(settings.device)
         trainer = registry.get(name).build(config, device)
         trainer.load_weights(weights)

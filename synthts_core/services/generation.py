@@ -32,9 +32,13 @@ from synthts_core.domain import (
 )
 from synthts_core.errors import BadInputError, LimitExceededError
 from synthts_core.registry import Registries
-from synthts_core.services.signals import prefixed, validate_params
+from synthts_core.services.signals import (
+    VECTORISED,
+    available_engines,
+    prefixed,
+    validate_params,
+)
 
-ENGINES = ("vectorised", "timesynth")
 TRANSFORMS = ("none", "minmax01", "half_shift")
 CHUNK = 4096  # series generated together; part of the seeding scheme, so changing it changes data
 MAX_LENGTH = 10_000_000
@@ -83,7 +87,7 @@ def _component(registries: Registries, comp: Any, path: str, kind: str,
                             allowed=", ".join(others) or f"no {kind} generator is installed")
     prefix = f"{path}.params."
     params = validate_params(gen, comp.params, prefix)
-    if engine == "vectorised":
+    if engine == VECTORISED:
         return _Component(comp.generator, params, gen.generate)
     alternative = (getattr(gen, "engines", None) or {}).get(engine)
     if alternative is None:
@@ -119,8 +123,10 @@ def _plan(registries: Registries, spec: DatasetSpec) -> list[_ClassPlan]:
     _int_in(spec.length, "length", 2, MAX_LENGTH)
     _int_in(spec.n_channels, "n_channels", 1, MAX_CHANNELS)
     _int_in(spec.seed, "seed", 0, 2**63 - 1)
-    if spec.engine not in ENGINES:
-        raise BadInputError("engine", f"got {spec.engine!r}", allowed=", ".join(ENGINES))
+    engines = available_engines(registries)
+    if spec.engine not in engines:
+        raise BadInputError("engine", f"got {str(spec.engine)[:80]!r}",
+                            allowed=", ".join(engines))
     _check_sampling(spec.sampling)
     if not isinstance(spec.classes, list) or not spec.classes:
         raise BadInputError("classes", "is empty", allowed="at least one class")

@@ -67,9 +67,9 @@ class MainJobOptions:
     # None = what the architectures declare for the main job (demo_search_space on the device)
     search_space: dict[str, Any] | None = None
     n_per_label: int = 200
-    # the verdict first; the literature's GRU score pooled only (tens of seconds per fit)
-    metrics: tuple[str, ...] = ("detector", "tstr", "mmd", "feature_cosine", "spectrum",
-                                "autocorrelation", "marginal", "discriminative")
+    # None = the installed metrics that declare a ``report_order``, in that order (the
+    # built-ins: the verdict first; the literature's GRU score last, pooled only)
+    metrics: tuple[str, ...] | None = None
     # None: the metrics whose per_class_by_default is False are pooled only
     pooled_only: tuple[str, ...] | None = None
     seed: int = 0
@@ -161,7 +161,8 @@ def run_main_job(rt: Runtime, opts: MainJobOptions, log: Log = print) -> MainJob
 
     ref_text = f"{job.model.name}@{job.model.version}"
     with _timed(timings, "generate from the model + evaluate", log):
-        metrics = [m for m in opts.metrics if m in rt.registries.metrics]
+        metrics = (report_metrics(rt.registries) if opts.metrics is None
+                   else [m for m in opts.metrics if m in rt.registries.metrics])
         run = evaluation.run_evaluation(rt, ref_text, dataset.meta.name, metrics=metrics,
                                         n_per_label=opts.n_per_label, seed=opts.seed,
                                         pooled_only=opts.pooled_only)
@@ -182,6 +183,14 @@ def run_main_job(rt: Runtime, opts: MainJobOptions, log: Log = print) -> MainJob
     timings["total"] = round(time.perf_counter() - started, 2)
     log(f"report: {report_path.resolve()}")
     return MainJobResult(dataset, job, run.report, report_path, timings, environment)
+
+
+def report_metrics(registries: Any) -> list[str]:
+    """The metrics the main job evaluates by default: the installed ones that declare a
+    ``report_order``, in that order (ties by name)."""
+    ordered = [(m.report_order, m.name) for m in registries.metrics
+               if getattr(m, "report_order", None) is not None]
+    return [name for _, name in sorted(ordered)]
 
 
 def main_job_metric(rt: Runtime, opts: MainJobOptions) -> str:

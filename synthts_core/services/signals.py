@@ -37,6 +37,22 @@ def validate_params(generator: SignalGenerator, params: Mapping[str, Any] | None
     return checked
 
 
+VECTORISED = "vectorised"  # the core's engine: every generator's own batch ``generate``
+
+
+def engines_of(gen: Any) -> list[str]:
+    """The engines that can run ``gen``: the core's own, then the alternatives a plugin
+    attached to it (``gen.engines``, name -> engine), sorted."""
+    return [VECTORISED, *sorted(getattr(gen, "engines", None) or {})]
+
+
+def available_engines(registries: Registries) -> list[str]:
+    """Every engine some registered generator can run on: the core's own first, then the
+    plugins' alternatives, sorted (what a spec's ``engine`` may name)."""
+    extra = {name for gen in registries.signals for name in engines_of(gen)[1:]}
+    return [VECTORISED, *sorted(extra)]
+
+
 def catalogue(registries: Registries) -> list[dict[str, Any]]:
     """Every registered signal and noise generator as plain data (name, kind, description,
     parameter schema, which plugin added it and which engines can run it), for the API's
@@ -44,7 +60,7 @@ def catalogue(registries: Registries) -> list[dict[str, Any]]:
     out = []
     for entry in registries.signals.entries():
         gen = entry.item
-        engines = ["vectorised", *sorted(getattr(gen, "engines", {}) or {})]
+        engines = engines_of(gen)
         out.append({
             "name": entry.name,
             "kind": gen.kind,

@@ -103,6 +103,10 @@ def test_the_builtin_defaults_are_the_ones_the_plugins_declare(rt: Runtime) -> N
         **cpu, "backbone": ["mlp", "conv"], "conv_width": 32}
     opts = main_job.MainJobOptions()
     assert main_job.main_job_metric(rt, opts) == "detector"
+    # the main job's report lists the metrics that declare a report_order, in that order
+    assert main_job.report_metrics(rt.registries) == [
+        "detector", "tstr", "mmd", "feature_cosine", "spectrum", "autocorrelation", "marginal",
+        "discriminative"]
     assert main_job._search_space(rt, opts, ["cwgan_gp"]) == cpu
     # an architecture without a main-job space still gets the main job's space, as before
     assert main_job._search_space(rt, opts, ["wgan_gp"]) == cpu

@@ -185,6 +185,12 @@ class ClassIn(Struct, forbid_unknown_fields=True, kw_only=True):
     transform: Literal["none", "minmax01", "half_shift"] = "none"
 
 
+Engine = Annotated[str, Meta(
+    min_length=1, max_length=64,
+    description="Generator engine: 'vectorised' (the core's own) or one a signal plugin "
+    "adds; GET /api/v1/signals lists the engines each generator runs on")]
+
+
 class SpecIn(Struct, forbid_unknown_fields=True, kw_only=True):
     """A dataset spec (the domain's ``DatasetSpec`` without its name)."""
 
@@ -193,7 +199,7 @@ class SpecIn(Struct, forbid_unknown_fields=True, kw_only=True):
     n_channels: Annotated[int, Meta(ge=1, le=1024)] = 1
     sampling: SamplingIn = msgspec.field(default_factory=SamplingIn)
     seed: Seed = 0
-    engine: Literal["vectorised", "timesynth"] = "vectorised"
+    engine: Engine = "vectorised"
 
 
 class PresetOverrides(Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
@@ -202,7 +208,7 @@ class PresetOverrides(Struct, forbid_unknown_fields=True, kw_only=True, omit_def
     count: Annotated[int, Meta(ge=1, le=10_000_000, description="Series per class")] | None = None
     length: Annotated[int, Meta(ge=2, le=1_000_000)] | None = None
     seed: Seed | None = None
-    engine: Literal["vectorised", "timesynth"] | None = None
+    engine: Engine | None = None
 
 
 class DatasetCreate(Struct, forbid_unknown_fields=True, kw_only=True):

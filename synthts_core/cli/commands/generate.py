@@ -20,8 +20,8 @@ PROGRESS_THRESHOLD = 2_000_000  # values; smaller sets finish before a bar would
 @click.option("--seed", type=int, help="Random seed (same spec + seed = same values).")
 @click.option("--count", type=int, help="Series per class.")
 @click.option("--length", type=int, help="Points per series.")
-@click.option("--engine", type=click.Choice(["vectorised", "timesynth"]),
-              help="Generator engine (timesynth: the original library, much slower).")
+@click.option("--engine", help="Generator engine: vectorised (default) or one a signal "
+              "plugin adds to its generators (GET /api/v1/signals lists each one's engines).")
 @click.option("--json", "as_json", is_flag=True, help="Print the stored metadata as JSON.")
 def command(preset: str | None, spec_file: str | None, name: str | None, seed: int | None,
             count: int | None, length: int | None, engine: str | None, as_json: bool) -> None:

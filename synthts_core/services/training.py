@@ -491,6 +491,42 @@ def settings_for_workers(settings: Any) -> dict[str, Any]:
     return out
 
 
+TUNE_STATE_FILES = (("experiment_state-*.json", "json"), ("basic-variant-state-*.json", "pickle"))
+"""The run state Tune reads back on a resume (the newest of each, by name, as Tune picks it)."""
+
+
+def check_tune_state(path: str) -> None:
+    """Refuse a resume whose saved Tune state is cut short. Tune copies its state files to the
+    experiment folder every few seconds; a driver killed during that copy leaves one truncated,
+    and Tune then does not resume: it logs the error and restarts a broken experiment whose
+    trials fail on a missing config. A ``ConflictError`` naming the file is the honest answer.
+    Only local folders are read (a URI such as s3:// is left to Tune)."""
+    folder = Path(path)
+    if "://" in path or not folder.is_dir():
+        return
+    for pattern, kind in TUNE_STATE_FILES:
+        found = sorted(folder.glob(pattern))
+        if not found:
+            continue
+        newest = found[-1]
+        try:
+            data = newest.read_bytes()
+            if kind == "json":
+                import json
+
+                json.loads(data)
+            else:
+                import ray.cloudpickle as cloudpickle  # Tune's own format for this file
+
+                cloudpickle.loads(data)
+        except Exception as exc:
+            raise ConflictError(
+                f"the saved Tune state {newest.name} in {path} is cut short "
+                f"({type(exc).__name__}): the run was killed while Tune was writing it, so it "
+                "cannot be resumed; train the job again (its trials' checkpoints stay in that "
+                "folder)", path=str(newest)) from None
+
+
 def _fit(rt: Runtime, job: TrainingJob, resume: bool) -> Any:
     from ray import tune
 
@@ -512,6 +548,7 @@ def _fit(rt: Runtime, job: TrainingJob, resume: bool) -> Any:
         {"cpu": settings.ray_cpus_per_trial, "gpu": settings.ray_gpus_per_trial})
     path = job.experiment_path or f"{str(storage).rstrip('/')}/{job.id}"
     if resume and tune.Tuner.can_restore(path):
+        check_tune_state(path)
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True,
                                    resume_errored=True)
     else:

@@ -42,6 +42,10 @@ def test_a_killed_job_resumes_from_its_checkpoints(rt, dataset, tiny_spec, local
                 seen_at = time.time()
             # kill once Tune's experiment state (written every 2 s) knows that checkpoint
             if seen_at is not None and _state_written_after(rt, job.id, seen_at):
+                # let that save finish (the searcher's state is copied just after the
+                # experiment state); the next one is 2 s away. A kill inside a save is
+                # refused by check_tune_state, tested below.
+                time.sleep(0.7)
                 break
             time.sleep(0.1)
         assert proc.poll() is None, "the driver ended before it could be killed"
@@ -83,3 +87,27 @@ def _state_written_after(rt, job_id: str, when: float) -> bool:
     return any(name.startswith("experiment_state") and
                os.path.getmtime(os.path.join(path, name)) > when + 0.5
                for name in os.listdir(path))
+
+
+def test_a_resume_refuses_tune_state_cut_short_by_a_kill(tmp_path) -> None:
+    """A driver killed while Tune copied its state leaves a truncated file (seen in CI: the
+    searcher's state ended mid-pickle, and Tune restarted a broken run instead of resuming).
+    Real files, cut the way a kill cuts them."""
+    import ray.cloudpickle as cloudpickle
+
+    state = cloudpickle.dumps({"_variant_generator": [], "_trial_generator": None})
+    searcher = tmp_path / "basic-variant-state-2026-12-03_08-00-00.json"
+    (tmp_path / "experiment_state-2026-12-03_08-00-00.json").write_text('{"trial_data": []}')
+    searcher.write_bytes(state)
+    training.check_tune_state(str(tmp_path))  # whole: no error
+
+    searcher.write_bytes(state[:len(state) // 2])
+    with pytest.raises(ConflictError, match=r"basic-variant-state.*cut short"):
+        training.check_tune_state(str(tmp_path))
+    searcher.write_bytes(b"")
+    with pytest.raises(ConflictError, match="cut short"):
+        training.check_tune_state(str(tmp_path))
+    searcher.write_bytes(state)
+    (tmp_path / "experiment_state-2026-12-03_08-00-02.json").write_text('{"trial_da')
+    with pytest.raises(ConflictError, match="experiment_state-2026-12-03_08-00-02"):
+        training.check_tune_state(str(tmp_path))

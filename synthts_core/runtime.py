@@ -32,6 +32,8 @@ class Runtime:
     @property
     def services(self) -> Services:
         """The application's services (datasets, jobs, models, ...), built on first use."""
+        if self._services is not None:
+            return self._services
         with self._lock:
             if self._services is None:
                 from synthts_core.services import Services

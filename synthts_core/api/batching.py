@@ -36,10 +36,9 @@ class _Pending:
 def can_batch(model: Any) -> bool:
     """Whether a request's series can be reproduced inside a shared pass: the model's trainer
     can draw a request's latents (and any noise of its own) ahead, as ``generate`` would
-    (``BatchableGanModel``); otherwise sharing a pass would change a seeded request's series."""
-    from synthts_core.interfaces import BatchableGanModel
-
-    return isinstance(getattr(model, "trainer", None), BatchableGanModel)
+    (``BatchableGanModel``, decided when the model was loaded); otherwise sharing a pass would
+    change a seeded request's series."""
+    return bool(getattr(model, "batchable", False))
 
 
 def run_batch(model: Any, batch: list[_Pending]) -> list[np.ndarray]:
@@ -51,8 +50,9 @@ def run_batch(model: Any, batch: list[_Pending]) -> list[np.ndarray]:
         return [empty for _ in batch]
     trainer = model.trainer
     z = np.concatenate([trainer.sampling_latents(p.total, p.seed) for p in batch])
-    drawn = [trainer.sampling_noise(p.total, p.seed) for p in batch]
-    noise = None if any(d is None for d in drawn) else np.concatenate(drawn)
+    first = trainer.sampling_noise(batch[0].total, batch[0].seed)  # None: draws no noise
+    noise = None if first is None else np.concatenate(
+        [first, *(trainer.sampling_noise(p.total, p.seed) for p in batch[1:])])
     if model.conditional:
         idx = np.concatenate([p.label_idx for p in batch if p.label_idx is not None])
         values, _ = model.generate(1, labels=idx.tolist(), z=z, noise=noise)

@@ -16,8 +16,6 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import SecurityScheme
 
-from synthts_core.errors import LimitExceededError
-
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SECURITY_SCHEME_NAME = "BearerToken"
 BEARER_SCHEME = SecurityScheme(
@@ -113,11 +111,3 @@ async def require_token_for_writes(connection: ASGIConnection[Any, Any, Any, Any
         raise NotAuthorizedException(
             "this request changes state or starts work and the server requires a token: send "
             "'Authorization: Bearer <SYNTHTS_API_TOKEN>'")
-
-
-def check_volume(n_series: int, n_channels: int, length: int, max_values: int,
-                 what: str = "requested series x channels x length") -> None:
-    """Refuse to generate more values than ``SYNTHTS_MAX_GENERATE_VALUES`` in one request."""
-    total = int(n_series) * int(n_channels) * int(length)
-    if total > max_values:
-        raise LimitExceededError(what, total, max_values, "SYNTHTS_MAX_GENERATE_VALUES")

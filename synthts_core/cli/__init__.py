@@ -8,12 +8,13 @@ names are listed beside the built-in ones, and a built-in name cannot be taken.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import keyword
 import logging
 import pkgutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -28,11 +29,12 @@ if TYPE_CHECKING:
 COMMANDS_PACKAGE = "synthts_core.cli.commands"
 
 
-def builtin_command_names() -> list[str]:
+@functools.cache
+def builtin_command_names() -> tuple[str, ...]:
     pkg = importlib.import_module(COMMANDS_PACKAGE)
     names = [m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
     # ``import_.py`` -> ``import``: a trailing underscore dodges Python keywords
-    return sorted(n.rstrip("_").replace("_", "-") for n in names)
+    return tuple(sorted(n.rstrip("_").replace("_", "-") for n in names))
 
 
 class CommandRegistry:
@@ -41,7 +43,7 @@ class CommandRegistry:
 
     kind = "command"
 
-    def __init__(self, reserved: list[str] | None = None) -> None:
+    def __init__(self, reserved: Iterable[str] | None = None) -> None:
         self.current_plugin = "<unknown>"
         self._commands: dict[str, tuple[click.Command, str]] = {}
         self._reserved = set(reserved or ())

@@ -42,6 +42,9 @@ class Services:
         self._lock = threading.Lock()
 
     def get(self, name: str) -> Any:
+        service = self._built.get(name)
+        if service is not None:
+            return service
         with self._lock:
             service = self._built.get(name)
             if service is None:

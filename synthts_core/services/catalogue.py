@@ -63,15 +63,9 @@ class CatalogueService:
         """Installed GAN architectures (``item``: the ``GanArchitecture``)."""
         return self.rt.registries.architectures.entries()
 
-    def architecture(self, name: str) -> Entry[Any]:
-        return _entry(self.rt.registries.architectures, name)
-
     def metrics(self) -> list[Entry[Any]]:
         """Installed quality metrics (``item``: the ``Metric``)."""
         return self.rt.registries.metrics.entries()
-
-    def metric(self, name: str) -> Entry[Any]:
-        return _entry(self.rt.registries.metrics, name)
 
     # ------------------------------------------------------------------------ plugins
 

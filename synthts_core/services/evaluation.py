@@ -269,9 +269,6 @@ class EvaluationService:
             check_volume(n_per_label * max(1, len(meta.label_names)), meta.n_channels,
                          meta.length, self.rt.settings.max_generate_values,
                          "synthetic series x channels x length for the evaluation")
-        if metrics:
-            for name in metrics:
-                self.rt.registries.metrics.require(name, "metrics")
         return self.run(f"{model}@{version}", dataset, metrics, n_per_label, seed).report
 
     def run(self, model_ref_text: str, dataset_name: str | None = None,

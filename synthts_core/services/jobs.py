@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from synthts_core.domain import JobSpec, Page, TrainingJob
-from synthts_core.services import job_form
 
 if TYPE_CHECKING:
     from synthts_core.runtime import Runtime
@@ -27,9 +26,6 @@ OnProgress = Callable[[TrainingJob], None]
 
 class JobService:
     """Training jobs of one runtime (``runtime.services.jobs``)."""
-
-    form = job_form.JOB_FORM
-    """The numeric fields of a job with their bounds and defaults (``job_form``)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime

@@ -78,6 +78,11 @@ class LoadedModel:
         self.n_channels = int(self.config.get("n_channels", 1))
         self.length = int(self.config.get("length", 0))
         self._offset, self._scale = _normalisation(self.config, self.n_channels)
+        from synthts_core.interfaces import BatchableGanModel
+
+        self.batchable = isinstance(trainer, BatchableGanModel)
+        """The trainer draws a request's latents and noise ahead (the API batches it); checked
+        once here, because a runtime protocol check inspects every member."""
         # the import normalisation of the training set: generate() answers in the dataset's
         # stored units, in_units(..., "real") maps those to the units the user imported
         self.data_normalisation = _recorded_data_normalisation(self.config)

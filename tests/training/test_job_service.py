@@ -46,7 +46,8 @@ def test_a_finished_job_is_refused_by_every_way_to_resume_it(rt: Runtime, status
     # the runner itself, as a resume that passed the check just before the job ended reaches it
     with pytest.raises(ConflictError, match=f"is {status}; nothing to resume"):
         training.run_job(rt, job.id, resume=True)
-    assert rt.storage.get_job(job.id).status == status and job.owner is None
+    stored = rt.storage.get_job(job.id)
+    assert stored.status == status and stored.owner is None
 
 
 def test_a_job_with_a_live_owner_is_not_resumed(rt: Runtime) -> None:

@@ -26,7 +26,7 @@ from synthts_core.api.schemas import (
     PageInfo,
     ValuesRead,
 )
-from synthts_core.api.security import WRITE_SECURITY, check_volume
+from synthts_core.api.security import WRITE_SECURITY
 from synthts_core.api.state import ApiState
 from synthts_core.api.uploads import (
     UPLOAD_DRY_RUN,
@@ -37,6 +37,7 @@ from synthts_core.api.uploads import (
 from synthts_core.domain import DatasetQuery, DatasetSort
 from synthts_core.runtime import Runtime
 from synthts_core.services.datasets import DatasetService, ExportFormat, ExportLayout
+from synthts_core.services.models import check_volume
 from synthts_core.services.units import Units
 
 NameParam = Parameter(max_length=128, description="Dataset name",

@@ -6,14 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Tab, Tabs
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from synthts_tui.client import ApiError
+from synthts_tui.client import ApiError, JobEventStream
+from synthts_tui.messages import JobEvent
 from synthts_tui.widgets.dialogs import ErrorDialog
 
 if TYPE_CHECKING:
@@ -59,6 +60,12 @@ class BaseScreen(Screen):
         yield from ()
 
     # ------------------------------------------------------------------ worker plumbing
+    @work(thread=True, exit_on_error=False, group="events")
+    def read_events(self, stream: JobEventStream) -> None:
+        """Post each event of a job's stream as a ``JobEvent`` (pages that follow jobs)."""
+        for kind, data in stream:
+            self.deliver(JobEvent(stream.job_id, kind, data))
+
     def deliver(self, message: Message) -> None:
         """From a thread worker: hand a result (one of ``synthts_tui.messages``) to the
         page's ``@on`` handler, unless the worker was superseded meanwhile."""

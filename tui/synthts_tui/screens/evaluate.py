@@ -12,7 +12,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, Select, SelectionList, Static
 
-from synthts_tui.embedding import pca_2d
 from synthts_tui.messages import (
     EmbeddingReady,
     EvaluationChoicesLoaded,
@@ -190,7 +189,9 @@ class EvaluateScreen(BaseScreen):
             n = min(int(values["n_per_label"]), EMBED_PER_LABEL)
             real = self.client.dataset_values(dataset, per_label=n)["values"]
             fake = self.client.generate(model, version, n=n, seed=values["seed"])["values"]
-            real_points, fake_points = pca_2d(real, fake)
+            from synthts_core.services.evaluation import pca_2d  # the evaluation's own PCA
+
+            real_points, fake_points = (p.tolist() for p in pca_2d(real, fake))
             name, groups = "PCA", {"real": real_points, "synthetic": fake_points}
         self.deliver(EmbeddingReady(name, groups))
 

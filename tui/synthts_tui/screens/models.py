@@ -150,11 +150,6 @@ class ModelsScreen(BaseScreen):
             self.streams[job_id] = stream
             self.read_events(stream)
 
-    @work(thread=True, exit_on_error=False, group="events")
-    def read_events(self, stream: JobEventStream) -> None:
-        for kind, data in stream:
-            self.deliver(JobEvent(stream.job_id, kind, data))
-
     @on(JobEvent)
     def show_event(self, message: JobEvent) -> None:
         job_id, data = message.job_id, message.data

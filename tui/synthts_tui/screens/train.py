@@ -219,11 +219,6 @@ class TrainScreen(BaseScreen):
             self.stream.close()
             self.stream = None
 
-    @work(thread=True, exit_on_error=False, group="events")
-    def read_events(self, stream: JobEventStream) -> None:
-        for kind, data in stream:
-            self.deliver(JobEvent(stream.job_id, kind, data))
-
     @on(JobEvent)
     def show_event(self, message: JobEvent) -> None:
         if message.job_id != self.watched:

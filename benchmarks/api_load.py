@@ -20,8 +20,12 @@ The two paths, measured one after the other in the same run on fresh servers:
 
 - ``batched`` (the default server): concurrent requests for one model version share one forward
   pass, and JSON is written by NumPy without a Python float per value;
-- ``single`` (``SYNTHTS_GENERATE_BATCHING=false``): one forward pass per request and JSON
-  through Python lists, the path before batching.
+- ``single`` (``SYNTHTS_GENERATE_BATCHING=false``): one forward pass per request, the path
+  before batching (JSON is written by the same encoder: the old one, through Python lists,
+  wrote 7 digits, which do not parse back to the same float32);
+- ``batched-1t`` and ``single-1t``: the same with ``SYNTHTS_INFERENCE_THREADS=1``, the
+  server before forward passes used every core (one torch thread, the other core left to the
+  event loop).
 
 Prints one JSON object per path (``rps``, ``p50_ms``, ``p99_ms``, ``cold_ms``, ...) and a
 side-by-side summary. Targets on a 2-core machine: ``.npy`` at 8 clients >= 150 req/s with
@@ -79,10 +83,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int, batching: bool = True) -> subprocess.Popen:
+def start_server(data_dir: Path, port: int, batching: bool = True,
+                 threads: int | None = None) -> subprocess.Popen:
     env = {**os.environ, "SYNTHTS_DATA_DIR": str(data_dir), "SYNTHTS_DEVICE": "cpu",
            "SYNTHTS_GENERATE_BATCHING": "true" if batching else "false"}
     env.pop("SYNTHTS_API_TOKEN", None)
+    env.pop("SYNTHTS_INFERENCE_THREADS", None)
+    if threads is not None:
+        env["SYNTHTS_INFERENCE_THREADS"] = str(threads)
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "synthts_core.api.app:create_app",
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
            "--no-access-log"]
@@ -221,7 +229,12 @@ def check(response: httpx.Response, fmt: str) -> None:
     assert shape == (100, 1, LENGTH), shape
 
 
-PATHS = {"batched": True, "single": False}
+PATHS = {  # path: (SYNTHTS_GENERATE_BATCHING, SYNTHTS_INFERENCE_THREADS; None = every core)
+    "batched": (True, None),
+    "single": (False, None),
+    "batched-1t": (True, 1),
+    "single-1t": (False, 1),
+}
 
 
 def cpu_seconds(pid: int) -> tuple[float, int] | None:
@@ -248,7 +261,7 @@ def run_path(data_dir: Path, version: str, path: str, args: argparse.Namespace) 
     """One server, one load; also the server's CPU time per request, which a machine shared
     with other work changes far less than the request rate."""
     port = free_port()
-    server = start_server(data_dir, port, batching=PATHS[path])
+    server = start_server(data_dir, port, *PATHS[path])
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url)
@@ -265,8 +278,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--format", choices=("npy", "json"), default="npy")
-    parser.add_argument("--paths", default="batched,single",
-                        help="comma-separated: batched (new) and/or single (before batching)")
+    parser.add_argument("--paths", default="batched,single,batched-1t",
+                        help="comma-separated, from: " + ", ".join(PATHS))
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw",
                         help="raw: lean keep-alive HTTP/1.1 connections (default); httpx: "
                              "httpx.AsyncClient")
@@ -284,10 +297,10 @@ def main() -> None:
             print(json.dumps(results[-1]), flush=True)
     print(f"\n{args.format} at {args.clients} clients for {args.seconds:g} s each "
           f"({os.cpu_count()} CPUs):")
-    print(f"{'path':<9}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'cold ms':>9}{'errors':>8}"
+    print(f"{'path':<11}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'cold ms':>9}{'errors':>8}"
           f"{'server CPU ms/req':>19}{'client CPU ms/req':>19}{'load avg':>10}")
     for r in results:
-        print(f"{r['path']:<9}{r['rps']:>8}{r['p50_ms']:>9}{r['p99_ms']:>9}{r['cold_ms']:>9}"
+        print(f"{r['path']:<11}{r['rps']:>8}{r['p50_ms']:>9}{r['p99_ms']:>9}{r['cold_ms']:>9}"
               f"{r['errors']:>8}{r['server_cpu_ms_per_request']!s:>19}"
               f"{r['client_cpu_ms_per_request']!s:>19}{r['load_average']:>10}")
 

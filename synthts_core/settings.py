@@ -136,6 +136,8 @@ class Settings(BaseSettings):
                                         "more get a 429 with Retry-After.")
     generate_batching: bool = Field(True, description="Run concurrent generation requests for "
                                     "one model version as one forward pass.")
+    inference_threads: int | None = Field(None, ge=1, description="Torch threads each "
+                                          "generation forward pass uses (default: every core).")
     strict_plugins: bool = Field(False, description="Re-raise plugin import errors.")
     disable_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Entry-point names "
                                        "not to load (comma-separated).")

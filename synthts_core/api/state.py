@@ -13,15 +13,16 @@ from synthts_core.runtime import Runtime
 UPLOAD_RETRY_AFTER_S = 5
 
 
-def _limit_torch_threads() -> None:
-    """Forward passes get half the cores; the other half serves HTTP and encodes answers.
-    Measured on 2 cores under load: a 100 x 1024 pass took 13 ms on one thread and 40-90 ms
-    on two, which fought the event loop for the CPU. Rechecked with lean clients (8 at once,
-    .npy, load ~2): one thread 172/149 req/s, 5.7/6.4 ms server CPU per request; two threads
-    153/139 req/s, 6.3/6.9 ms."""
+def _set_torch_threads(threads: int | None) -> None:
+    """Forward passes use every core unless SYNTHTS_INFERENCE_THREADS says otherwise. A pass
+    is over 85 % matrix products, which torch spreads over its threads, and while one runs the
+    event loop mostly waits for it: with one thread the inference thread was the bottleneck
+    (busy 89 % of the time) and the second core sat nearly idle. Measured on 2 cores, 8
+    clients, .npy, interleaved runs: one thread 137-174 req/s, p99 62-76 ms; two threads
+    197-230 req/s, p99 43-55 ms, at the same server CPU per request."""
     import torch
 
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
+    torch.set_num_threads(threads or os.cpu_count() or 1)
 
 
 class UploadSlots:
@@ -77,9 +78,10 @@ class ApiState:
         pool churn. Recreated if the app is started again after a shutdown."""
         with self._models_lock:
             if self._inference is None:
-                self._inference = ThreadPoolExecutor(max_workers=1,
-                                                     thread_name_prefix="synthts-infer",
-                                                     initializer=_limit_torch_threads)
+                self._inference = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="synthts-infer",
+                    initializer=_set_torch_threads,
+                    initargs=(self.runtime.settings.inference_threads,))
             return self._inference
 
     @property

@@ -248,3 +248,22 @@ def test_json_array_edge_values_and_shapes():
         a = np.arange(np.prod(shape), dtype=np.float32).reshape(shape) - 3
         assert json.loads(json_array(a)) == a.tolist()
     assert json.loads(json_array(np.zeros((0, 1, 5), np.float32))) == []
+
+
+@pytest.mark.parametrize("threads", [None, 1, 3])
+def test_forward_passes_use_the_configured_torch_threads(tmp_path, threads):
+    """The inference thread runs torch with SYNTHTS_INFERENCE_THREADS threads, every core by
+    default (one thread left the second core idle while the inference thread was the
+    bottleneck). The count is process-wide in torch, so it is restored afterwards."""
+    import os
+
+    import torch
+
+    before = torch.get_num_threads()
+    app = create_app(api_settings(tmp_path / "threads", inference_threads=threads))
+    try:
+        got = app.state.api.inference.submit(torch.get_num_threads).result(timeout=30)
+    finally:
+        app.state.api.close()
+        torch.set_num_threads(before)
+    assert got == (threads or os.cpu_count())

@@ -4,8 +4,7 @@ interpolation, and plotly figures of both.
 The hot path is kept short: a loaded model comes from the bounded ``ModelCache`` without a
 thread hop when it is already there (loading happens in a worker thread), every forward pass
 runs on the app's single inference thread, and the answer is float32 ``.npy`` or JSON whose
-numbers have 9 significant digits, which parse back to exactly the float32 values (with
-SYNTHTS_GENERATE_BATCHING off, the path before batching: 7 digits through Python lists).
+numbers have 9 significant digits, which parse back to exactly the float32 values.
 """
 
 from __future__ import annotations
@@ -115,17 +114,10 @@ class GenerationController(Controller):
         headers = {"X-Synthts-Model": f"{ref.name}@{ref.version}", "X-Synthts-Units": units}
         if encoding.wants_binary(request, format):
             return encoding.npy_response(values, labels, model.label_names, headers)
-        if api.batcher is not None:
-            body_bytes = (generate_json(model, values, labels) if values.size <= INLINE_VALUES
-                          else await sync_to_thread(generate_json, model, values, labels))
-            return Response(body_bytes, media_type=encoding.JSON,  # type: ignore[arg-type]
-                            headers=headers)
-        as_lists = await sync_to_thread(compact, values)  # up to 10M floats: off the loop
-        body = GenerateRead(model=ref.name, version=str(ref.version), shape=list(values.shape),
-                            label_names=model.label_names,
-                            labels=labels.tolist() if labels is not None else None,
-                            values=as_lists)
-        return Response(body, headers=headers)
+        body_bytes = (generate_json(model, values, labels) if values.size <= INLINE_VALUES
+                      else await sync_to_thread(generate_json, model, values, labels))
+        return Response(body_bytes, media_type=encoding.JSON,  # type: ignore[arg-type]
+                        headers=headers)
 
     @post("/generate/figure", operation_id="generateFigure", status_code=200,
           security=WRITE_SECURITY, responses=problems(401, 404, 413, 415, 503),

@@ -20,6 +20,8 @@ from synthts_tui.widgets.param_form import ParamForm
 from synthts_tui.widgets.plot import SeriesPlot
 from textual.widgets import Button, DataTable, Select, SelectionList, TextArea
 
+from synthts_core.plugins import make_plugin_manager
+from synthts_core.services.training import default_select_metric
 from tests.tui.tui_helpers import CountingClient, wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -57,6 +59,11 @@ async def test_train_then_generate_interpolate_save_and_evaluate(
         await pilot.pause()
         train.query_one("#submit", Button).press()
         job = await wait_for(pilot, lambda: train.last_submitted, what="the job to be accepted")
+        # the metric left empty is the server's default, as for the CLI and the API: the one
+        # that gives the verdict (the form once sent "mmd" itself)
+        assert form.field("select_metric").read() is None
+        assert job["spec"]["select_metric"] == default_select_metric(
+            make_plugin_manager().registries)
 
         progress = train.query_one("#job-progress", JobProgress)
         await wait_for(pilot, lambda: train.watched_job and train.watched_job["terminal"],

@@ -35,8 +35,10 @@ from synthts_tui.widgets.plot import SeriesPlot
 
 JOB_SCHEMA = [  # bounds and defaults: the core's job form (the API and CLI use it too)
     *form_json("num_trials", "epochs"),
-    {"name": "select_metric", "kind": "str", "default": "mmd",
-     "help": "metric that picks the best trial"},
+    # empty: left to the server, which picks the installed metric that gives the verdict (the
+    # CLI and API default); the job as created names it
+    {"name": "select_metric", "kind": "str", "default": None, "nullable": True,
+     "help": "metric that picks the best trial (empty: the one that gives the verdict)"},
     *form_json("seed"),
 ]
 
@@ -163,7 +165,8 @@ class TrainScreen(BaseScreen):
         if errors:
             raise FormInvalid(errors)
         spec: dict[str, Any] = {"dataset": dataset, "architectures": archs,
-                                "search_space": space, **values}
+                                "search_space": space,
+                                **{k: v for k, v in values.items() if v is not None}}
         labels = list(self.query_one("#train-labels", SelectionList).selected)
         if labels:
             spec["labels"] = labels
@@ -281,19 +284,22 @@ class TrainScreen(BaseScreen):
     def show_job(self, job: dict[str, Any]) -> None:
         self.watched_job = job
         self.query_one("#job-progress", JobProgress).job = job
-        metric = (job.get("spec") or {}).get("select_metric", "mmd")
+        metric = (job.get("spec") or {}).get("select_metric") or ""
         curves: dict[str, tuple[list[float], list[float]]] = {}
+        shown = set()
         for trial in job.get("trials") or []:
             history = trial.get("history") or []
             key = metric if any(metric in h for h in history) else next(
                 (k for h in history for k in h if k != "epoch"), None)
             if key:
+                shown.add(key)
                 points = [(h.get("epoch", i + 1), h[key]) for i, h in enumerate(history)
                           if key in h]
                 curves[f"{str(trial['trial_id'])[:8]} {key}"] = (
                     [float(e) for e, _ in points], [float(v) for _, v in points])
         self.query_one("#metrics-plot", SeriesPlot).show_history(
-            curves, title=f"{metric} per epoch" if curves else "no metrics yet")
+            curves, title=f"{', '.join(sorted(shown))} per epoch" if curves
+            else "no metrics yet")
         self.query_one("#cancel", Button).disabled = bool(job.get("terminal"))
 
     @on(DataTable.RowSelected, "#jobs-table")

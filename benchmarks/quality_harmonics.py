@@ -25,11 +25,12 @@ import time
 
 import numpy as np
 
-# The main job's configuration (synthts_core.services.main_job.DEMO_CONFIG mirrors it).
+# The main job's configuration: the gan plugin's MAIN_JOB_SPACE, with one of its lr and
+# ema_decay choices.
 BEST = {"architecture": "cwgan_gp", "backbone": "mlp", "noise_inputs": True,
         "conditioning": "projection", "moment_weight": 10.0, "lr": 5e-4, "beta2": 0.9,
         "n_critic": 2, "ema_decay": 0.99, "lr_schedule": "cosine", "batch_size": 64,
-        "augment": False}
+        "augment": False, "mean_correction": True}
 PROBE_EPOCHS = 5
 SEED_CGAN = {"architecture": "cgan", "backbone": "mlp", "lr": 2e-4, "batch_size": 128,
              "augment": False}

@@ -30,6 +30,11 @@ EMA_HELP = ("Sample from an exponential moving average of the generator's weight
             "decay per generator update (0 = off; 0.99-0.999 typical).")
 MOMENT_HELP = ("Weight of the class-conditional moment loss (TimeGAN's, per class): generated "
                "series should match the real per-point mean and std of their class (0 = off).")
+MEAN_HELP = ("Mean correction: every sample gets its class's per-point gap between the real "
+             "mean and the generator's own mean (measured on a fixed draw after training) "
+             "added. A GAN leaves each class's mean off by a little, and a strong detector "
+             "sees that (harmonics: 1.5-2.5 standard errors, detector 0.60-0.72 per class; "
+             "corrected: 0.47-0.61).")
 CONDITIONING_HELP = ("How the critic sees the label: 'concat' = as extra input (the seed's), "
                      "'projection' = inner product of a class embedding with the critic's "
                      "features (Miyato & Koyama 2018).")
@@ -58,6 +63,7 @@ def _common(lr: float = 2e-4) -> tuple:
         choice_param("conditioning", "concat", ("concat", "projection"), help=CONDITIONING_HELP),
         bool_param("spectral_norm", False, help="Spectral normalisation of every critic layer."),
         float_param("moment_weight", 0.0, 0.0, 100.0, help=MOMENT_HELP),
+        bool_param("mean_correction", False, help=MEAN_HELP),
         choice_param("lr_schedule", "constant", ("constant", "cosine"),
                      help="Learning-rate schedule: cosine decays both rates to lr/20 over the "
                           "job's epochs, so the generator settles instead of jittering."),
@@ -84,6 +90,7 @@ MAIN_JOB_SPACE: dict[str, Any] = {
     "noise_inputs": True, "conditioning": "projection", "moment_weight": 10.0,
     "lr_schedule": "cosine", "batch_size": 64, "n_critic": 2, "beta2": 0.9,
     "lr": [0.0003, 0.0005], "ema_decay": [0.99, 0.995], "backbone": "mlp",
+    "mean_correction": True,
 }
 MAIN_JOB_SPACE_GPU: dict[str, Any] = {"backbone": ["mlp", "conv"], "conv_width": 32}
 

@@ -1,8 +1,10 @@
 """Weights and training state as safetensors bytes: flat named tensors, nothing pickled.
 
-Keys: ``generator.<param>``, ``critic.<param>``; with the training state also
-``opt_g.<i>.<moment>``, ``opt_d.<i>.<moment>`` (Adam's step and moments per parameter index)
-and ``rng`` (the torch.Generator state as uint8). The epoch count rides in the metadata.
+Keys: ``generator.<param>``, ``critic.<param>``, and ``mean_gap`` when the mean correction is
+on; with the training state also ``opt_g.<i>.<moment>``, ``opt_d.<i>.<moment>`` (Adam's step and
+moments per parameter index), ``rng`` (the torch.Generator state as uint8) and
+``real_class_mean``. The epoch count (and the epoch the gap was measured at) rides in the
+metadata.
 """
 
 from __future__ import annotations
@@ -45,12 +47,35 @@ def save_state(trainer: GanTrainer, *, with_training_state: bool) -> bytes:
         tensors.update(_module_tensors("generator_ema", trainer.gen_ema))
     meta = {"format": FORMAT, "architecture": trainer.config.architecture,
             "backbone": trainer.config.backbone}
+    if trainer.mean_gap is not None:
+        tensors["mean_gap"] = trainer.mean_gap.detach().cpu().contiguous().clone()
+        meta["gap_epoch"] = str(trainer._gap_epoch)
     if with_training_state:
         tensors.update(_optim_tensors("opt_g", trainer.opt_g))
         tensors.update(_optim_tensors("opt_d", trainer.opt_d))
         tensors["rng"] = trainer.rng.get_state().clone()
         meta["epochs_done"] = str(trainer.epochs_done)
+        if trainer.real_class_mean is not None:
+            tensors["real_class_mean"] = trainer.real_class_mean.detach().cpu().contiguous()
     return st_save(tensors, metadata=meta)
+
+
+def _load_mean_correction(trainer: GanTrainer, tensors: dict[str, torch.Tensor],
+                          meta: dict[str, str], with_training_state: bool) -> None:
+    if not trainer.config.mean_correction:
+        return
+    dev = trainer.device
+    if with_training_state and "real_class_mean" in tensors:
+        trainer.real_class_mean = tensors["real_class_mean"].to(dev)
+    if "mean_gap" in tensors:
+        trainer.mean_gap = tensors["mean_gap"].to(dev)
+        # weights only: the gap belongs to these weights as they are now
+        trainer._gap_epoch = (int(meta.get("gap_epoch", "-1")) if with_training_state
+                              else trainer.epochs_done)
+    elif not with_training_state or trainer.real_class_mean is None:
+        raise BadInputError("weights", "the model has mean_correction on, but these weights "
+                            "carry no mean_gap (saved by a model without it?)",
+                            allowed="weights of a model with this config")
 
 
 def _load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
@@ -108,6 +133,7 @@ def load_state(trainer: GanTrainer, data: bytes, *, with_training_state: bool) -
         ema_prefix = "generator_ema" if with_training_state else "generator"
         _load_module(ema_prefix, trainer.gen_ema, tensors)
     if not with_training_state:
+        _load_mean_correction(trainer, tensors, _metadata(data), False)
         return
     if "rng" not in tensors:
         raise BadInputError("checkpoint", "these bytes hold weights only, not a training "
@@ -116,6 +142,7 @@ def load_state(trainer: GanTrainer, data: bytes, *, with_training_state: bool) -
     _load_optim("opt_d", trainer.opt_d, tensors)
     trainer.rng.set_state(tensors["rng"])
     trainer.epochs_done = int(_metadata(data).get("epochs_done", "0"))
+    _load_mean_correction(trainer, tensors, _metadata(data), True)
 
 
 def _metadata(data: bytes) -> dict[str, str]:

@@ -30,6 +30,8 @@ from synthts_gan.steps import LOSS_NAMES, StepContext, cgan_block, wgan_gp_block
 
 FAMILIES = {"wgan_gp": "wgan", "cwgan_gp": "wgan", "cgan": "cgan"}
 WARMUP_BLOCKS = 3  # eager steps on a side stream before a CUDA graph capture
+CORRECTION_VALUES = 2**18  # values per class the generator's class mean is measured on
+CORRECTION_SERIES = (64, 256)  # ... as series per class, at least / at most
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class GanConfig:
     spectral_norm: bool = False
     ema_decay: float = 0.0  # 0 = sample from the live generator
     moment_weight: float = 0.0  # class-conditional moment loss in the generator's objective
+    mean_correction: bool = False  # sample + (real class mean - generator's class mean)
     lr_schedule: str = "constant"  # constant | cosine (to lr/20 over total_epochs)
     total_epochs: int = 0  # the length of the run the schedule spans (0 = constant)
     length: int = 1024
@@ -132,6 +135,11 @@ class GanTrainer:
         self._values: torch.Tensor | None = None
         self._labels: torch.Tensor | None = None
         self._graph: _GraphedBlock | None = None
+        # mean correction: the real per-class mean (k, c, L) of the training set, and the gap
+        # between it and the sampler's own class mean, measured after ``_gap_epoch`` epochs
+        self.real_class_mean: torch.Tensor | None = None
+        self.mean_gap: torch.Tensor | None = None
+        self._gap_epoch = -1
 
     @property
     def latent_dim(self) -> int:
@@ -163,6 +171,8 @@ class GanTrainer:
             self._labels = torch.as_tensor(np.asarray(lab, np.int64)).to(self.device)
         self._data_key = key
         self._set_moments()
+        if self.config.mean_correction:
+            self.real_class_mean = self._class_means(self._values, self._labels)
 
     def _set_moments(self) -> None:
         """Per-class, per-point mean and std of the training set for the moment loss."""
@@ -184,6 +194,56 @@ class GanTrainer:
         floor = 1e-3 * float(self._values.abs().max().clamp(min=1e-6))
         self.ctx.class_mean = torch.stack(means)
         self.ctx.class_std = torch.stack(stds).clamp(min=floor)
+
+    def _class_means(self, values: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """Per-class, per-point mean (k, c, L); NaN for a class without series."""
+        k = self.n_classes if self.conditional else 1
+        if labels is None or k == 1:
+            return values.float().mean(0, keepdim=True)
+        sums = torch.zeros((k, *values.shape[1:]), device=values.device).index_add_(
+            0, labels, values.float())
+        counts = torch.bincount(labels, minlength=k).to(sums.dtype)[:, None, None]
+        return sums / counts  # 0 / 0: NaN, no real mean to match
+
+    @torch.no_grad()
+    def refresh_mean_gap(self) -> torch.Tensor | None:
+        """The mean correction's gap (k, c, L): the real class mean minus the sampler's class
+        mean, measured on a fixed draw of latents per class with any per-point noise at 0 (own
+        generator: no trace on the training or sampling RNG, and the same weights always give
+        the same gap). Measured
+        again only after the generator has trained further; a model loaded without its data
+        keeps the gap it was saved with. None when the option is off."""
+        if not self.config.mean_correction:
+            return None
+        stale = self._gap_epoch != self.epochs_done or self.mean_gap is None
+        if self.real_class_mean is None or not stale:
+            return self.mean_gap
+        k = self.real_class_mean.shape[0]
+        low, high = CORRECTION_SERIES
+        per_class = int(min(high, max(low, CORRECTION_VALUES // (self.config.n_channels
+                                                                   * self.config.length))))
+        labels = torch.arange(k).repeat_interleave(per_class) if self.conditional else None
+        z = torch.randn(k * per_class, self.latent_dim,
+                        generator=torch.Generator().manual_seed(self.config.seed + 2))
+        net = self.sampler
+        net.eval()
+        sums = torch.zeros_like(self.real_class_mean)
+        for s in range(0, len(z), 4096):
+            y = None if labels is None else labels[s:s + 4096].to(self.device)
+            zs = z[s:s + 4096].to(self.device)
+            if self.config.noise_inputs:  # the per-point noise at its mean, 0: its share of
+                # the output's mean is 0, and leaving it out takes most of the variance out of
+                # the estimate (on the harmonics, the noise is 6x the latent's spread)
+                set_noise_eps(net, torch.zeros((len(zs), *sums.shape[1:]), device=self.device))
+            out = net(zs, y).float()
+            sums.index_add_(0, y if y is not None else torch.zeros(
+                len(out), dtype=torch.long, device=self.device), out)
+        set_noise_eps(net, None)
+        net.train()
+        gap = self.real_class_mean - sums / per_class
+        self.mean_gap = torch.nan_to_num(gap, nan=0.0)  # a class without real series: as is
+        self._gap_epoch = self.epochs_done
+        return self.mean_gap
 
     def train_epoch(self, values: np.ndarray, labels: np.ndarray | None = None
                     ) -> dict[str, float]:
@@ -284,6 +344,7 @@ class GanTrainer:
             raise BadInputError("labels" if labels is not None else "label_weights",
                                 f"{self.config.architecture} is unconditional: give no labels",
                                 allowed="no labels")
+        gap = self.refresh_mean_gap()
         net = self.sampler
         net.eval()
         noise_rng = torch.Generator(device=self.device)
@@ -296,7 +357,12 @@ class GanTrainer:
             w = None if w_t is None else w_t[part].to(self.device)
             if noise_t is not None:
                 set_noise_eps(net, noise_t[part].to(self.device))
-            out.append(net(zt[part].to(self.device), y, w).float().cpu())
+            x = net(zt[part].to(self.device), y, w).float()
+            if gap is not None:
+                shift = (gap[0] if not self.conditional else gap[y] if y is not None
+                         else (w @ gap.flatten(1)).view(-1, *gap.shape[1:]))
+                x = (x + shift).clamp(-1.0, 1.0)
+            out.append(x.cpu())
         set_noise_rng(net, None)
         set_noise_eps(net, None)
         net.train()
@@ -332,7 +398,9 @@ class GanTrainer:
 
     # ------------------------------------------------------------------ persistence
     def weights(self) -> bytes:
-        """Generator and critic weights as safetensors bytes (what a model version holds)."""
+        """Generator and critic weights as safetensors bytes (what a model version holds),
+        with the mean correction's gap when it is on."""
+        self.refresh_mean_gap()
         return save_state(self, with_training_state=False)
 
     def load_weights(self, data: bytes) -> None:

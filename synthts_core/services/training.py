@@ -6,8 +6,10 @@ job is reproducible and its trial list is known (and shown) before Ray starts:
 
 * ``architectures`` are dealt round-robin, so every named architecture gets trials;
 * a search-space value given as a list is a random choice among its items (``tune.choice``
-  semantics); ``{"low": a, "high": b}`` samples uniformly, log-uniformly when the parameter is
-  declared ``log``; a plain value is fixed; parameters not named keep their defaults;
+  semantics), except that an architecture's trials do not repeat a combination while an
+  untried one is left (4 trials over two 2-item lists try all 4); ``{"low": a, "high": b}``
+  samples uniformly, log-uniformly when the parameter is declared ``log``; a plain value is
+  fixed; parameters not named keep their defaults;
 * a key applies to every chosen architecture that declares it.
 
 The drawn configurations go to Tune as one ``grid_search``, so ``num_trials`` is exactly the
@@ -156,13 +158,23 @@ def draw_trials(rt: Runtime, spec: JobSpec) -> list[TrialState]:
     """The job's trials, drawn from ``spec.seed`` (see the module docstring for the rules)."""
     rng = np.random.default_rng(spec.seed)
     trials = []
+    tried: dict[str, set[str]] = {}
     for index in range(spec.num_trials):
         arch_name = spec.architectures[index % len(spec.architectures)]
         space = rt.registries.architectures.get(arch_name).space
-        params = space.defaults()
-        for key, value in spec.search_space.items():
-            if key in space.names:
+        searched = {k: v for k, v in spec.search_space.items() if k in space.names}
+        combinations = math.prod(len(v) if isinstance(v, list) else
+                                 math.inf if isinstance(v, dict) else 1
+                                 for v in searched.values())
+        seen = tried.setdefault(arch_name, set())
+        for _ in range(64):  # redraw a repeat while an untried combination is left
+            params = space.defaults()
+            for key, value in searched.items():
                 params[key] = _draw(space[key], value, rng)
+            key = repr(sorted(params.items()))
+            if key not in seen or len(seen) >= combinations:
+                break
+        seen.add(key)
         trials.append(TrialState(trial_id=f"t{index:02d}", architecture=arch_name,
                                  config=space.validate(params), epochs=spec.epochs))
     return trials

@@ -26,7 +26,8 @@ class TestConvBackbone(GanArchitectureConformance):
 
 class TestQualityOptions(GanArchitectureConformance):
     """The searchable quality options (noise inputs, projection critic, spectral norm, EMA
-    sampling, class-conditional moment loss, cosine schedule) keep every contract: seeding,
+    sampling, class-conditional moment loss, cosine schedule, mean correction) keep every
+    contract: seeding,
     weights round trip, label mixing, output range."""
 
     @pytest.fixture(params=sorted(ARCHS))
@@ -35,7 +36,7 @@ class TestQualityOptions(GanArchitectureConformance):
 
     overrides = {"noise_inputs": True, "conditioning": "projection", "spectral_norm": True,
                  "ema_decay": 0.9, "moment_weight": 1.0, "lr_schedule": "cosine",
-                 "lr_d_ratio": 2.0, "total_epochs": 3}
+                 "lr_d_ratio": 2.0, "total_epochs": 3, "mean_correction": True}
 
 
 class TestQualityOptionsConv(TestQualityOptions):

@@ -51,7 +51,7 @@ def _data(n=32, c=3, length=32):
 
 QUALITY = {"noise_inputs": True, "conditioning": "projection", "ema_decay": 0.9,
            "moment_weight": 1.0, "lr_schedule": "cosine", "total_epochs": 4,
-           "spectral_norm": True, "lr_d_ratio": 2.0}
+           "spectral_norm": True, "lr_d_ratio": 2.0, "mean_correction": True}
 
 
 @pytest.mark.parametrize("options", [{}, QUALITY], ids=["plain", "quality-options"])
@@ -212,3 +212,62 @@ def test_weights_saved_before_the_critic_head_was_named_still_load() -> None:
     fresh.load_weights(save(old))
     np.testing.assert_array_equal(fresh.generate(2, labels=[0, 1], seed=1),
                                   trainer.generate(2, labels=[0, 1], seed=1))
+
+
+def _offset_classes(n=64, length=32):
+    """Two classes with their own shape and level (c=1), in [-1, 1]."""
+    rng = np.random.default_rng(4)
+    labels = np.arange(n) % 2
+    t = np.arange(length) / length
+    shape = np.where(labels[:, None] == 0, 0.5, -0.3 + 0.4 * np.sin(2 * np.pi * t))
+    return (shape[:, None, :] + rng.normal(0, 0.05, (n, 1, length))).astype(np.float32), labels
+
+
+@pytest.mark.parametrize("noise_inputs", [False, True])
+def test_mean_correction_matches_each_class_mean(noise_inputs: bool) -> None:
+    """After one epoch the generator's class means are far off; with the correction, fresh
+    samples (another draw than the one the gap was measured on) match each real class mean
+    to within their own sampling noise."""
+    values, labels = _offset_classes()
+    errors = {}
+    for on in (False, True):
+        trainer = GanTrainer(GanConfig(architecture="cwgan_gp", latent_dim=8, batch_size=8,
+                                       n_critic=1, length=32, n_channels=1, n_classes=2,
+                                       noise_inputs=noise_inputs, mean_correction=on, seed=0))
+        trainer.train_epoch(values, labels)
+        asked = np.repeat([0, 1], 300)
+        out = trainer.generate(len(asked), labels=asked, seed=11)
+        assert np.abs(out).max() <= 1.0
+        errors[on] = max(float(np.abs(out[asked == k].mean(0) - values[labels == k].mean(0))
+                               .max()) for k in (0, 1))
+    assert errors[False] > 0.2
+    assert errors[True] < 0.2 * errors[False]
+
+
+def test_mean_correction_leaves_training_and_sampling_rng_alone() -> None:
+    """Measuring the gap draws from its own generators: the same run with the option on
+    trains exactly the same weights, and a seeded request gives the same latents."""
+    values, labels = _offset_classes()
+    live = {}
+    for on in (False, True):
+        trainer = GanTrainer(GanConfig(architecture="cwgan_gp", latent_dim=8, batch_size=8,
+                                       n_critic=1, length=32, n_channels=1, n_classes=2,
+                                       noise_inputs=True, mean_correction=on, seed=2))
+        for _ in range(2):
+            trainer.train_epoch(values, labels)
+            trainer.generate(4, labels=[0, 1, 0, 1], seed=1)  # measures the gap when on
+        live[on] = trainer.gen.state_dict()
+        assert trainer._gap_epoch == (2 if on else -1)
+    for key, value in live[False].items():
+        torch.testing.assert_close(live[True][key], value, rtol=0, atol=0)
+
+
+def test_weights_without_the_gap_are_refused_by_a_corrected_model() -> None:
+    values, labels = _offset_classes()
+    cfg = GanConfig(architecture="cwgan_gp", latent_dim=8, batch_size=8, n_critic=1,
+                    length=32, n_channels=1, n_classes=2, seed=0)
+    plain = GanTrainer(cfg)
+    plain.train_epoch(values, labels)
+    corrected = GanTrainer(GanConfig(**{**cfg.__dict__, "mean_correction": True}))
+    with pytest.raises(Exception, match="mean_gap"):
+        corrected.load_weights(plain.weights())

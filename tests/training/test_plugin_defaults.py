@@ -97,7 +97,8 @@ def test_the_builtin_defaults_are_the_ones_the_plugins_declare(rt: Runtime) -> N
     assert arch.name == "cwgan_gp"
     cpu = {"noise_inputs": True, "conditioning": "projection", "moment_weight": 10.0,
            "lr_schedule": "cosine", "batch_size": 64, "n_critic": 2, "beta2": 0.9,
-           "lr": [0.0003, 0.0005], "ema_decay": [0.99, 0.995], "backbone": "mlp"}
+           "lr": [0.0003, 0.0005], "ema_decay": [0.99, 0.995], "backbone": "mlp",
+           "mean_correction": True}
     assert main_job.demo_search_space(arch, "cpu") == cpu
     assert main_job.demo_search_space(arch, "cuda:0") == {
         **cpu, "backbone": ["mlp", "conv"], "conv_width": 32}

@@ -76,6 +76,13 @@ def test_interpolation_and_figures(client, model):
     latent = client.post(f"{base}/interpolate", json={"steps": 4, "seed": 3,
                                                       "start_label": labels[2]}).json()
     assert len(latent["values"]) == 4 and latent["label_weights"] is None
+    # the numbers parse back to exactly the float32 values the model gives (they were rounded
+    # to 7 digits once, which is not exact)
+    loaded = client.app.state.api.models.get("harm-gan", model["version"])
+    expected = client.app.state.api.runtime.services.models.walk(
+        loaded, steps=4, seed=3, start_label=labels[2])().values
+    np.testing.assert_array_equal(np.asarray(latent["values"], np.float32),
+                                  np.asarray(expected, np.float32))
     assert_problem(client.post(f"{base}/interpolate", json={"end_label": labels[1]}), 422,
                    "start_label")
     assert_problem(client.post(f"{base}/interpolate", json={"start": [0.1, 0.2]}), 422, "start")

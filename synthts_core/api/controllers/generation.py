@@ -52,16 +52,6 @@ async def loaded_model(api: ApiState, name: str, version: str) -> Any:
     return await sync_to_thread(cache.get, name, version)
 
 
-def compact(values: np.ndarray) -> list[Any]:
-    """Values rounded to 7 significant digits so JSON carries float32's precision, not the
-    17 digits of a widened double."""
-    a = np.asarray(values, dtype=np.float64)
-    nonzero = a != 0
-    magnitude = np.floor(np.log10(np.abs(a, where=nonzero, out=np.ones_like(a))))
-    scale = 10.0 ** np.clip(6 - magnitude, -300, 300)
-    return (np.round(a * scale) / scale).tolist()
-
-
 async def _generate(api: ApiState, name: str, version: str,
                     data: GenerateCreate) -> tuple[Any, np.ndarray, np.ndarray | None]:
     """Checked and planned here; run batched with other requests for the same version (or
@@ -79,15 +69,21 @@ async def _generate(api: ApiState, name: str, version: str,
     return model, values, labels
 
 
+def with_values(document: Any, values: np.ndarray) -> bytes:
+    """``document`` (a struct whose last field, ``values``, is left empty) as JSON, with
+    ``values`` written by ``encoding.json_array``: exact float32, no Python float per value."""
+    head = msgspec.json.encode(document)
+    cut = head.rindex(b'"values":[]') + len(b'"values":')  # the last field
+    return encoding.json_array(values, head[:cut], head[cut + 2:])
+
+
 def generate_json(model: Any, values: np.ndarray, labels: np.ndarray | None) -> bytes:
-    """The ``GenerateRead`` document with ``values`` written by ``encoding.json_array``."""
+    """The ``GenerateRead`` document."""
     ref = model.ref
-    head = msgspec.json.encode(GenerateRead(
+    return with_values(GenerateRead(
         model=ref.name, version=str(ref.version), shape=list(values.shape),
         label_names=model.label_names, labels=labels.tolist() if labels is not None else None,
-        values=[]))
-    cut = head.rindex(b'"values":[]') + len(b'"values":')  # the only list left empty
-    return encoding.json_array(values, head[:cut], head[cut + 2:])
+        values=[]), values)
 
 
 class GenerationController(Controller):
@@ -144,16 +140,18 @@ class GenerationController(Controller):
           security=WRITE_SECURITY, responses=problems(401, 404, 413, 415, 503))
     async def interpolate(self, api: ApiState, models: ModelService, data: InterpolateCreate,
                           name: str = ModelName, version: str = VersionParam
-                          ) -> InterpolationRead:
+                          ) -> Response[InterpolationRead]:
         """Series along a path in latent space: between two labels (``start_label`` ->
         ``end_label``) at one latent point, or between two latent points (vectors or seeds)."""
         model, walk = await _interpolate(api, models, name, version, data)
         weights = walk.label_weights
-        return InterpolationRead(
+        document = InterpolationRead(
             model=model.ref.name, version=str(model.ref.version), steps=data.steps,
             description=walk.description, fractions=np.asarray(walk.fractions).tolist(),
             label_weights=None if weights is None else np.asarray(weights).tolist(),
-            values=await sync_to_thread(compact, walk.values))
+            values=[])
+        body = await sync_to_thread(with_values, document, np.asarray(walk.values))
+        return Response(body, media_type=encoding.JSON)  # type: ignore[arg-type]
 
     @post("/interpolate/figure", operation_id="interpolationFigure", status_code=200,
           security=WRITE_SECURITY, responses=problems(401, 404, 413, 415, 503),

@@ -175,8 +175,8 @@ def test_the_single_request_path_stays_available(tmp_path):
     app = create_app(api_settings(tmp_path / "single", generate_batching=False))
     runtime = app.state.api.runtime
     with TestClient(app) as c:
-        assert c.post(f"{API}/datasets", json={"name": "s", **SMALL_HARMONICS}).status_code \
-            == 201
+        created = c.post(f"{API}/datasets", json={"name": "s", **SMALL_HARMONICS})
+        assert created.status_code == 201, created.text
         ref = register_untrained(runtime, "s-gan", runtime.storage.get_dataset_meta("s"),
                                  latent_dim=8)
         r = c.post(f"{API}/models/s-gan/versions/{ref.version}/generate", json={"n": 2,

@@ -210,9 +210,9 @@ class GanTrainer:
         """The mean correction's gap (k, c, L): the real class mean minus the sampler's class
         mean, measured on a fixed draw of latents per class with any per-point noise at 0 (own
         generator: no trace on the training or sampling RNG, and the same weights always give
-        the same gap). Measured
-        again only after the generator has trained further; a model loaded without its data
-        keeps the gap it was saved with. None when the option is off."""
+        the same gap). Measured again only after the generator has trained further; a model
+        loaded without its data keeps the gap it was saved with. None when the option is
+        off."""
         if not self.config.mean_correction:
             return None
         stale = self._gap_epoch != self.epochs_done or self.mean_gap is None

@@ -127,13 +127,14 @@ def load_state(trainer: GanTrainer, data: bytes, *, with_training_state: bool) -
     from safetensors.torch import load as st_load
 
     tensors = _migrate(st_load(data))
+    meta = _metadata(data)
     _load_module("generator", trainer.gen, tensors)
     _load_module("critic", trainer.critic, tensors)
     if trainer.gen_ema is not None:
         ema_prefix = "generator_ema" if with_training_state else "generator"
         _load_module(ema_prefix, trainer.gen_ema, tensors)
     if not with_training_state:
-        _load_mean_correction(trainer, tensors, _metadata(data), False)
+        _load_mean_correction(trainer, tensors, meta, False)
         return
     if "rng" not in tensors:
         raise BadInputError("checkpoint", "these bytes hold weights only, not a training "
@@ -141,8 +142,8 @@ def load_state(trainer: GanTrainer, data: bytes, *, with_training_state: bool) -
     _load_optim("opt_g", trainer.opt_g, tensors)
     _load_optim("opt_d", trainer.opt_d, tensors)
     trainer.rng.set_state(tensors["rng"])
-    trainer.epochs_done = int(_metadata(data).get("epochs_done", "0"))
-    _load_mean_correction(trainer, tensors, _metadata(data), True)
+    trainer.epochs_done = int(meta.get("epochs_done", "0"))
+    _load_mean_correction(trainer, tensors, meta, True)
 
 
 def _metadata(data: bytes) -> dict[str, str]:

@@ -236,8 +236,10 @@ class GanTrainer:
                 # the estimate (on the harmonics, the noise is 6x the latent's spread)
                 set_noise_eps(net, torch.zeros((len(zs), *sums.shape[1:]), device=self.device))
             out = net(zs, y).float()
-            sums.index_add_(0, y if y is not None else torch.zeros(
-                len(out), dtype=torch.long, device=self.device), out)
+            if y is None:
+                sums[0] += out.sum(0)
+            else:
+                sums.index_add_(0, y, out)
         set_noise_eps(net, None)
         net.train()
         gap = self.real_class_mean - sums / per_class
@@ -359,9 +361,7 @@ class GanTrainer:
                 set_noise_eps(net, noise_t[part].to(self.device))
             x = net(zt[part].to(self.device), y, w).float()
             if gap is not None:
-                shift = (gap[0] if not self.conditional else gap[y] if y is not None
-                         else (w @ gap.flatten(1)).view(-1, *gap.shape[1:]))
-                x = (x + shift).clamp(-1.0, 1.0)
+                x = (x + _gap_of(gap, y, w)).clamp(-1.0, 1.0)
             out.append(x.cpu())
         set_noise_rng(net, None)
         set_noise_eps(net, None)
@@ -414,6 +414,17 @@ class GanTrainer:
     def load_checkpoint(self, data: bytes) -> None:
         load_state(self, data, with_training_state=True)
         self._graph = None  # optimiser state tensors moved: capture again
+
+
+def _gap_of(gap: torch.Tensor, labels: torch.Tensor | None,
+            weights: torch.Tensor | None) -> torch.Tensor:
+    """The mean correction for each series: its class's gap, the mix of the classes' gaps for
+    soft ``weights``, the one gap of an unconditional model."""
+    if labels is not None:
+        return gap[labels]
+    if weights is not None:
+        return (weights @ gap.flatten(1)).view(-1, *gap.shape[1:])
+    return gap[0]
 
 
 class _GraphedBlock:

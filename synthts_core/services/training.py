@@ -171,10 +171,10 @@ def draw_trials(rt: Runtime, spec: JobSpec) -> list[TrialState]:
             params = space.defaults()
             for key, value in searched.items():
                 params[key] = _draw(space[key], value, rng)
-            key = repr(sorted(params.items()))
-            if key not in seen or len(seen) >= combinations:
+            combination = repr(sorted(params.items()))
+            if combination not in seen or len(seen) >= combinations:
                 break
-        seen.add(key)
+        seen.add(combination)
         trials.append(TrialState(trial_id=f"t{index:02d}", architecture=arch_name,
                                  config=space.validate(params), epochs=spec.epochs))
     return trials

@@ -112,6 +112,26 @@ class Normalisation(msgspec.Struct):
     scale: list[float] = []
 
 
+class HoldoutSplit(msgspec.Struct, kw_only=True):
+    """Series kept out of training: real series a model never saw, which evaluations score
+    against (TSTR's test set, the memorisation guard's reference). Metadata only: every read
+    still returns every series. ``series`` are sorted indices into the dataset; ``how`` is
+    "file" (given as separate files at import: ``source`` names them) or "fraction" (a
+    stratified random ``fraction`` of each class, drawn with ``seed``)."""
+
+    series: list[int] = []
+    how: Literal["file", "fraction"] = "fraction"
+    fraction: float | None = None
+    seed: int | None = None
+    source: str = ""
+
+    def describe(self) -> str:
+        """How the held-out series were chosen, e.g. ``from GunPoint_TEST.ts``."""
+        if self.how == "file":
+            return f"from {self.source or 'separate files'}"
+        return f"a stratified random {self.fraction:g} of each class, seed {self.seed}"
+
+
 class DatasetMeta(msgspec.Struct, kw_only=True):
     name: str
     n_series: int
@@ -128,6 +148,12 @@ class DatasetMeta(msgspec.Struct, kw_only=True):
     tags: list[str] = []
     description: str = ""
     created_at: datetime = msgspec.field(default_factory=utcnow)
+    # series kept out of training (None: no split; records written before splits read as None)
+    holdout: HoldoutSplit | None = None
+
+    @property
+    def n_holdout(self) -> int:
+        return len(self.holdout.series) if self.holdout is not None else 0
 
     @property
     def n_values(self) -> int:
@@ -415,6 +441,9 @@ class Verdict(msgspec.Struct, kw_only=True):
     classes: list[ClassVerdict] = []
     pooled: ClassVerdict | None = None
     notes: list[str] = []
+    # checks beside the main metric that fail a class too (the memorisation guard), judged the
+    # same way; an inconclusive guard is shown with its reason but fails nothing
+    guards: list[Verdict] = []
 
 
 class EvaluationReport(msgspec.Struct, kw_only=True):
@@ -425,6 +454,9 @@ class EvaluationReport(msgspec.Struct, kw_only=True):
     metrics: list[MetricResult] = []
     created_at: datetime = msgspec.field(default_factory=utcnow)
     verdict: Verdict | None = None
+    # the real series the generator never saw that the evaluation scored against (held-out
+    # series or a fresh draw of a generated dataset's spec); "" when there were none
+    unseen: str = ""
 
 
 def to_builtins(obj: Any) -> Any:

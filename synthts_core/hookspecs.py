@@ -39,8 +39,15 @@ def register_dataset_presets(registry: PresetRegistry) -> None:
 
 
 @hookspec
+def register_model_architectures(registry: ArchitectureRegistry) -> None:
+    """Add generative model architectures of any family (GAN, diffusion, ...) as
+    ``ModelArchitecture`` objects with ``registry.add(arch)``."""
+
+
+@hookspec
 def register_gan_architectures(registry: ArchitectureRegistry) -> None:
-    """Add GAN families (``GanArchitecture``) with ``registry.add(arch)``."""
+    """The old name of ``register_model_architectures``, kept so plugins written against it
+    still load: it fills the same registry. New plugins implement the new name."""
 
 
 @hookspec

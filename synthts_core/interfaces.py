@@ -61,22 +61,34 @@ class DatasetPreset(Protocol):
 
 
 @runtime_checkable
-class GanModel(Protocol):
-    """One GAN as ``GanArchitecture.build`` returns it: the training service trains it epoch by
-    epoch and checkpoints it, the model service loads a registered version's weights into a
-    fresh build and samples it. Everything the core calls on a model is here; the conformance
-    suite (``synthts_core.testing.conformance.gan``) checks each promise.
+class GenerativeModel(Protocol):
+    """One generative model of any family as ``ModelArchitecture.build`` returns it: the
+    training service trains it epoch by epoch and checkpoints it, the model service loads a
+    registered version's weights into a fresh build and samples it. Everything the core calls
+    on a model is here; the conformance suite (``synthts_core.testing.conformance.model``)
+    checks each promise.
 
-    Arrays are NumPy: ``values`` float32 (n, n_channels, length) scaled to [-1, 1], labels int64
-    class indices in ``0..n_classes-1``. A bad argument (a label out of range, labels for an
-    unconditional model, a ``z`` of the wrong shape, bytes that do not fit) raises
+    Arrays are NumPy: ``values`` float32 (n, n_channels, length) in the scaling the architecture
+    declares (``scaling``; [-1, 1] for ``minmax``), labels int64 class indices in
+    ``0..n_classes-1``. A bad argument (a label out of range, labels for an unconditional model,
+    a ``z`` of the wrong shape, bytes that do not fit) raises
     ``synthts_core.errors.BadInputError`` naming the argument, never a bare ``ValueError``.
     Nothing is ever pickled: weights and checkpoints are safetensors bytes.
+
+    Optional attributes (read with ``getattr``; absent means the default in brackets):
+
+    - ``latent_kind: str`` ("latent"): what ``z`` is. ``"latent"``: a GAN's latent vector;
+      ``"initial_noise"``: a diffusion model's starting noise, (channels x length) flattened,
+      which a deterministic sampler maps to one series. Both are standard normal, so a latent
+      walk is a spherical interpolation between two draws either way.
+    - ``sample_cost: float`` (1.0): network passes per generated series against a GAN
+      generator's one (a diffusion model's sampling steps). A trial draws its per-epoch
+      quality curve less often for a costly sampler.
     """
 
     @property
     def latent_dim(self) -> int:
-        """Size of one latent vector: ``generate``'s ``z`` is (n, latent_dim)."""
+        """Size of one ``z``: ``generate``'s ``z`` is (n, latent_dim), standard normal."""
 
     @property
     def conditional(self) -> bool:
@@ -91,12 +103,13 @@ class GanModel(Protocol):
     def generate(self, n: int, labels: np.ndarray | None = None, z: np.ndarray | None = None,
                  seed: int | None = None, label_weights: np.ndarray | None = None
                  ) -> np.ndarray:
-        """``n`` series, float32 (n, n_channels, length) in [-1, 1]. ``z`` (n, latent_dim)
-        fixes the latents, otherwise ``seed`` draws them: the same model, ``seed`` (or ``z``)
-        and labels give the same series. Conditional: ``labels`` (n,) picks a class per
-        series, ``label_weights`` (n, n_classes) mixes class conditionings instead (a one-hot
-        row gives that class's series), neither draws classes from ``seed``. Unconditional:
-        labels or label_weights raise ``BadInputError``."""
+        """``n`` series, float32 (n, n_channels, length) in the declared scaling. ``z``
+        (n, latent_dim) fixes the latents, otherwise ``seed`` draws them: the same model,
+        ``seed`` (or ``z``) and labels give the same series, and another seed other series.
+        Conditional: ``labels`` (n,) picks a class per series, ``label_weights`` (n, n_classes)
+        mixes class conditionings instead (a one-hot row gives that class's series, a mixed row
+        something else), neither draws classes from ``seed``. Unconditional: labels or
+        label_weights raise ``BadInputError``."""
 
     def weights(self) -> bytes:
         """The sampling weights (safetensors): what a registered model version holds."""
@@ -114,8 +127,12 @@ class GanModel(Protocol):
         ``train_epoch`` and every ``generate`` match the model that wrote it."""
 
 
+GanModel = GenerativeModel
+"""The contract's old name (plugins written against it keep working)."""
+
+
 @runtime_checkable
-class BatchableGanModel(GanModel, Protocol):
+class BatchableModel(GenerativeModel, Protocol):
     """Optional: a model whose seeded draws can be made ahead, so the API serves several
     generate requests in one forward pass and each still gets the series it gets alone."""
 
@@ -124,25 +141,34 @@ class BatchableGanModel(GanModel, Protocol):
 
     def sampling_noise(self, n: int, seed: int | None = None) -> np.ndarray | None:
         """The per-point noise ``generate(n, labels=..., seed=seed)`` draws, to pass back as
-        ``generate(..., noise=...)``; None for a model that draws no noise of its own."""
+        ``generate(..., noise=...)``; None for a model that draws nothing after ``z``."""
 
     def generate(self, n: int, labels: np.ndarray | None = None, z: np.ndarray | None = None,
                  seed: int | None = None, label_weights: np.ndarray | None = None,
                  noise: np.ndarray | None = None) -> np.ndarray: ...
 
 
+BatchableGanModel = BatchableModel
+
+
 @runtime_checkable
-class GanArchitecture(Protocol):
-    """A GAN family. ``space`` is its hyper-parameter space; a ``config`` is a dict holding one
-    value per parameter plus ``length``, ``n_channels``, ``n_classes`` and ``seed`` (and keys
-    the architecture ignores, e.g. ``label_names``). ``device`` is one the core resolved
-    (``cpu``, ``cuda``, ...). Two builds of the same config start from the same weights.
+class ModelArchitecture(Protocol):
+    """A generative architecture of some family (GAN, diffusion, ...). ``space`` is its
+    hyper-parameter space; a ``config`` is a dict holding one value per parameter plus
+    ``length``, ``n_channels``, ``n_classes`` and ``seed`` (and keys the architecture ignores,
+    e.g. ``label_names``). ``device`` is one the core resolved (``cpu``, ``cuda``, ...). Two
+    builds of the same config start from the same weights.
 
-    Optional attributes, the architecture's own defaults (the core reads them with ``getattr``
-    and never names an architecture):
+    Optional attributes, the architecture's own declarations (the core reads them with
+    ``getattr`` and never names an architecture):
 
-    - ``in_default_search: bool`` (absent: False): trained when a job names no architectures.
-    - ``main_job_space: dict[str, Any] | None`` (absent: None): the search space the main job
+    - ``family: str`` ("gan"): the family it belongs to, shown beside its name.
+    - ``scaling: str`` ("minmax"): the data scaling it trains on and generates in: ``minmax``
+      maps each channel to [-1, 1], ``standard`` to zero mean and unit spread.
+    - ``conformance_params: dict`` ({}): small values of its parameters that make the
+      conformance suite's models train in seconds.
+    - ``in_default_search: bool`` (False): trained when a job names no architectures.
+    - ``main_job_space: dict[str, Any] | None`` (None): the search space the main job
       (``synthts demo``) uses for this architecture; the one architecture declaring it is the
       main job's architecture.
     - ``main_job_space_gpu: dict[str, Any] | None``: entries laid over ``main_job_space`` when
@@ -154,7 +180,10 @@ class GanArchitecture(Protocol):
     conditional: bool
     space: ParamSchema
 
-    def build(self, config: Mapping[str, Any], device: str = "cpu") -> GanModel: ...
+    def build(self, config: Mapping[str, Any], device: str = "cpu") -> GenerativeModel: ...
+
+
+GanArchitecture = ModelArchitecture
 
 
 @runtime_checkable
@@ -241,7 +270,12 @@ class Metric(Protocol):
     training epoch as the quality curve (the first such by name; it breaks ties between
     checkpoints); ``report_order: int`` puts the metric in the main job's evaluation and report,
     lowest first; ``per_class_by_default`` and ``needs_labels`` as the evaluation service reads
-    them.
+    them; ``uses_holdout: bool``: ``compute`` also takes ``holdout=`` (and, with
+    ``needs_labels``, ``holdout_labels=``), real series the generator never saw (a dataset's
+    held-out split or a fresh draw of a generated dataset's spec; None when there are none),
+    per class that class's; ``guard_threshold: float`` makes the metric a guard judged beside
+    the verdict's metric (a class fails when its value is on the bad side of the threshold
+    divided by the number of classes; the memorisation guard states its alpha here).
     """
 
     name: str

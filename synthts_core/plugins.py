@@ -153,7 +153,8 @@ class PluginManager(pluggy.PluginManager):
             dist, version = self.distributions.get(name, (None, None))
             hooks = sorted(h.name for h in self.get_hookcallers(plugin) or [])
             infos[name] = PluginInfo(name, dist, version, hooks, builtin=dist == "synthts")
-        for registry in regs.by_hook().values():
+        # one registry can take two hooks (an old hook name kept beside its new one)
+        for registry in {id(r): r for r in regs.by_hook().values()}.values():
             for entry in registry.entries():
                 if entry.plugin in infos:
                     infos[entry.plugin].registered.setdefault(registry.kind, []).append(entry.name)

@@ -2,7 +2,7 @@
 
 A hook receives a registry and calls ``registry.add(item)``, the one verb of every kind. Each
 registry is typed by what it holds (``registries.architectures.get(name)`` is a
-``GanArchitecture``); storage backends and trackers are added as ``StorageBackendInfo`` /
+``ModelArchitecture``); storage backends and trackers are added as ``StorageBackendInfo`` /
 ``TrackerInfo`` (a name and a factory). The plugin manager sets ``current_plugin`` around each
 plugin's call so a duplicate name can name both plugins.
 """
@@ -18,8 +18,8 @@ from synthts_core.errors import BadInputError, DuplicateNameError, NotFoundError
 if TYPE_CHECKING:  # the protocols are only type arguments here: loading plugins imports no NumPy
     from synthts_core.interfaces import (  # noqa: F401 (named in strings: Registry["Metric"])
         DatasetPreset,
-        GanArchitecture,
         Metric,
+        ModelArchitecture,
         SignalGenerator,
         StorageFactory,
         TrackerFactory,
@@ -104,9 +104,9 @@ class PresetRegistry(Registry["DatasetPreset"]):
         super().__init__("dataset preset", ("spec", "description"))
 
 
-class ArchitectureRegistry(Registry["GanArchitecture"]):
+class ArchitectureRegistry(Registry["ModelArchitecture"]):
     def __init__(self) -> None:
-        super().__init__("GAN architecture", ("space", "build", "conditional"))
+        super().__init__("model architecture", ("space", "build", "conditional"))
 
 
 class MetricRegistry(Registry["Metric"]):
@@ -168,7 +168,8 @@ class Registries:
         return {
             "register_signal_generators": self.signals,
             "register_dataset_presets": self.presets,
-            "register_gan_architectures": self.architectures,
+            "register_model_architectures": self.architectures,
+            "register_gan_architectures": self.architectures,  # the old name: still loads
             "register_storage_backends": self.storage,
             "register_trackers": self.trackers,
             "register_metrics": self.metrics,

@@ -92,6 +92,7 @@ def check_storable(dataset: Dataset) -> DatasetMeta:
         raise BadInputError("values", "contain NaN or infinite numbers", allowed="finite floats")
     meta = dataset.meta
     check_normalisation(meta)
+    check_holdout(meta, n)
     if (meta.n_series, meta.n_channels, meta.length) != (n, c, length):
         meta = msgspec.structs.replace(meta, n_series=n, n_channels=c, length=length)
     actual = checksum(dataset.values, dataset.labels, dataset.times)
@@ -99,6 +100,21 @@ def check_storable(dataset: Dataset) -> DatasetMeta:
         raise BadInputError("checksum", "does not match the values, labels and times",
                             allowed=f"{actual} or empty")
     return msgspec.structs.replace(meta, checksum=actual)
+
+
+def check_holdout(meta: DatasetMeta, n_series: int) -> None:
+    """Held-out series are sorted, distinct indices of stored series, and never all of them
+    (a model must have something to train on)."""
+    if meta.holdout is None:
+        return
+    series = meta.holdout.series
+    if any(isinstance(i, bool) or not isinstance(i, int) for i in series) or \
+            any(not 0 <= i < n_series for i in series) or series != sorted(set(series)):
+        raise BadInputError("holdout.series", f"got {len(series)} indices",
+                            allowed=f"sorted, distinct integers 0..{n_series - 1}")
+    if len(series) >= n_series:
+        raise BadInputError("holdout.series", f"holds out all {n_series} series",
+                            allowed="fewer than every series (some must train)")
 
 
 def check_normalisation(meta: DatasetMeta) -> None:
@@ -287,8 +303,14 @@ def read_selected(meta: DatasetMeta, streams: Mapping[str, Stream], fetch: Fetch
     else:
         counts = (np.bincount(ds.labels, minlength=len(meta.label_names)).tolist()
                   if ds.labels is not None else [])
+        holdout = meta.holdout
+        if holdout is not None:  # the held-out series' positions in this selection
+            rows = picked if picked is not None else np.arange(meta.n_series)
+            holdout = msgspec.structs.replace(holdout, series=np.flatnonzero(
+                np.isin(rows, holdout.series)).tolist())
         ds.meta = msgspec.structs.replace(meta, n_series=n, label_counts=counts,
-                                          checksum=checksum(ds.values, ds.labels, ds.times))
+                                          checksum=checksum(ds.values, ds.labels, ds.times),
+                                          holdout=holdout)
     if wanted_channels is not None:
         ds.values = np.ascontiguousarray(ds.values[:, wanted_channels])
         ds.meta = msgspec.structs.replace(ds.meta, n_channels=len(wanted_channels),

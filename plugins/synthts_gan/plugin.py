@@ -95,10 +95,19 @@ MAIN_JOB_SPACE: dict[str, Any] = {
 MAIN_JOB_SPACE_GPU: dict[str, Any] = {"backbone": ["mlp", "conv"], "conv_width": 32}
 
 
+# Small networks for the conformance suite: its models train in seconds
+CONFORMANCE_PARAMS: dict[str, Any] = {"latent_dim": 8, "batch_size": 8, "n_critic": 2,
+                                      "conv_width": 8, "conv_layers": 2, "embed_dim": 4}
+
+
 class GanArchitectureEntry:
-    """One registered architecture (a ``GanArchitecture``): its space and a ``build`` that
-    returns a ``GanTrainer`` (a ``GanModel``), plus the optional defaults the protocol
-    documents (``in_default_search``, ``main_job_space``, ``main_job_space_gpu``)."""
+    """One registered GAN architecture (a ``ModelArchitecture``): its space and a ``build``
+    that returns a ``GanTrainer`` (a ``GenerativeModel``), plus the family's declarations and
+    the optional defaults the protocol documents (``in_default_search``, ``main_job_space``,
+    ``main_job_space_gpu``)."""
+
+    family = "gan"
+    scaling = "minmax"  # the generator ends in tanh
 
     def __init__(self, name: str, description: str, conditional: bool,
                  space: ParamSchema, *, in_default_search: bool = False,
@@ -112,11 +121,15 @@ class GanArchitectureEntry:
         self.main_job_space = main_job_space
         self.main_job_space_gpu = main_job_space_gpu
 
+    @property
+    def conformance_params(self) -> dict[str, Any]:
+        return {k: v for k, v in CONFORMANCE_PARAMS.items() if k in self.space.names}
+
     def build(self, config: Mapping[str, Any], device: str = "cpu") -> GanTrainer:
         """``config``: one value per space parameter (missing ones take their default) plus
         ``length``, ``n_channels``, ``n_classes``, ``seed``; extra keys are ignored. ``device``
         as ``SYNTHTS_DEVICE`` takes it (``auto`` included)."""
-        from synthts_core.services.models import resolve_device
+        from synthts_core.devices import resolve_device
         from synthts_gan.trainer import GanConfig, GanTrainer
 
         values = self.space.defaults()
@@ -154,6 +167,6 @@ def builtin_architectures() -> list[GanArchitectureEntry]:
 
 
 @hookimpl
-def register_gan_architectures(registry: ArchitectureRegistry) -> None:
+def register_model_architectures(registry: ArchitectureRegistry) -> None:
     for arch in builtin_architectures():
         registry.add(arch)

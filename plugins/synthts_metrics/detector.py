@@ -12,7 +12,9 @@ inconclusive, never as a pass.
 ``tstr`` — for labelled data: a classifier on the same features trained on synthetic series
 predicts the real series' labels (TSTR), next to one trained on real series by cross-validation
 (TRTR). The value is TSTR / TRTR (1 = the synthetic set teaches the classes as well as the real
-one). Inconclusive when the real set itself cannot be classified above chance.
+one). Inconclusive when the real set itself cannot be classified above chance. Given
+``holdout`` series (real series the generator never saw), both classifiers are tested on them
+instead: TRTR trains on the real training series, TSTR on the synthetic ones.
 """
 
 from __future__ import annotations
@@ -129,6 +131,7 @@ class TrainSyntheticTestReal:
     higher_is_better = True
     min_channels = 1
     needs_labels = True
+    uses_holdout = True  # tested on held-out series when the evaluation has them
     per_class_by_default = False
 
     def __init__(self, n_kernels: int = 1000, max_series: int = 2000, folds: int = 5) -> None:
@@ -138,7 +141,8 @@ class TrainSyntheticTestReal:
 
     def compute(self, real: np.ndarray, synthetic: np.ndarray, rng: np.random.Generator, *,
                 real_labels: np.ndarray | None = None,
-                synthetic_labels: np.ndarray | None = None) -> Measured:
+                synthetic_labels: np.ndarray | None = None, holdout: np.ndarray | None = None,
+                holdout_labels: np.ndarray | None = None) -> Measured:
         r, s = check_pair(real, synthetic)
         if real_labels is None or synthetic_labels is None:
             raise BadInputError("labels", "are missing", allowed="labels for both sets")
@@ -157,11 +161,28 @@ class TrainSyntheticTestReal:
                             "both sets")
         bank = fit_kernels(r, self.n_kernels, rng)
         fr, fs = transform(bank, r), transform(bank, s)
-        trtr = float((cross_val_predict(fr, yr, rng, self.folds) == yr).mean())
-        tstr = float((_ridge_fit_predict(fs, ys, fr) == yr).mean())
-        chance = float(np.bincount(np.unique(yr, return_inverse=True)[1]).max() / len(yr))
+        if holdout is not None and holdout_labels is not None:
+            h, yh = check_pair(real, holdout, min_series=1)[1], np.asarray(holdout_labels)
+            keep = np.isin(yh, shared)
+            h, yh = h[keep], yh[keep]
+            ih = subsample_index(len(yh), self.max_series, rng)
+            h, yh = h[ih], yh[ih]
+            if len(np.unique(yh)) < 2:
+                return Measured(float("nan"), inconclusive="the held-out series hold fewer "
+                                "than two of the labels both sets share")
+            fh = transform(bank, h)
+            trtr = float((_ridge_fit_predict(fr, yr, fh) == yh).mean())
+            tstr = float((_ridge_fit_predict(fs, ys, fh) == yh).mean())
+            y_test, tested_on = yh, "held-out"
+        else:
+            trtr = float((cross_val_predict(fr, yr, rng, self.folds) == yr).mean())
+            tstr = float((_ridge_fit_predict(fs, ys, fr) == yr).mean())
+            y_test, tested_on = yr, "training"
+        chance = float(np.bincount(np.unique(y_test, return_inverse=True)[1]).max()
+                       / len(y_test))
         extra = {"tstr_accuracy": round(tstr, 4), "trtr_accuracy": round(trtr, 4),
-                 "chance": round(chance, 4), "classes": len(shared)}
+                 "chance": round(chance, 4), "classes": len(shared), "tested_on": tested_on,
+                 "n_test": len(y_test)}
         if trtr < chance + 0.5 * (1 - chance) * 0.2:
             return Measured(tstr / max(trtr, 1e-12), extra=extra, inconclusive=(
                 f"the classifier trained on real series reaches only {trtr:.0%} "

@@ -12,8 +12,10 @@ from synthts_core import hookimpl
 def builtin_metrics() -> list[object]:
     """One instance of each built-in metric with its default settings (imported here, not at
     the top: ``synthts --help`` imports every plugin to list its commands)."""
+    from synthts_metrics.context_fid import ContextFID
     from synthts_metrics.detector import Detector, TrainSyntheticTestReal
     from synthts_metrics.features import FeatureCosineSimilarity
+    from synthts_metrics.memorisation import MemorisationGuard
     from synthts_metrics.mmd import MMD
     from synthts_metrics.posthoc import DiscriminativeScore, PredictiveScore
     from synthts_metrics.statistics import (
@@ -26,8 +28,10 @@ def builtin_metrics() -> list[object]:
     return [
         Detector(),
         TrainSyntheticTestReal(),
+        MemorisationGuard(),
         MMD(),
         DiscriminativeScore(),
+        ContextFID(),
         PredictiveScore(),
         PredictiveScore(mirror=True),
         AutocorrelationDistance(),

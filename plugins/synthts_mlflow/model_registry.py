@@ -103,7 +103,7 @@ class ModelRegistryMixin:
                 self.log_metrics(run_id, metrics, 0)
             self.end_run(run_id, "FINISHED")
 
-        description = f"{architecture or 'GAN'} trained on {ds_name or 'an unnamed dataset'}"
+        description = f"{architecture or 'a model'} trained on {ds_name or 'an unnamed dataset'}"
         version_note = f"; {why}: its run holds the final metrics only" if why else ""
         try:
             self._call(self.client.create_registered_model, name,

@@ -2,7 +2,7 @@
 
 MLflow copies this file into every logged model and runs it on ``mlflow.pyfunc.load_model``:
 nothing is unpickled. ``load_context`` reads the version's ``config.json`` and
-``weights.safetensors`` (artifacts of the logged model), rebuilds the generator through the GAN
+``weights.safetensors`` (artifacts of the logged model), rebuilds the model through the
 architecture plugin the config names, and loads the weights, exactly as ``synthts sample`` does.
 
 ``predict`` takes a DataFrame (or a dict, or a list of dicts) with the columns
@@ -90,13 +90,14 @@ def _plan(rows: list[dict[str, Any]]) -> tuple[dict[str, int] | None, int | None
 
 
 class SynthtsGenerator(PythonModel):
-    """A registered synthts GAN as an MLflow pyfunc model."""
+    """A registered synthts model (any family) as an MLflow pyfunc model."""
 
     def load_context(self, context: Any) -> None:
+        from synthts_core.devices import resolve_device
         from synthts_core.domain import ModelVersionRef
         from synthts_core.errors import BadInputError
         from synthts_core.plugins import make_plugin_manager
-        from synthts_core.services.models import LoadedModel, resolve_device
+        from synthts_core.services.models import LoadedModel
         from synthts_core.settings import Settings
 
         config = json.loads(Path(context.artifacts[CONFIG_ARTIFACT]).read_text())

@@ -46,6 +46,9 @@ class UploadOptions(msgspec.Struct, kw_only=True):
     series_column: str | None = None
     time_column: str | None = None
     channel_column: str | None = None
+    holdout: float | None = None
+    holdout_from: int | None = None
+    holdout_seed: int = 0
 
 
 def upload_format(options: UploadOptions) -> str:
@@ -70,6 +73,8 @@ def import_upload(body: bytes, options: UploadOptions, datasets: DatasetService)
         series_column=options.series_column, time_column=options.time_column,
         channel_column=options.channel_column, window=options.window, stride=options.stride,
         normalise=options.normalise, tags=list(options.tags),  # type: ignore[arg-type]
+        holdout=options.holdout, holdout_from=options.holdout_from,
+        holdout_seed=options.holdout_seed,
     )
     try:
         return datasets.parse(body, opts, limited=True)

@@ -1,5 +1,5 @@
 """Catalogue service: what is installed. Signal and noise generators (with a live preview),
-dataset presets, GAN architectures, quality metrics and the plugins that added them.
+dataset presets, model architectures, quality metrics and the plugins that added them.
 
 Each listing is the registry's entries (``name``, ``item``, ``plugin``) in name order; a single
 lookup raises ``NotFoundError`` naming what is available.
@@ -60,7 +60,7 @@ class CatalogueService:
     # ------------------------------------------------------------------------ models
 
     def architectures(self) -> list[Entry[Any]]:
-        """Installed GAN architectures (``item``: the ``GanArchitecture``)."""
+        """Installed model architectures of every family (``item``: the ``ModelArchitecture``)."""
         return self.rt.registries.architectures.entries()
 
     def metrics(self) -> list[Entry[Any]]:

@@ -133,14 +133,16 @@ class DatasetService:
         return self.store(self.build(spec))
 
     def parse(self, source: str | Path | bytes | list[str | Path] | list[bytes],
-              options: ImportOptions, *, limited: bool = False) -> ImportResult:
+              options: ImportOptions, *, limited: bool = False,
+              holdout_sources: list[str | Path] | list[bytes] | None = None) -> ImportResult:
         """Real series read into a dataset and a report, nothing stored (``synthts import``,
         uploads). ``limited``: refuse more than SYNTHTS_MAX_GENERATE_VALUES values (what a
-        server takes), counted before they are decoded."""
+        server takes), counted before they are decoded. ``holdout_sources`` are appended and
+        kept out of training (an archive's TEST file)."""
         from synthts_core.services.importing import import_data
 
         limit = self.rt.settings.max_generate_values if limited else None
-        return import_data(source, options, max_values=limit)
+        return import_data(source, options, max_values=limit, holdout_sources=holdout_sources)
 
     def store(self, dataset: Dataset) -> DatasetMeta:
         """Save a dataset atomically; a taken name raises ``ConflictError``."""

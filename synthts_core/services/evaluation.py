@@ -69,11 +69,17 @@ def _split(result: Any) -> tuple[float, float | None]:
 
 
 def _compute(metric: Any, real: np.ndarray, synthetic: np.ndarray, rng: np.random.Generator,
-             real_labels: np.ndarray | None, synthetic_labels: np.ndarray | None) -> Any:
-    if getattr(metric, "needs_labels", False):
-        return metric.compute(real, synthetic, rng, real_labels=real_labels,
-                              synthetic_labels=synthetic_labels)
-    return metric.compute(real, synthetic, rng)
+             real_labels: np.ndarray | None, synthetic_labels: np.ndarray | None,
+             holdout: Dataset | None = None) -> Any:
+    kwargs: dict[str, Any] = {}
+    labels = getattr(metric, "needs_labels", False)
+    if labels:
+        kwargs.update(real_labels=real_labels, synthetic_labels=synthetic_labels)
+    if getattr(metric, "uses_holdout", False):
+        kwargs["holdout"] = None if holdout is None else holdout.values
+        if labels:
+            kwargs["holdout_labels"] = None if holdout is None else holdout.labels
+    return metric.compute(real, synthetic, rng, **kwargs)
 
 
 def _check_synthetic(real: Dataset, values: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
@@ -91,10 +97,14 @@ def _check_synthetic(real: Dataset, values: np.ndarray, labels: np.ndarray | Non
 def compare(registries: Registries, real: Dataset, synthetic_values: np.ndarray,
             synthetic_labels: np.ndarray | None, metrics: Sequence[str] | None = None, *,
             seed: int = 0, per_class: bool = True,
-            pooled_only: Sequence[str] | None = None) -> list[MetricResult]:
+            pooled_only: Sequence[str] | None = None, holdout: Dataset | None = None,
+            holdout_text: str = "") -> list[MetricResult]:
     """One ``MetricResult`` per metric: the pooled value (and std) plus one value per class
     present in both sets (per-class stds in ``details["per_class_std"]``). A metric needing more
     channels than the data has is left out; ``skipped_metrics`` says which and why.
+    ``holdout``: real series the generator never saw (labels indexed like ``real``'s), handed
+    to the metrics that declare ``uses_holdout`` (per class: that class's), whose details say
+    in ``scored_on`` what they were scored on (``holdout_text``, or the training series).
     Metrics named in ``pooled_only`` skip the per-class values; by default (None) those whose
     ``per_class_by_default`` is False do (the post-hoc classifiers: tens of seconds per fit)."""
     values = _check_synthetic(real, synthetic_values, synthetic_labels)
@@ -110,7 +120,7 @@ def compare(registries: Registries, real: Dataset, synthetic_values: np.ndarray,
         for idx, label in enumerate(real.meta.label_names):
             r_mask, s_mask = real.labels == idx, syn_labels == idx
             if r_mask.sum() >= 2 and s_mask.sum() >= 2:
-                classes.append((label, r_mask, s_mask))
+                classes.append((label, r_mask, s_mask, _class_part(holdout, idx)))
     results = []
     for k, name in enumerate(names):
         metric = registries.metrics.get(name)
@@ -120,14 +130,15 @@ def compare(registries: Registries, real: Dataset, synthetic_values: np.ndarray,
         needs_labels = getattr(metric, "needs_labels", False)
         value, std, extra = split_result(_compute(
             metric, real.values, values, np.random.default_rng([seed, k]), real.labels,
-            None if synthetic_labels is None else np.asarray(synthetic_labels)))
+            None if synthetic_labels is None else np.asarray(synthetic_labels), holdout))
         per: dict[str, float] = {}
         per_std: dict[str, float] = {}
         per_extra: dict[str, dict[str, Any]] = {}
         by_class = [] if name in pooled_only or needs_labels else classes
-        for ci, (label, r_mask, s_mask) in enumerate(by_class):
-            v, sd, ex = split_result(metric.compute(real.values[r_mask], values[s_mask],
-                                                    np.random.default_rng([seed, k, ci + 1])))
+        for ci, (label, r_mask, s_mask, held) in enumerate(by_class):
+            v, sd, ex = split_result(_compute(metric, real.values[r_mask], values[s_mask],
+                                              np.random.default_rng([seed, k, ci + 1]),
+                                              None, None, held))
             per[label] = v
             if sd is not None:
                 per_std[label] = sd
@@ -136,6 +147,9 @@ def compare(registries: Registries, real: Dataset, synthetic_values: np.ndarray,
         details: dict[str, Any] = {"description": metric.description,
                                    "n_real": len(real.values), "n_synthetic": len(values),
                                    **extra}
+        if getattr(metric, "uses_holdout", False):
+            details["scored_on"] = holdout_text if holdout is not None else \
+                f"the {len(real.values)} training series (no held-out series)"
         if per_std:
             details["per_class_std"] = per_std
         if per_extra:
@@ -146,17 +160,67 @@ def compare(registries: Registries, real: Dataset, synthetic_values: np.ndarray,
     return results
 
 
+def _class_part(data: Dataset | None, index: int) -> Dataset | None:
+    """The series of one label index (None when there is no data or it lacks labels)."""
+    if data is None or data.labels is None:
+        return None
+    keep = data.labels == index
+    return Dataset(data.meta, data.values[keep], data.labels[keep])
+
+
+def _attribute(registries: Registries, name: str, attribute: str) -> Any:
+    return getattr(registries.metrics.get(name), attribute, None) \
+        if name in registries.metrics else None
+
+
 def verdict(registries: Registries, results: Sequence[MetricResult],
             notes: Sequence[str] = ()) -> Verdict | None:
     """The verdict from the first computed metric that states a ``pass_threshold`` (a metric
     that can fail, such as the built-in detector): each class passes when its value is on the
-    good side of the threshold and the metric vouched for it; classes sorted worst first."""
+    good side of the threshold and the metric vouched for it; classes sorted worst first.
+
+    Metrics that state a ``guard_threshold`` (the memorisation guard) are judged beside it the
+    same way, the threshold divided by the number of classes judged (Bonferroni, so a model
+    without the flaw fails any class by chance at most at the stated rate); a class a guard
+    fails fails the verdict. A guard that cannot measure is shown with its reason and fails
+    nothing."""
+    guards = []
     for result in results:
-        threshold = getattr(registries.metrics.get(result.name), "pass_threshold", None) \
-            if result.name in registries.metrics else None
+        alpha = _attribute(registries, result.name, "guard_threshold")
+        if alpha is not None:
+            n = max(1, len(result.per_class))
+            guards.append(_verdict_from(result, float(alpha) / n, []))
+    main = None
+    for result in results:
+        threshold = _attribute(registries, result.name, "pass_threshold")
         if threshold is not None:
-            return _verdict_from(result, float(threshold), list(notes))
-    return None
+            main = _verdict_from(result, float(threshold), list(notes))
+            break
+    if main is None:
+        if not guards:
+            return None
+        main, guards = guards[0], guards[1:]
+        main.notes = list(notes)
+    return _with_guards(main, guards)
+
+
+def _with_guards(main: Verdict, guards: list[Verdict]) -> Verdict:
+    """The main verdict failed by any class a guard fails, its summary naming the guards."""
+    main.guards = guards
+    for guard in guards:
+        failed = [c.label for c in guard.classes if c.passed is False]
+        unsure = [c for c in guard.classes if c.passed is None]
+        if failed:
+            main.passed = False
+            main.summary += (f"; {guard.metric} fails {len(failed)} class(es) "
+                             f"({', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''}): "
+                             "synthetic series sit closer to the training series than unseen "
+                             "real ones do")
+        elif unsure:
+            main.summary += f"; {guard.metric} inconclusive: {unsure[0].reason}"
+        else:
+            main.summary += f"; {guard.metric} passes every class"
+    return main
 
 
 def _judge(label: str, value: float, details: dict[str, Any], threshold: float,
@@ -293,7 +357,10 @@ class EvaluationService:
             if not dataset_name:
                 raise BadInputError("dataset", f"model {name}@{model.ref.version} does not "
                                     "record its training dataset", allowed="a dataset name")
-        real = rt.storage.read_dataset(dataset_name)
+        from synthts_core.services.holdout import training_part
+
+        stored = rt.storage.read_dataset(dataset_name)
+        real = training_part(stored)  # what the model learned; held-out series are unseen
         if real.values.shape[1:] != (model.n_channels, model.length):
             raise BadInputError("dataset", f"{dataset_name!r} has (channels, length) "
                                 f"{real.values.shape[1:]}",
@@ -304,24 +371,41 @@ class EvaluationService:
         real_for_model = _relabel_for_model(real, model.label_names)
         notes = []
         compared = real_for_model
+        unseen, unseen_text = self._unseen(names, stored, model.label_names)
         if model.config.get("augment"):
             # the model was taught that phase is random: judge it against what it was taught
             compared = circularly_shifted(real_for_model, seed)
+            unseen = None if unseen is None else circularly_shifted(unseen, seed + 1)
             notes.append("the model was trained with circular-shift augmentation, so it was "
                          "compared with the real series shifted at random the same way; its "
                          "phases are random by design")
+        notes.extend(_unseen_notes(rt.registries, names, unseen, unseen_text, len(real.values)))
         results = compare(rt.registries, compared, values, labels, names, seed=seed,
-                          pooled_only=pooled_only)
+                          pooled_only=pooled_only, holdout=unseen, holdout_text=unseen_text)
         report = EvaluationReport(model=model.ref, dataset=dataset_name,
-                                  dataset_checksum=real.meta.checksum,
+                                  dataset_checksum=stored.meta.checksum,
                                   n_synthetic=len(values), metrics=results,
-                                  verdict=verdict(rt.registries, results, notes))
+                                  verdict=verdict(rt.registries, results, notes),
+                                  unseen=unseen_text if unseen is not None else "")
         if store:
             rt.tracker.log_evaluation(model.ref.name, model.ref.version, to_builtins(report))
         return EvaluationRun(report, real_for_model, values, labels, model.label_names,
                              skipped_metrics(rt.registries, names, real.meta.n_channels,
                                              labelled=labels is not None
                                              and real_for_model.labels is not None))
+
+    def _unseen(self, names: Sequence[str], stored: Dataset, model_labels: list[str]
+                ) -> tuple[Dataset | None, str]:
+        """Real series the model never saw, in the model's label order, when a metric asks
+        for them: (None, why) when there are none."""
+        from synthts_core.services.holdout import unseen_real
+
+        if not any(_attribute(self.rt.registries, n, "uses_holdout") for n in names):
+            return None, ""
+        unseen, text = unseen_real(self.rt.registries, stored)
+        if unseen is None or unseen.values.shape[1:] != stored.values.shape[1:]:
+            return None, text
+        return _relabel_for_model(unseen, model_labels), text
 
     def html_report(self, run: EvaluationRun) -> str:
         """The evaluation as one self-contained HTML page: the verdict, the metric table, real
@@ -342,6 +426,22 @@ class EvaluationService:
         title = f"Evaluation of {ref.name}@{ref.version} on {run.report.dataset}" if ref else \
             f"Evaluation on {run.report.dataset}"
         return figures.to_html(figs, title, lead=verdict_html(run.report.verdict), style=STYLE)
+
+
+def _unseen_notes(registries: Registries, names: Sequence[str], unseen: Dataset | None,
+                  text: str, n_train: int) -> list[str]:
+    """What the metrics that use unseen real series were scored on, for the verdict's notes."""
+    using = [n for n in names if _attribute(registries, n, "uses_holdout")]
+    if not using:
+        return []
+    if unseen is not None:
+        return [f"{', '.join(using)} scored on {text}; the other metrics compare with the "
+                f"{n_train} training series"]
+    out = [f"no real series the generator never saw ({text})"]
+    if "tstr" in using:
+        out.append(f"tstr was scored on the {n_train} training series the generator learned: "
+                   "it is not a figure on unseen real data")
+    return out
 
 
 def circularly_shifted(real: Dataset, seed: int) -> Dataset:

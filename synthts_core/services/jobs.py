@@ -1,5 +1,5 @@
 """Training jobs: the one way the API, the CLI and the TUI (through the API) submit, run,
-follow, cancel, fail, resume and prune GAN searches.
+follow, cancel, fail, resume and prune model searches.
 
 The work itself is in ``training`` (submit, run on Ray Tune, cancel, fail), ``leases`` (who
 owns a running job), ``cluster`` (where it ran) and ``retention`` (pruning experiment folders);

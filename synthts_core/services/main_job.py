@@ -24,7 +24,7 @@ Log = Callable[[str], None]
 
 
 # What the main job trains and searches over is declared by the architecture plugins: the one
-# architecture with a ``main_job_space`` (``GanArchitecture`` in interfaces.py) is trained with
+# architecture with a ``main_job_space`` (``ModelArchitecture`` in interfaces.py) is trained with
 # that space (and its ``main_job_space_gpu`` entries on a CUDA device); the job's selection
 # metric is the one that gives the evaluation's verdict (a ``pass_threshold``).
 
@@ -149,7 +149,7 @@ def run_main_job(rt: Runtime, opts: MainJobOptions, log: Log = print) -> MainJob
         spec = JobSpec(dataset=dataset.meta.name, architectures=architectures,
                        num_trials=opts.trials, epochs=opts.epochs, select_metric=metric,
                        search_space=_search_space(rt, opts, architectures), seed=opts.seed,
-                       model_name=opts.model_name or f"{dataset.meta.name}-gan")
+                       model_name=opts.model_name)
         job = rt.services.jobs.submit(spec)
         log(f"training job {job.id}: {opts.trials} trials x {opts.epochs} epochs over "
             f"{', '.join(architectures)}")
@@ -210,7 +210,7 @@ def _search_space(rt: Runtime, opts: MainJobOptions, architectures: list[str]) -
     when none of them declares one, the main job architecture's, as the demo always used)."""
     if opts.search_space is not None:
         return opts.search_space
-    from synthts_core.services.models import resolve_device
+    from synthts_core.devices import resolve_device
 
     archs = [rt.registries.architectures.require(a, "arch") for a in architectures]
     declaring = [a for a in archs if getattr(a, "main_job_space", None) is not None]
@@ -239,7 +239,7 @@ def describe_environment(rt: Runtime) -> dict[str, Any]:
     """What ran where: the report's last section."""
     from importlib import metadata
 
-    from synthts_core.services.models import resolve_device
+    from synthts_core.devices import resolve_device
 
     s = rt.settings
     versions = {}

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from synthts_core.devices import resolve_device
 from synthts_core.domain import Dataset, ModelVersionRef, RegisteredModel, check_name
 from synthts_core.errors import BadInputError, LimitExceededError, NotFoundError
 
@@ -46,21 +47,6 @@ def check_volume(n_series: int, n_channels: int, length: int, max_values: int,
         raise LimitExceededError(what, total, max_values, "SYNTHTS_MAX_GENERATE_VALUES")
 
 
-def resolve_device(setting: str) -> str:
-    """``auto`` is CUDA when there is one, else the CPU; an explicit device must exist."""
-    import torch
-
-    if setting == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if setting == "cuda" and not torch.cuda.is_available():
-        raise BadInputError("SYNTHTS_DEVICE", "cuda was asked for but no CUDA device is visible",
-                            allowed="auto, cpu")
-    if setting == "mps" and not torch.backends.mps.is_available():
-        raise BadInputError("SYNTHTS_DEVICE", "mps was asked for but is not available",
-                            allowed="auto, cpu")
-    return setting
-
-
 class LoadedModel:
     """A registered version rebuilt from its plugin, ready to generate in real units."""
 
@@ -78,9 +64,9 @@ class LoadedModel:
         self.n_channels = int(self.config.get("n_channels", 1))
         self.length = int(self.config.get("length", 0))
         self._offset, self._scale = _normalisation(self.config, self.n_channels)
-        from synthts_core.interfaces import BatchableGanModel
+        from synthts_core.interfaces import BatchableModel
 
-        self.batchable = isinstance(trainer, BatchableGanModel)
+        self.batchable = isinstance(trainer, BatchableModel)
         """The trainer draws a request's latents and noise ahead (the API batches it); checked
         once here, because a runtime protocol check inspects every member."""
         # the import normalisation of the training set: generate() answers in the dataset's
@@ -317,7 +303,7 @@ class ModelService:
         bundle = rt.tracker.load_bundle(ref.name, ref.version)
         arch_name = bundle.config.get("architecture")
         if not isinstance(arch_name, str) or arch_name not in rt.registries.architectures:
-            raise NotFoundError("GAN architecture", str(arch_name),
+            raise NotFoundError("model architecture", str(arch_name),
                                 hint=f"model {ref.name}@{ref.version} needs it; installed: "
                                 f"{', '.join(rt.registries.architectures.names()) or 'none'}")
         device = resolve_device(rt.settings.device)

@@ -42,20 +42,39 @@ def verdict_html(verdict: Any) -> str:
     head = (f'<p class="verdict {state}">{"PASS" if verdict.passed else "FAIL"}: '
             f"{html.escape(verdict.summary)}</p>"
             f'<p class="muted">A class passes when its {html.escape(verdict.metric)} is '
-            f"{sign} {verdict.threshold:g} and the metric could vouch for it "
-            "(definitions: docs/metrics.md).</p>")
+            f"{sign} {verdict.threshold:g} and the metric could vouch for it"
+            + ("; a class a guard fails (the memorisation guard: synthetic series closer to "
+               "the training series than unseen real ones) fails too"
+               if getattr(verdict, "guards", None) else "")
+            + " (definitions: docs/metrics.md).</p>")
+    words = {True: ("pass", "pass"), False: ("fail", "fail"), None: ("unsure", "inconclusive")}
+    guards = [(g, {c.label: c for c in g.classes}) for g in getattr(verdict, "guards", [])]
     rows = []
     for c in verdict.classes:
-        css, word = {True: ("pass", "pass"), False: ("fail", "fail"),
-                     None: ("unsure", "inconclusive")}[c.passed]
+        css, word = words[c.passed]
         ci = f"[{c.ci[0]:.3f}, {c.ci[1]:.3f}]" if c.ci else ""
         value = "" if c.value is None else f"{c.value:.3f}"
+        cells, reasons = [], [c.reason or ""]
+        for _, by_label in guards:
+            gc = by_label.get(c.label)
+            if gc is None:
+                cells.append("<td></td>")
+                continue
+            g_css, g_word = words[gc.passed]
+            g_value = "-" if gc.value is None else f"{gc.value:.2g}"
+            cells.append(f'<td>{g_value} <span class="{g_css}">{g_word}</span></td>')
+            if gc.reason and gc.reason not in reasons:
+                reasons.append(gc.reason)
+        note = "; ".join(r for r in reasons if r)
         rows.append(f"<tr><td>{html.escape(c.label)}</td><td>{value}</td><td>{ci}</td>"
-                    f'<td class="{css}">{word}</td>'
-                    f"<td>{html.escape(c.reason or '')}</td></tr>")
+                    f'<td class="{css}">{word}</td>{"".join(cells)}'
+                    f"<td>{html.escape(note)}</td></tr>")
+    guard_heads = "".join(
+        f"<th>{html.escape(g.metric)} ({'>=' if g.higher_is_better else '<='} "
+        f"{g.threshold:.2g})</th>" for g, _ in guards)
     table = (f'<table class="facts"><tr><th>class (worst first)</th>'
              f"<th>{html.escape(verdict.metric)}</th><th>95 % interval</th><th>verdict</th>"
-             f"<th>note</th></tr>{''.join(rows)}</table>")
+             f"{guard_heads}<th>note</th></tr>{''.join(rows)}</table>")
     notes = "".join(f'<p class="muted">{html.escape(n)}</p>' for n in verdict.notes)
     return head + table + notes
 

@@ -38,8 +38,8 @@ def rescore_bundle(rt: Runtime, config: dict[str, Any], weights: bytes, dataset:
     """The selection score (the worst class for a per-class metric when ``per_class``, else
     pooled) of the generator in ``config`` + ``weights`` against ``dataset``, on fresh
     samples."""
+    from synthts_core.devices import resolve_device
     from synthts_core.services.evaluation import _relabel_for_model
-    from synthts_core.services.models import resolve_device
     from synthts_core.services.training_trial import _apply, eval_subset, quality_score
 
     arch = rt.registries.architectures.get(config["architecture"])

@@ -1,4 +1,4 @@
-"""Training service: submit, run, cancel and resume GAN searches as Ray Tune experiments.
+"""Training service: submit, run, cancel and resume model searches as Ray Tune experiments.
 
 A job is stored first (status ``queued``) and run later, by the CLI in the foreground or by the
 API in a background thread. The trials of a job are drawn up front from the job's seed, so a
@@ -14,7 +14,7 @@ job is reproducible and its trial list is known (and shown) before Ray starts:
 
 The drawn configurations go to Tune as one ``grid_search``, so ``num_trials`` is exactly the
 number of trials. The best trial is picked by sample quality (``select_metric``), never by a
-GAN loss, and registered with the alias ``best``.
+training loss, and registered with the alias ``best``.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def submit_job(rt: Runtime, spec: JobSpec) -> TrainingJob:
 
 def default_architectures(registries: Any) -> list[str]:
     """The architectures a job that names none trains: every installed one that declares
-    ``in_default_search`` (``GanArchitecture``), by name."""
+    ``in_default_search`` (``ModelArchitecture``), by name."""
     return [a.name for a in registries.architectures if getattr(a, "in_default_search", False)]
 
 
@@ -90,6 +90,17 @@ def resolve_defaults(rt: Runtime, spec: JobSpec) -> JobSpec:
     if spec.select_metric is None and (metric := default_select_metric(rt.registries)):
         changes["select_metric"] = metric
     return msgspec.structs.replace(spec, **changes) if changes else spec
+
+
+def model_name_of(rt: Runtime, spec: JobSpec) -> str:
+    """The name a job registers its model under: ``model_name``, or DATASET-FAMILY when every
+    architecture of the job is of one family (``h-gan``, ``h-diffusion``), else DATASET-model."""
+    if spec.model_name is not None:
+        return spec.model_name
+    registry = rt.registries.architectures
+    families = {str(getattr(registry.get(a), "family", "gan"))
+                for a in spec.architectures or () if a in registry}
+    return f"{spec.dataset}-{families.pop() if len(families) == 1 else 'model'}"
 
 
 def new_job_id() -> str:
@@ -116,7 +127,7 @@ def validate_spec(rt: Runtime, spec: JobSpec) -> None:
     if spec.model_name is not None:
         check_name(spec.model_name, "model_name")
     else:
-        check_name(f"{spec.dataset}-gan", "dataset")
+        check_name(model_name_of(rt, spec), "dataset")
     spaces = [rt.registries.architectures.get(a).space for a in spec.architectures]
     for key, value in spec.search_space.items():
         params = [s[key] for s in spaces if key in s.names]
@@ -640,7 +651,7 @@ def _finish(rt: Runtime, job_id: str, results: Any, token: str) -> TrainingJob:
     index, checkpoint, score, scores, kept = best
     bundle = _bundle(checkpoint, job.spec.select_metric, score)
     state = job.trials[index]
-    name = job.spec.model_name or f"{job.spec.dataset}-gan"
+    name = model_name_of(rt, job.spec)
     aliases = ["best"] if _beats_current_best(rt, job, name, score, scoring) else []
     ref = rt.tracker.register_model(name, bundle, run_id=state.run_id, aliases=aliases)
     trials = list(job.trials)
@@ -718,8 +729,12 @@ def _best_checkpoint(rt: Runtime, job: TrainingJob, results: Any,
 
 
 def _scoring_data(rt: Runtime, job: TrainingJob) -> tuple[Any, bool]:
-    """(the job's real series, whether trials are ranked by their worst class)."""
-    return (rt.storage.read_dataset(job.spec.dataset, labels=_label_indices(rt, job)),
+    """(the job's real training series, whether trials are ranked by their worst class);
+    held-out series pick no model, as they train none."""
+    from synthts_core.services.holdout import training_part
+
+    return (training_part(rt.storage.read_dataset(job.spec.dataset,
+                                                  labels=_label_indices(rt, job))),
             per_class_score(rt, job.spec))
 
 

@@ -28,6 +28,8 @@ PROGRESS_FILE = "trial.json"  # epoch, history and tracker run id of the trial
 EVAL_PER_CLASS = 200  # real series per class (at most) for the quality score
 N_SCORES = 5  # epochs per trial scored with the job's (strong, costly) metric
 CURVE_SERIES = 256  # series the cheap quality curve (``curve_metric``) compares every epoch
+CURVE_PASSES = 4  # a costlier sampler (``sample_cost`` passes a series) draws the curve every
+# ceil(sample_cost / CURVE_PASSES) epochs: a 20-step diffusion model every 5th epoch
 KEEP_RECENT = 3  # checkpoints always kept besides the best ...
 KEEP_SECONDS = 10.0  # ... and every one younger than this (Tune saves its state every 2 s)
 
@@ -167,6 +169,32 @@ def minmax_normalisation(values: np.ndarray) -> dict[str, Any]:
     return {"method": "minmax", "offset": ((hi + lo) / 2.0).tolist(), "scale": scale.tolist()}
 
 
+def standard_normalisation(values: np.ndarray) -> dict[str, Any]:
+    """Per-channel map to zero mean and unit spread: ``real = normalised * scale + offset``."""
+    mean = values.mean(axis=(0, 2), dtype=np.float64)
+    std = values.std(axis=(0, 2), dtype=np.float64)
+    std[std <= 0] = 1.0
+    return {"method": "standard", "offset": mean.tolist(), "scale": std.tolist()}
+
+
+SCALINGS = {"minmax": minmax_normalisation, "standard": standard_normalisation}
+
+
+def training_normalisation(arch: Any, values: np.ndarray) -> dict[str, Any]:
+    """The scaling ``arch`` declares (``scaling``, default ``minmax``) fitted to ``values``."""
+    scaling = getattr(arch, "scaling", "minmax")
+    if scaling not in SCALINGS:
+        raise ValueError(f"architecture {arch.name!r} declares scaling {scaling!r}; "
+                         f"the core knows {', '.join(SCALINGS)}")
+    return SCALINGS[scaling](values)
+
+
+def curve_every(model: Any) -> int:
+    """Epochs between two draws of the quality curve for ``model``'s sample cost."""
+    cost = float(getattr(model, "sample_cost", 1.0) or 1.0)
+    return max(1, int(np.ceil(cost / CURVE_PASSES)))
+
+
 def _apply(values: np.ndarray, norm: dict[str, Any], inverse: bool = False) -> np.ndarray:
     offset = np.asarray(norm["offset"], np.float32)[None, :, None]
     scale = np.asarray(norm["scale"], np.float32)[None, :, None]
@@ -269,10 +297,13 @@ def _trial_storage_dir(tune: Any) -> str | None:
 def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None:
     arch = rt.registries.architectures.get(trial["architecture"])
     metric = rt.registries.metrics.get(ctx["select_metric"])
-    dataset = rt.storage.read_dataset(ctx["dataset"], labels=ctx.get("label_indices"))
+    from synthts_core.services.holdout import trained_on, training_part
+
+    stored = rt.storage.read_dataset(ctx["dataset"], labels=ctx.get("label_indices"))
+    dataset = training_part(stored)  # held-out series never train
     values, labels = dataset.values, dataset.labels
     label_names = list(dataset.meta.label_names)
-    norm = minmax_normalisation(values)
+    norm = training_normalisation(arch, values)
     scaled = _apply(values, norm)
     seed = int(ctx["seed"]) + int(trial["index"])
     model_config = {
@@ -281,10 +312,11 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
         "length": int(values.shape[2]), "n_channels": int(values.shape[1]),
         "n_classes": len(label_names) if arch.conditional else 0,
         "label_names": label_names, "normalisation": norm, "seed": seed,
-        "dataset": {"name": dataset.meta.name, "checksum": dataset.meta.checksum},
+        "dataset": {"name": dataset.meta.name, "checksum": stored.meta.checksum},
+        "trained_on": trained_on(stored, dataset),
         "select_metric": metric.name, "total_epochs": int(ctx["epochs"]),
     }
-    from synthts_core.services.models import resolve_device
+    from synthts_core.devices import resolve_device
 
     trainer = arch.build(model_config, resolve_device(rt.settings.device))
 
@@ -315,12 +347,14 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
     curve_by = curve_metric(rt.registries)  # ``curve``: the series it compares
     epochs = int(ctx["epochs"])
     scored = scored_epochs(epochs)
+    every = curve_every(trainer)
     try:
         for epoch in range(resumed_from + 1, epochs + 1):
             losses = trainer.train_epoch(scaled, labels if arch.conditional else None)
             metrics = {k: float(v) for k, v in losses.items() if k != "samples"}
-            if curve_by is not None and curve_by is not metric:
-                # a cheap quality curve every epoch (the strong score is too dear for that)
+            if curve_by is not None and curve_by is not metric and (
+                    epoch % every == 0 or epoch in scored):
+                # a cheap quality curve (the strong score is too dear for every epoch)
                 fake = _apply(trainer.generate(len(curve), labels=None if labels is None or
                                                not arch.conditional else labels[curve],
                                                seed=seed), norm, inverse=True)

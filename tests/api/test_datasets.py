@@ -192,3 +192,29 @@ def test_upload_npy_json_and_csv(client):
     assert r.status_code == 201, r.text
     meta = r.json()
     assert meta["length"] == 10 and meta["n_channels"] == 2 and meta["n_series"] >= 3
+
+
+def test_upload_keeps_a_held_out_split_out_of_training(client):
+    """``holdout`` (a stratified fraction) or ``holdout_from`` (a TRAIN and a TEST set sent as
+    one body) is recorded with the dataset and shown on every read of its metadata."""
+    rng = np.random.default_rng(1)
+    doc = {"values": rng.normal(size=(20, 16)).tolist(), "labels": ["a", "b"] * 10}
+    r = client.post(f"{API}/datasets/upload",
+                    params={"name": "up-split", "holdout": 0.2, "holdout_seed": 5}, json=doc)
+    assert r.status_code == 201, r.text
+    meta = r.json()
+    assert meta["n_series"] == 20 and meta["n_holdout"] == 4
+    assert meta["holdout"]["how"] == "fraction" and meta["holdout"]["seed"] == 5
+    assert client.get(f"{API}/datasets/up-split").json()["holdout"] == meta["holdout"]
+    r = client.post(f"{API}/datasets/upload", params={"name": "up-test", "holdout_from": 15},
+                    json=doc)
+    assert r.status_code == 201, r.text
+    assert r.json()["holdout"]["series"] == [15, 16, 17, 18, 19]
+    assert client.get(f"{API}/datasets/up-test/values",
+                      params={"limit": 100}).json()["shape"] == [20, 1, 16]  # all of them
+    assert_problem(client.post(f"{API}/datasets/upload", params={"name": "x", "holdout": 1.5},
+                               json=doc), 422, "holdout")
+    assert_problem(client.post(f"{API}/datasets/upload", params={"name": "x",
+                               "holdout_from": 20}, json=doc), 422, "holdout_from")
+    no_split = client.post(f"{API}/datasets/upload", params={"name": "up-none"}, json=doc)
+    assert no_split.json()["n_holdout"] == 0 and no_split.json()["holdout"] is None

@@ -5,18 +5,18 @@ from __future__ import annotations
 import pytest
 from synthts_gan.plugin import builtin_architectures
 
-from synthts_core.testing.conformance.gan import GanArchitectureConformance
+from synthts_core.testing.conformance.model import ModelArchitectureConformance
 
 ARCHS = {a.name: a for a in builtin_architectures()}
 
 
-class TestBuiltinArchitectures(GanArchitectureConformance):
+class TestBuiltinArchitectures(ModelArchitectureConformance):
     @pytest.fixture(params=sorted(ARCHS))
     def architecture(self, request):
         return ARCHS[request.param]
 
 
-class TestConvBackbone(GanArchitectureConformance):
+class TestConvBackbone(ModelArchitectureConformance):
     @pytest.fixture(params=sorted(ARCHS))
     def architecture(self, request):
         return ARCHS[request.param]
@@ -24,7 +24,7 @@ class TestConvBackbone(GanArchitectureConformance):
     overrides = {"backbone": "conv"}
 
 
-class TestQualityOptions(GanArchitectureConformance):
+class TestQualityOptions(ModelArchitectureConformance):
     """The searchable quality options (noise inputs, projection critic, spectral norm, EMA
     sampling, class-conditional moment loss, cosine schedule, mean correction) keep every
     contract: seeding,

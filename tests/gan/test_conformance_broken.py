@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from synthts_gan.plugin import builtin_architectures
 
-from synthts_core.testing.conformance.gan import GanArchitectureConformance
+from synthts_core.testing.conformance.model import ModelArchitectureConformance
 
 CWGAN = {a.name: a for a in builtin_architectures()}["cwgan_gp"]
 
@@ -47,6 +47,33 @@ class _LabelsAsValueError(_Wrapped):
         return self.inner.generate(n, labels=labels, **kwargs)
 
 
+class _IgnoresTheSeed(_Wrapped):
+    """Draws every request's latents from one fixed seed."""
+
+    def generate(self, n: int, labels: Any = None, z: Any = None, seed: Any = None,
+                 **kwargs: Any) -> np.ndarray:
+        return self.inner.generate(n, labels=labels, z=z, seed=0 if z is None else None,
+                                   **kwargs)
+
+
+class _IgnoresTheLabels(_Wrapped):
+    """Answers every label with class 0's series."""
+
+    def generate(self, n: int, labels: Any = None, **kwargs: Any) -> np.ndarray:
+        if labels is not None:
+            labels = np.zeros_like(np.asarray(labels))
+        return self.inner.generate(n, labels=labels, **kwargs)
+
+
+class _ReadsOnlyTheLargestWeight(_Wrapped):
+    """Turns soft label weights into the hard label of their largest entry."""
+
+    def generate(self, n: int, label_weights: Any = None, **kwargs: Any) -> np.ndarray:
+        if label_weights is not None:
+            kwargs["labels"] = np.asarray(label_weights).argmax(axis=1)
+        return self.inner.generate(n, **kwargs)
+
+
 class _Broken:
     """The built-in conditional WGAN-GP, building models with ``bug``."""
 
@@ -54,12 +81,13 @@ class _Broken:
         self.bug = bug
         self.name, self.description = "broken", CWGAN.description
         self.conditional, self.space = CWGAN.conditional, CWGAN.space
+        self.conformance_params = CWGAN.conformance_params
 
     def build(self, config: Mapping[str, Any], device: str = "cpu") -> Any:
         return self.bug(CWGAN.build(config, device))
 
 
-SUITE = GanArchitectureConformance()
+SUITE = ModelArchitectureConformance()
 
 
 def test_the_unbroken_architecture_passes() -> None:
@@ -67,6 +95,23 @@ def test_the_unbroken_architecture_passes() -> None:
     arch = _Broken(_Wrapped)
     SUITE.test_checkpoint_resumes_the_same_model(arch, SUITE.small_config(arch))
     SUITE.test_bad_arguments_are_refused_by_name(arch, SUITE.small_config(arch))
+    SUITE.test_the_seed_picks_the_series(arch, SUITE.small_config(arch))
+    SUITE.test_the_label_picks_the_class(arch, SUITE.small_config(arch))
+    SUITE.test_mixed_label_weights_give_a_mixture(arch, SUITE.small_config(arch))
+
+
+@pytest.mark.parametrize(("bug", "check", "says"), [
+    (_IgnoresTheSeed, "test_the_seed_picks_the_series", "seeds 1 and 2 gave the same series"),
+    (_IgnoresTheLabels, "test_the_label_picks_the_class", "labels are ignored"),
+    (_ReadsOnlyTheLargestWeight, "test_mixed_label_weights_give_a_mixture",
+     "weights are ignored"),
+])
+def test_a_family_that_ignores_an_input_fails(bug: type[_Wrapped], check: str, says: str
+                                              ) -> None:
+    """A family that ignores the seed, the labels or the label weights fails the suite."""
+    arch = _Broken(bug)
+    with pytest.raises(AssertionError, match=says):
+        getattr(SUITE, check)(arch, SUITE.small_config(arch))
 
 
 def test_a_checkpoint_that_drops_a_layer_fails_the_round_trip() -> None:

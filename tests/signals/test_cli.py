@@ -94,3 +94,33 @@ def test_generate_large_set_with_progress_bar(env, sqlite_storage) -> None:
     assert result.exit_code == 0, result.output
     assert "stored harmonics10: 2000 x 1 x 1024" in result.output
     assert _stored(env, "harmonics10").meta.label_counts == [200] * 10
+
+
+def test_import_keeps_a_test_file_or_a_fraction_out_of_training(env, tmp_path,
+                                                                sqlite_storage) -> None:
+    rng = np.random.default_rng(0)
+    for part, n in (("TRAIN", 12), ("TEST", 8)):
+        np.savez(tmp_path / f"{part}.npz", values=rng.normal(size=(n, 1, 16)),
+                 labels=np.arange(n) % 2)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["import", str(tmp_path / "TRAIN.npz"), "--holdout-file",
+                                 str(tmp_path / "TEST.npz"), "--name", "split"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "held out of training: 8 series (from TEST.npz)" in result.output
+    stored = _stored(env, "split")
+    assert stored.values.shape == (20, 1, 16)  # every read returns every series
+    assert stored.meta.holdout.series == list(range(12, 20))
+    shown = runner.invoke(cli, ["datasets", "show", "split"], env=env)
+    assert "split:       12 training + 8 held out (from TEST.npz)" in shown.output
+
+    result = runner.invoke(cli, ["import", str(tmp_path / "TRAIN.npz"), "--holdout", "0.25",
+                                 "--holdout-seed", "3", "--name", "frac"], env=env)
+    assert result.exit_code == 0, result.output
+    split = _stored(env, "frac").meta.holdout
+    assert (split.how, split.fraction, split.seed, len(split.series)) == ("fraction", 0.25, 3, 4)
+    labels = _stored(env, "frac").labels
+    assert np.bincount(labels[split.series]).tolist() == [2, 2]  # stratified
+    result = runner.invoke(cli, ["import", str(tmp_path / "TRAIN.npz"), "--holdout", "0.25",
+                                 "--holdout-file", str(tmp_path / "TEST.npz"), "--name", "x"],
+                           env=env)
+    assert result.exit_code != 0 and "holdout" in result.output

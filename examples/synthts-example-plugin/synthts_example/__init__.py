@@ -1,1 +1,1 @@
-"""An example third-party synthts plugin."""
+"""An example third-party synthts plugin: a signal, a metric and a model family."""

@@ -12,8 +12,9 @@ class TestSawtoothConformance(SignalGeneratorConformance):
 
 
 def test_sawtooth_stays_within_amplitude():
-    out = Sawtooth().generate(4, np.arange(100.0), {"frequency": 0.1, "amplitude": 2.0},
-                              np.random.default_rng(0))
+    out = Sawtooth().generate(
+        4, np.arange(100.0), {"frequency": 0.1, "amplitude": 2.0}, np.random.default_rng(0)
+    )
     assert out.min() >= -2.0 and out.max() <= 2.0
 
 

@@ -93,6 +93,16 @@ class DatasetsController(Controller):
         normalise: Literal["none", "zscore", "minmax"] = Parameter(
             default="zscore", description="Normalisation recorded so values map back to units"),
         tags: list[str] | None = Parameter(default=None, description="Tags of the dataset"),
+        holdout: float | None = Parameter(
+            default=None, gt=0, lt=1, description="Keep this fraction of each class out of "
+            "training (stratified, drawn with holdout_seed): evaluations score TSTR and the "
+            "memorisation guard against it"),
+        holdout_from: int | None = Parameter(
+            default=None, ge=1, le=10**9, description="Keep the series from this index on "
+            "(in the order read, after windowing) out of training: a TRAIN and a TEST file "
+            "uploaded as one body"),
+        holdout_seed: int = Parameter(default=0, ge=0, le=2**31 - 1,
+                                      description="Seed of the holdout draw"),
         dry_run: bool = Parameter(default=False, description="Answer 200 with what would be "
                                   "stored (series, channels, labels, dropped rows) and store "
                                   "nothing"),
@@ -101,15 +111,18 @@ class DatasetsController(Controller):
         import`` (same defaults: zscore, labels in natural order): a CSV/Parquet/JSON table in
         the long or wide layout, JSON ``{"values": [[[...]]], "labels": [...],
         "label_names": [...]}``, ``.npy``/``.npz`` ((series, length) or (series, channels,
-        length), with ``labels``) or a sktime/aeon ``.ts`` file. ``dry_run`` answers 200 with
-        what would be stored. Limits: SYNTHTS_MAX_REQUEST_BYTES for the body,
+        length), with ``labels``) or a sktime/aeon ``.ts`` file. ``holdout`` (a fraction of
+        each class) or ``holdout_from`` (the series from that index on) are kept out of
+        training. ``dry_run`` answers 200 with what would be stored. Limits: SYNTHTS_MAX_REQUEST_BYTES for the body,
         SYNTHTS_MAX_GENERATE_VALUES for the values."""
         options = UploadOptions(name=name, format=format, label_column=label_column,
                                 columns=columns, window=window, stride=stride,
                                 normalise=normalise, tags=tags or [],
                                 content_type=request.headers.get("content-type", ""),
                                 layout=layout, series_column=series_column,
-                                time_column=time_column, channel_column=channel_column)
+                                time_column=time_column, channel_column=channel_column,
+                                holdout=holdout, holdout_from=holdout_from,
+                                holdout_seed=holdout_seed)
         with api.uploads:  # a 429 while SYNTHTS_MAX_CONCURRENT_UPLOADS are in progress
             body = await request.body()  # a 408 when the body stalls
             await sync_to_thread(datasets.ensure_free, name)

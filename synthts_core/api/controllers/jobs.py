@@ -1,6 +1,6 @@
 """Training jobs: submit (202 + id, the search runs on Ray Tune in the background), list, get
 per-trial progress, cancel, and follow progress as server-sent events. Also the catalogue of
-GAN architectures with their hyper-parameter spaces, which a job form is built from."""
+Model architectures with their hyper-parameter spaces, which a job form is built from."""
 
 from __future__ import annotations
 
@@ -156,9 +156,11 @@ class ArchitecturesController(Controller):
 
     @get("/", operation_id="listArchitectures", sync_to_thread=False, responses=problems())
     def list_architectures(self, catalogue: CatalogueService) -> Response[ArchitectureList]:
-        """Installed GAN families with their hyper-parameter spaces (what a job may search)."""
+        """Installed model architectures of every family with their hyper-parameter spaces
+        (what a job may search)."""
         items = [ArchitectureRead(
-            name=e.name, description=getattr(e.item, "description", "") or "",
+            name=e.name, family=str(getattr(e.item, "family", "gan")),
+            description=getattr(e.item, "description", "") or "",
             conditional=bool(e.item.conditional), plugin=e.plugin,
             space=[msgspec.convert(p, ParamRead) for p in e.item.space.to_json()])
             for e in catalogue.architectures()]

@@ -108,10 +108,12 @@ class PresetList(Struct):
 
 
 class ArchitectureRead(Struct, kw_only=True):
-    """A GAN family and its hyper-parameter space (the same data drives Ray Tune and forms)."""
+    """A model architecture, its family (gan, diffusion, ...) and its hyper-parameter space
+    (the same data drives Ray Tune and forms)."""
 
     name: str
     description: str
+    family: str = "gan"
     conditional: bool
     plugin: str
     space: list[ParamRead]
@@ -235,6 +237,16 @@ class NormalisationRead(Struct):
     scale: list[float]
 
 
+class HoldoutRead(Struct, kw_only=True):
+    """Series kept out of training (evaluations score against them)."""
+
+    series: list[int]
+    how: Literal["file", "fraction"]
+    fraction: float | None
+    seed: int | None
+    source: str
+
+
 class DatasetRead(Struct, kw_only=True):
     name: str
     n_series: int
@@ -255,11 +267,15 @@ class DatasetRead(Struct, kw_only=True):
     error: str | None = msgspec.field(default=None)
     """Set (and the other fields mostly empty) when the stored record cannot be read: a
     listing reports the one bad dataset instead of failing."""
+    n_holdout: int = 0
+    """Series kept out of training (``holdout`` says which and how they were chosen)."""
+    holdout: HoldoutRead | None = None
 
     @classmethod
     def from_domain(cls, meta: Any) -> DatasetRead:
         data = msgspec.to_builtins(meta)
         data["n_values"] = meta.n_series * meta.n_channels * meta.length
+        data["n_holdout"] = meta.n_holdout
         return msgspec.convert(data, cls)
 
 

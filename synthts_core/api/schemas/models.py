@@ -277,8 +277,22 @@ class ClassVerdictRead(Struct, kw_only=True):
     reason: str | None
 
 
+class GuardRead(Struct, kw_only=True):
+    """A check beside the verdict's metric that fails a class too (the memorisation guard)."""
+
+    metric: str
+    threshold: float
+    higher_is_better: bool
+    passed: bool
+    summary: str
+    worst: str | None
+    classes: list[ClassVerdictRead]
+    pooled: ClassVerdictRead | None
+
+
 class VerdictRead(Struct, kw_only=True):
-    """The strong real-vs-synthetic test per class against its threshold, worst class first."""
+    """The strong real-vs-synthetic test per class against its threshold, worst class first,
+    and the guards beside it (a class a guard fails fails the verdict)."""
 
     metric: str
     threshold: float
@@ -289,6 +303,7 @@ class VerdictRead(Struct, kw_only=True):
     classes: list[ClassVerdictRead]
     pooled: ClassVerdictRead | None
     notes: list[str]
+    guards: list[GuardRead] = []
 
 
 class EvaluationRead(Struct, kw_only=True):
@@ -299,6 +314,9 @@ class EvaluationRead(Struct, kw_only=True):
     n_synthetic: int
     metrics: list[MetricRead]
     created_at: datetime
+    unseen: str = ""
+    """The real series the generator never saw that tstr and the memorisation guard scored
+    against; empty when there were none (tstr then scored on the training series)."""
 
     @classmethod
     def from_domain(cls, report: Any) -> EvaluationRead:

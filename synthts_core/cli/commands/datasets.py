@@ -60,6 +60,7 @@ def list_command(name_contains: str | None, tags: tuple[str, ...], generator: st
 def show_command(name: str, as_json: bool) -> None:
     """Spec, checksum, size and label counts of one dataset."""
     from synthts_core.domain import to_builtins
+    from synthts_core.services.holdout import split_text
 
     with cli_runtime(click.get_current_context()) as rt:
         meta = rt.services.datasets.get(name)
@@ -79,6 +80,7 @@ def show_command(name: str, as_json: bool) -> None:
                f"step {meta.time_axis.step})")
     click.echo(f"generators:  {', '.join(meta.generators) or '-'}")
     click.echo(f"tags:        {', '.join(meta.tags) or '-'}")
+    click.echo(f"split:       {split_text(meta)}")
     if meta.description:
         click.echo(f"description: {meta.description}")
     if meta.label_names:

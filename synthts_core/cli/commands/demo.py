@@ -21,7 +21,7 @@ from synthts_core.services.job_form import bounds
 @click.option("--epochs", type=click.IntRange(*bounds("epochs")), default=250,
               show_default=True)
 @click.option("--arch", "architectures", multiple=True,
-              help="GAN architectures to search over (repeatable; default: the one that "
+              help="Model architectures to search over (repeatable; default: the one that "
                    "declares a main-job search space).")
 @click.option("--metric", default=None,
               help="Quality metric that picks the best trial, its worst class (default: the "

@@ -93,13 +93,25 @@ def print_verdict(console, verdict) -> None:
     sign = ">=" if verdict.higher_is_better else "<="
     table = Table(title=f"verdict: {verdict.metric} {sign} {verdict.threshold:g} per class, "
                         "worst first")
-    for col in ("class", verdict.metric, "95 % interval", "verdict", "note"):
+    words = {True: "[green]pass[/]", False: "[red]fail[/]", None: "[yellow]inconclusive[/]"}
+    guards = [(g, {c.label: c for c in g.classes}) for g in verdict.guards]
+    for col in ("class", verdict.metric, "95 % interval", "verdict"):
         table.add_column(col)
+    for g, _ in guards:
+        sign = ">=" if g.higher_is_better else "<="
+        table.add_column(f"{g.metric} ({sign} {g.threshold:.2g})")
+    table.add_column("note")
     for c in verdict.classes:
-        word = {True: "[green]pass[/]", False: "[red]fail[/]",
-                None: "[yellow]inconclusive[/]"}[c.passed]
-        table.add_row(c.label, "" if c.value is None else f"{c.value:.3f}",
-                      f"[{c.ci[0]:.3f}, {c.ci[1]:.3f}]" if c.ci else "", word, c.reason or "")
+        row = [c.label, "" if c.value is None else f"{c.value:.3f}",
+               f"[{c.ci[0]:.3f}, {c.ci[1]:.3f}]" if c.ci else "", words[c.passed]]
+        reasons = [c.reason or ""]
+        for _, by_label in guards:
+            gc = by_label.get(c.label)
+            row.append("" if gc is None else
+                       f"{'-' if gc.value is None else f'{gc.value:.2g}'} {words[gc.passed]}")
+            if gc is not None and gc.reason and gc.reason not in reasons:
+                reasons.append(gc.reason)
+        table.add_row(*row, "; ".join(r for r in reasons if r))
     console.print(table)
     for note in verdict.notes:
         console.print(f"[dim]{note}[/dim]")

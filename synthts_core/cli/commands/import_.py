@@ -36,6 +36,14 @@ def _split(text: str | None) -> list[str] | None:
               "maps back to these units.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json", "npy", "npz", "ts"]),
               help="File format (default: from the suffix).")
+@click.option("--holdout-file", "holdout_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False), help="Real series to keep out of "
+              "training (e.g. an archive's TEST file; repeatable), read like FILES and "
+              "appended: evaluations score TSTR and the memorisation guard against them.")
+@click.option("--holdout", type=float, help="Keep this fraction of each class out of training "
+              "(stratified, drawn with --holdout-seed, recorded with the dataset).")
+@click.option("--holdout-seed", type=int, default=0, show_default=True,
+              help="Seed of the --holdout draw.")
 @click.option("--tag", "tags", multiple=True, help="Tag of the dataset (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Print what would be stored; store nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report (and metadata) as JSON.")
@@ -43,8 +51,9 @@ def _split(text: str | None) -> list[str] | None:
 def command(ctx: click.Context, files: tuple[str, ...], name: str, layout: str,
             window: int | None, stride: int | None, columns: str | None,
             label_column: str | None, series_column: str | None, time_column: str | None,
-            channel_column: str | None, normalise: str, fmt: str | None, tags: tuple[str, ...],
-            dry_run: bool, as_json: bool) -> None:
+            channel_column: str | None, normalise: str, fmt: str | None,
+            holdout_files: tuple[str, ...], holdout: float | None, holdout_seed: int,
+            tags: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
     """Import real series from FILES (several wide tables: one file per channel; several
     array or .ts files: their series appended, e.g. an archive's TRAIN and TEST files).
 
@@ -53,6 +62,8 @@ def command(ctx: click.Context, files: tuple[str, ...], name: str, layout: str,
       synthts import train.csv --name ecg --label-column label
     One row per time point, several recordings:
       synthts import log.csv --name plant --series-column run --time-column t --window 128
+    An archive's TEST file kept out of training (or --holdout 0.2 for a random fifth):
+      synthts import GunPoint_TRAIN.ts --holdout-file GunPoint_TEST.ts --name gunpoint
     """
     import msgspec
 
@@ -63,12 +74,14 @@ def command(ctx: click.Context, files: tuple[str, ...], name: str, layout: str,
         name=name, format=fmt, layout=layout, columns=_split(columns),  # type: ignore[arg-type]
         label_column=label_column, series_column=series_column, time_column=time_column,
         channel_column=channel_column, window=window, stride=stride,
-        normalise=normalise, tags=list(tags))  # type: ignore[arg-type]
+        normalise=normalise, tags=list(tags), holdout=holdout,  # type: ignore[arg-type]
+        holdout_seed=holdout_seed)
     sources = list(files) if len(files) > 1 else files[0]
     with cli_runtime(ctx) as rt:
         datasets = rt.services.datasets
-        with _stage(f"reading {_describe(files)}", quiet=as_json):
-            result = datasets.parse(sources, options)
+        with _stage(f"reading {_describe(files + holdout_files)}", quiet=as_json):
+            result = datasets.parse(sources, options,
+                                    holdout_sources=list(holdout_files) or None)
         report = result.report
         if dry_run:
             if as_json:
@@ -88,6 +101,9 @@ def command(ctx: click.Context, files: tuple[str, ...], name: str, layout: str,
     click.echo(f"stored {meta.name}: {meta.n_series} x {meta.n_channels} x {meta.length} "
                f"({len(meta.label_names)} labels), {meta.normalisation.method} normalisation, "
                f"{meta.checksum}")
+    if meta.holdout is not None:
+        click.echo(f"held out of training: {meta.n_holdout} series "
+                   f"({meta.holdout.describe()})")
     for d in report.dropped:
         click.echo(f"warning: dropped {d.rows} rows: {d.why}", err=True)
 

@@ -1,4 +1,4 @@
-"""``synthts train``: run a GAN search on Ray Tune with a live view of its trials (progress bars
+"""``synthts train``: run a model search on Ray Tune with a live view of its trials (progress bars
 on a terminal, a few plain lines otherwise) and a summary table at the end."""
 
 from __future__ import annotations
@@ -117,7 +117,8 @@ def _value_text(value: Any) -> str:
 @click.option("--trials", "num_trials", type=FormInt("num_trials"), help="Number of trials.")
 @click.option("--epochs", type=FormInt("epochs"), help="Epochs per trial.")
 @click.option("--metric", "select_metric", help="Quality metric that picks the best trial.")
-@click.option("--model-name", help="Registered model name (default: DATASET-gan).")
+@click.option("--model-name", help="Registered model name (default: DATASET-FAMILY, e.g. "
+              "DATASET-gan or DATASET-diffusion; DATASET-model for a search over families).")
 @click.option("--seed", type=FormInt("seed"), help="Seed of the trial draw and the trainings.")
 @click.option("--max-concurrent", type=FormInt("max_concurrent"), help="Trials running at once.")
 @click.option("--time-limit", "time_limit_s", type=FormInt("time_limit_s"), metavar="SECONDS",
@@ -135,7 +136,7 @@ def command(ctx: click.Context, dataset: str | None, job_file: Path | None,
             epochs: int | None, select_metric: str | None, model_name: str | None,
             seed: int | None, max_concurrent: int | None, time_limit_s: int | None,
             settings: tuple[str, ...], resume_id: str | None, quiet: bool) -> None:
-    """Run a hyper-parameter search of GANs on a dataset and register the best model."""
+    """Run a hyper-parameter search of generative models on a dataset and register the best model."""
     from synthts_core.errors import BadInputError
     from synthts_core.services.training import JobInterrupted
 

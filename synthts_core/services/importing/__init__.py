@@ -19,8 +19,9 @@ from typing import Literal
 import msgspec
 import numpy as np
 
-from synthts_core.domain import Dataset, TimeAxis
+from synthts_core.domain import Dataset, HoldoutSplit, TimeAxis
 from synthts_core.errors import BadInputError, LimitExceededError
+from synthts_core.services.holdout import stratified_holdout
 from synthts_core.services.importing.layouts import (
     label_text,
     long_layout,
@@ -38,6 +39,7 @@ from synthts_core.services.importing.readers import (
     read,
     read_bytes,
 )
+from synthts_core.storage_support import check_holdout
 
 __all__ = [
     "DEFAULT_NORMALISATION",
@@ -74,6 +76,12 @@ class ImportOptions(msgspec.Struct, kw_only=True):
     normalise: Literal["zscore", "minmax", "none"] = DEFAULT_NORMALISATION
     tags: list[str] = msgspec.field(default_factory=lambda: ["imported"])
     description: str = ""
+    # series kept out of training: a stratified random fraction of each class, drawn with
+    # holdout_seed, or every series from index holdout_from on (a TRAIN and a TEST set sent
+    # as one upload); held-out files are the third way: ``import_data(holdout_sources=...)``
+    holdout: float | None = None
+    holdout_from: int | None = None
+    holdout_seed: int = 0
 
 
 class Dropped(msgspec.Struct):
@@ -100,6 +108,8 @@ class ImportReport(msgspec.Struct, kw_only=True):
     time_axis: str = "regular"
     dropped: list[Dropped] = []
     notes: list[str] = []
+    n_holdout: int = 0
+    holdout: str = ""
 
     def lines(self) -> list[str]:
         out = [f"{self.name}: {self.n_series} series x {self.n_channels} channels x "
@@ -119,6 +129,8 @@ class ImportReport(msgspec.Struct, kw_only=True):
                                                    strict=True)))
         else:
             out.append("  labels: none")
+        if self.n_holdout:
+            out.append(f"  held out of training: {self.holdout}")
         for d in self.dropped:
             out.append(f"  dropped {d.rows} rows: {d.why}")
         out.extend(f"  note: {n}" for n in self.notes)
@@ -132,10 +144,15 @@ class ImportResult:
 
 
 def import_data(sources: str | Path | bytes | list[str | Path] | list[bytes],
-                options: ImportOptions, *, max_values: int | None = None) -> ImportResult:
+                options: ImportOptions, *, max_values: int | None = None,
+                holdout_sources: list[str | Path] | list[bytes] | None = None) -> ImportResult:
     """Read ``sources`` into a dataset and a report: one file; several wide tables, one per
     channel; or several array or ``.ts`` files, whose series are appended (a UCR/UEA archive's
     TRAIN and TEST files make one dataset).
+
+    ``holdout_sources`` (read the same way, e.g. the archive's TEST file) are appended after
+    them and marked held out: no model trains on them, evaluations score against them.
+    ``options.holdout`` holds out a stratified random fraction instead.
 
     ``max_values`` caps the values read and the series x channels x window stored, before
     anything large is materialised (uploads pass SYNTHTS_MAX_GENERATE_VALUES)."""
@@ -143,18 +160,16 @@ def import_data(sources: str | Path | bytes | list[str | Path] | list[bytes],
     if not many:
         raise BadInputError("source", "no file given", allowed="one file, or one per channel")
     _check_options(options)
+    if sum([bool(holdout_sources), options.holdout is not None,
+            options.holdout_from is not None]) > 1:
+        raise BadInputError("holdout", "is given more than one way",
+                            allowed="held-out files, a fraction or holdout_from, one of them")
     fmt = detect_format(many[0], options.format)
-    parts = [_shape(read(read_bytes(s), fmt, max_values=max_values), options, fmt, max_values)
-             for s in many]
-    layout, roles, cols = parts[0][1:]
-    if len(parts) == 1:
-        arrays = parts[0][0]
-    elif layout == "array":
-        arrays = _stack_series([p[0] for p in parts])
-    else:
-        arrays = _stack_channels([p[0] for p in parts], layout)
-    if not arrays.windowed and options.window is not None:
-        arrays = _windows(arrays, options.window, options.stride, max_values)
+    arrays, layout, roles, cols = _read_group(many, options, fmt, max_values)
+    n_train = len(arrays.values)
+    if holdout_sources:
+        held = _read_group(list(holdout_sources), options, fmt, max_values)[0]
+        arrays = _stack_series([arrays, held])
     labels, names = _encode_labels(arrays)
     values, norm = normalise(arrays.values, options.normalise)
     times, axis = _times(arrays.times, values.shape)
@@ -167,11 +182,33 @@ def import_data(sources: str | Path | bytes | list[str | Path] | list[bytes],
     dropped_rows = sum(r for _, r in arrays.dropped)
     if dropped_rows:
         description += f"; {dropped_rows} rows dropped"
+    split = None
+    if holdout_sources:
+        split = HoldoutSplit(series=list(range(n_train, len(values))), how="file",
+                             source=", ".join(_origin(h) for h in holdout_sources))
+    elif options.holdout_from is not None:
+        if not 1 <= options.holdout_from < len(values):
+            raise BadInputError("holdout_from", f"got {options.holdout_from!r}",
+                                allowed=f"1..{len(values) - 1} (the data has {len(values)} "
+                                "series)")
+        split = HoldoutSplit(series=list(range(options.holdout_from, len(values))), how="file",
+                             source=f"series {options.holdout_from}.. of {origin}")
+    elif options.holdout is not None:
+        split = HoldoutSplit(series=stratified_holdout(labels, len(values), options.holdout,
+                                                       options.holdout_seed),
+                             how="fraction", fraction=float(options.holdout),
+                             seed=int(options.holdout_seed))
+        if not split.series:
+            raise BadInputError("holdout", f"{options.holdout:g} of each class is no series "
+                                "here", allowed="a larger fraction (classes keep at least "
+                                "one training series)")
     dataset = Dataset.build(options.name, values, labels, names, times=times,
                             time_axis=axis, source="imported", generators=[],
                             normalisation=norm, tags=list(dict.fromkeys(["imported", *options.tags])),
-                            description=description)
+                            description=description, holdout=split)
     meta = dataset.meta
+    if split is not None:
+        check_holdout(meta, meta.n_series)
     window = arrays.values.shape[2] if options.window is not None else None
     report = ImportReport(
         name=options.name, format=fmt, layout=layout, n_series=meta.n_series,
@@ -181,8 +218,32 @@ def import_data(sources: str | Path | bytes | list[str | Path] | list[bytes],
         stride=(options.stride or window) if window else None, normalisation=norm.method,
         time_axis=meta.time_axis.kind,
         dropped=[Dropped(why, rows) for why, rows in arrays.dropped],
-        notes=list(arrays.notes) + ([_files_note(many, layout)] if len(many) > 1 else []))
+        notes=list(arrays.notes) + ([_files_note(many, layout)] if len(many) > 1 else []),
+        n_holdout=meta.n_holdout,
+        holdout=f"{meta.n_holdout} series ({split.describe()})" if split is not None else "")
     return ImportResult(dataset, report)
+
+
+def _origin(source: str | Path | bytes) -> str:
+    return f"<{len(source)} bytes>" if isinstance(source, bytes) else Path(source).name
+
+
+def _read_group(many: list, options: ImportOptions, fmt: str, max_values: int | None
+                ) -> tuple[Arrays, str, dict[str, str | None], list[str]]:
+    """Files that make one set of series (several tables: one per channel; several array
+    files: more series), windowed when asked: (series, layout, roles, value columns)."""
+    parts = [_shape(read(read_bytes(s), fmt, max_values=max_values), options, fmt, max_values)
+             for s in many]
+    layout, roles, cols = parts[0][1:]
+    if len(parts) == 1:
+        arrays = parts[0][0]
+    elif layout == "array":
+        arrays = _stack_series([p[0] for p in parts])
+    else:
+        arrays = _stack_channels([p[0] for p in parts], layout)
+    if not arrays.windowed and options.window is not None:
+        arrays = _windows(arrays, options.window, options.stride, max_values)
+    return arrays, layout, roles, cols
 
 
 def import_table(source: str | Path | bytes, fmt: str | None = None, *, name: str,
@@ -214,6 +275,8 @@ def _check_options(o: ImportOptions) -> None:
             raise BadInputError("stride", f"got {o.stride!r}", allowed="an integer >= 1")
         if o.window is None:
             raise BadInputError("stride", "needs a window", allowed="also --window")
+    if o.holdout is not None:
+        stratified_holdout(None, 2, o.holdout, 0)  # checks the fraction
 
 
 def _roles(o: ImportOptions) -> dict[str, str | None]:

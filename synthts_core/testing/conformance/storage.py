@@ -17,6 +17,7 @@ import pytest
 from synthts_core.domain import (
     Dataset,
     DatasetQuery,
+    HoldoutSplit,
     JobSpec,
     TimeAxis,
     TrainingJob,
@@ -255,6 +256,29 @@ class StorageBackendConformance:
         assert [m.name for m in storage.list_datasets(DatasetQuery(tags=["c"])).items] == ["new-name"]
         assert storage.list_datasets(DatasetQuery(tags=["a"])).total == 0
         assert storage.update_dataset("new-name", tags=[]).tags == []
+
+    def test_held_out_split_round_trips_and_every_read_returns_every_series(self, storage
+                                                                             ) -> None:
+        split = HoldoutSplit(series=[1, 4, 7, 20], how="fraction", fraction=0.2, seed=3)
+        ds = make_dataset("split", holdout=split)
+        storage.create_dataset(ds)
+        assert storage.get_dataset_meta("split").holdout == split
+        back = storage.read_dataset("split")
+        np.testing.assert_array_equal(back.values, ds.values)  # the split is metadata only
+        assert back.meta.holdout == split and back.meta.n_holdout == 4
+        # a sliced read says which of *its* series are held out
+        part = storage.read_dataset("split", series=slice(0, 10))
+        assert part.meta.holdout.series == [1, 4, 7]
+        assert storage.read_dataset("split", labels=[1]).meta.holdout.series == [0, 1, 2]
+        assert storage.update_dataset("split", new_name="split2").holdout == split
+        assert [m.holdout for m in storage.list_datasets(DatasetQuery()).items] == [split]
+        assert storage.create_dataset(make_dataset("no-split")).holdout is None
+
+    @pytest.mark.parametrize("series", [[3, 1], [0, 24], [-1], list(range(24))])
+    def test_a_bad_held_out_split_is_refused(self, storage, series) -> None:
+        with pytest.raises(BadInputError) as info:
+            storage.create_dataset(make_dataset("bad-split", holdout=HoldoutSplit(series=series)))
+        assert info.value.field == "holdout.series"
 
     def test_rename_onto_an_existing_name_is_a_conflict(self, storage) -> None:
         storage.create_dataset(make_dataset("one"))

@@ -53,11 +53,20 @@ def verdict_text(verdict: dict[str, Any] | None) -> Text:
     out.append("PASS" if passed else "FAIL", style="bold green" if passed else "bold red")
     out.append(f": {verdict.get('summary', '')}\n")
     words = {True: ("pass", "green"), False: ("fail", "red"), None: ("inconclusive", "yellow")}
+    guards = [(g["metric"], {c["label"]: c for c in g.get("classes") or []})
+              for g in verdict.get("guards") or []]
     for c in verdict.get("classes") or []:
         word, colour = words[c.get("passed")]
         value = "-" if c.get("value") is None else f"{c['value']:.3f}"
         out.append(f"  {c['label']:<12} {verdict['metric']} {value:>6}  ")
         out.append(word, style=colour)
+        for metric, by_label in guards:
+            gc = by_label.get(c["label"])
+            if gc is not None:
+                g_word, g_colour = words[gc.get("passed")]
+                g_value = "-" if gc.get("value") is None else f"{gc['value']:.2g}"
+                out.append(f"  {metric} {g_value} ")
+                out.append(g_word, style=g_colour)
         out.append("\n")
     return out
 

@@ -1,0 +1,324 @@
+"""``DiffusionModel``: trains and samples one conditional diffusion model, epoch by epoch.
+
+Training (per batch): draw times ``t`` uniformly, noise the clean series with the cosine
+schedule, predict the clean series, and minimise its squared error plus ``fft_weight`` times the
+L1 error of its spectrum (Diffusion-TS's Fourier term: a squared error alone is blind to which
+frequencies the residual sits in, and a detector is not). The class is dropped to "no class"
+with probability ``cond_drop`` so one network also learns the unconditional model that
+classifier-free guidance (Ho & Salimans 2022) needs. The network's output is preconditioned as in
+Karras et al. (2022): the estimate is a noise-level-dependent mix of the input and the network,
+so at low noise the network only corrects what the input already says.
+
+Sampling solves the probability-flow ODE deterministically (DPM-Solver++(2M), or DDIM) from
+initial noise ``z`` (n, channels * length): the same
+weights, ``z`` and labels give the same series; a seed draws ``z`` on the CPU, so a seed gives
+the same series on every device.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+
+from synthts_diffusion._errors import BadInputError
+from synthts_diffusion.denoiser import Denoiser
+from synthts_diffusion.schedule import CosineSchedule, ODESampler
+
+SIGMA_DATA = 0.5  # spread of data scaled to [-1, 1], for the preconditioning
+T_MIN = 1e-3  # smallest training time: below it the task is the identity
+GRAD_CLIP = 1.0
+LOSS_NAMES = ("loss", "mse", "spectral")
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """Hyper-parameters and data shape of one diffusion model (plain values, JSON-ready)."""
+
+    architecture: str = "diffusion"
+    d_model: int = 64
+    layers: int = 4
+    heads: int = 4
+    patch_size: int = 0  # 0 = automatic (at most denoiser.MAX_TOKENS tokens)
+    harmonics: int = 8
+    lr: float = 1e-3
+    batch_size: int = 64
+    ema_decay: float = 0.995
+    fft_weight: float = 0.2
+    cond_drop: float = 0.1
+    guidance_scale: float = 1.0
+    sampling_steps: int = 20
+    sampler: str = "ddim"  # ddim | dpmpp_2m
+    lr_schedule: str = "cosine"
+    total_epochs: int = 0
+    length: int = 256
+    n_channels: int = 1
+    n_classes: int = 0
+    conditional: bool = True
+    seed: int = 0
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> DiffusionConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+class DiffusionModel:
+    """Train and sample one diffusion model (the ``GenerativeModel`` contract)."""
+
+    latent_kind = "initial_noise"
+
+    def __init__(self, config: DiffusionConfig, device: str | torch.device = "cpu") -> None:
+        self.config = config
+        self.device = torch.device(device)
+        self.conditional = bool(config.conditional)
+        self.n_classes = max(config.n_classes, 1) if self.conditional else 0
+        # weights from the config's seed, built on the CPU (every device starts alike); the
+        # fork leaves no trace on the global RNG
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self.net = Denoiser(config.n_channels, config.length, self.n_classes,
+                                d_model=config.d_model, layers=config.layers,
+                                heads=config.heads, patch=config.patch_size,
+                                harmonics=config.harmonics).to(self.device)
+        self.ema = copy.deepcopy(self.net).requires_grad_(False) \
+            if config.ema_decay > 0 else None
+        extra = {"fused": True} if self.device.type == "cpu" else {}
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=config.lr, betas=(0.9, 0.99),
+                                    **extra)
+        self.schedule = CosineSchedule()
+        self.sampler = ODESampler(self.schedule, config.sampling_steps, config.sampler)
+        self.rng = torch.Generator(device=self.device)
+        self.rng.manual_seed(config.seed)
+        self.epochs_done = 0
+        self.updates = 0
+        self._data_key: tuple | None = None
+        self._values: torch.Tensor | None = None
+        self._labels: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------ declarations
+    @property
+    def latent_dim(self) -> int:
+        """The initial noise of one series, flattened: (channels * length)."""
+        return self.config.n_channels * self.config.length
+
+    @property
+    def guided(self) -> bool:
+        return self.conditional and self.config.guidance_scale != 1.0
+
+    @property
+    def sample_cost(self) -> float:
+        """Network passes per series, against a GAN generator's one."""
+        return float(self.config.sampling_steps * (2 if self.guided else 1))
+
+    @property
+    def sampling_net(self) -> Denoiser:
+        return self.ema if self.ema is not None else self.net
+
+    # ------------------------------------------------------------------ training
+    def _predict(self, net: Denoiser, x_t: torch.Tensor, t: torch.Tensor,
+                 cond: torch.Tensor | None) -> torch.Tensor:
+        ab = self.schedule.alpha_bar(t).view(-1, 1, 1)
+        var = ab * SIGMA_DATA**2 + (1 - ab)
+        c_skip = ab.sqrt() * SIGMA_DATA**2 / var
+        c_out = SIGMA_DATA * (1 - ab).sqrt() / var.sqrt()
+        return c_skip * x_t + c_out * net(x_t / var.sqrt(), t, cond)
+
+    def _one_hot(self, labels: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.one_hot(labels, self.n_classes + 1).float()
+
+    def _to_device(self, values: np.ndarray, labels: np.ndarray | None) -> None:
+        key = (id(values), values.shape, None if labels is None else id(labels))
+        if key == self._data_key:
+            return
+        if values.ndim != 3 or values.shape[1:] != (self.config.n_channels, self.config.length):
+            raise BadInputError("values", f"got shape {values.shape}", allowed=(
+                f"(n, {self.config.n_channels}, {self.config.length})"))
+        self._values = torch.as_tensor(np.asarray(values, np.float32), device=self.device)
+        self._labels = None
+        if self.conditional:
+            lab = np.zeros(len(values), np.int64) if labels is None else np.asarray(labels)
+            if len(lab) and (lab.min() < 0 or lab.max() >= self.n_classes):
+                raise BadInputError("labels", "out of range", allowed=f"0..{self.n_classes - 1}")
+            self._labels = torch.as_tensor(lab.astype(np.int64), device=self.device)
+        self._data_key = key
+
+    def _schedule_lr(self) -> None:
+        cfg = self.config
+        factor = 1.0
+        if cfg.lr_schedule == "cosine" and cfg.total_epochs > 0:
+            progress = min(1.0, self.epochs_done / cfg.total_epochs)
+            factor = 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress))
+        for group in self.opt.param_groups:
+            group["lr"] = cfg.lr * factor
+
+    def train_epoch(self, values: np.ndarray, labels: np.ndarray | None = None
+                    ) -> dict[str, float]:
+        """One pass over ``values`` (n, c, L) scaled to [-1, 1], in shuffled batches (the
+        remainder waits for the next epoch's permutation); returns mean losses."""
+        self._to_device(values, labels)
+        assert self._values is not None
+        cfg = self.config
+        n = self._values.shape[0]
+        if n < 2:
+            raise BadInputError("dataset", f"need at least 2 series to train; got {n}",
+                                allowed="at least 2 series")
+        self._schedule_lr()
+        batch = min(cfg.batch_size, n)
+        steps = n // batch
+        perm = torch.randperm(n, generator=self.rng, device=self.device)
+        dev, rng = self.device, self.rng
+        totals = torch.zeros(len(LOSS_NAMES), device=dev)
+        self.net.train()
+        for i in range(steps):
+            idx = perm[i * batch:(i + 1) * batch]
+            x0 = self._values[idx]
+            t = T_MIN + (1 - T_MIN) * torch.rand(batch, generator=rng, device=dev)
+            noise = torch.randn(x0.shape, generator=rng, device=dev)
+            cond = None
+            if self._labels is not None:
+                y = self._labels[idx]
+                drop = torch.rand(batch, generator=rng, device=dev) < cfg.cond_drop
+                cond = self._one_hot(torch.where(drop, self.n_classes, y))
+            x0_hat = self._predict(self.net, self.schedule.add_noise(x0, noise, t), t, cond)
+            mse = (x0_hat - x0).pow(2).mean()
+            spectral = (torch.fft.rfft(x0_hat, norm="ortho")
+                        - torch.fft.rfft(x0, norm="ortho")).abs().mean()
+            loss = mse + cfg.fft_weight * spectral
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), GRAD_CLIP)
+            self.opt.step()
+            self._update_ema()
+            totals += torch.stack((loss.detach(), mse.detach(), spectral.detach()))
+        self.epochs_done += 1
+        out = dict(zip(LOSS_NAMES, (totals / max(steps, 1)).tolist(), strict=True))
+        out["samples"] = float(steps * batch)
+        return out
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        self.updates += 1
+        if self.ema is None:
+            return
+        decay = min(self.config.ema_decay, (1 + self.updates) / (10 + self.updates))
+        for avg, live in zip(self.ema.parameters(), self.net.parameters(), strict=True):
+            avg.lerp_(live, 1 - decay)
+
+    # ------------------------------------------------------------------ sampling
+    def _sampling_rng(self, seed: int | None) -> torch.Generator:
+        return torch.Generator().manual_seed(self.config.seed + 1 if seed is None else seed)
+
+    @torch.no_grad()
+    def sampling_latents(self, n: int, seed: int | None = None) -> np.ndarray:
+        """The initial noise ``generate(n, seed=seed)`` starts from, (n, latent_dim)."""
+        return torch.randn(n, self.latent_dim, generator=self._sampling_rng(seed)).numpy()
+
+    def sampling_noise(self, n: int, seed: int | None = None) -> None:
+        """The deterministic samplers draw nothing after the initial noise."""
+        return None
+
+    def _conditions(self, n: int, labels: np.ndarray | None, label_weights: np.ndarray | None,
+                    rng: torch.Generator) -> torch.Tensor | None:
+        """(n, n_classes + 1) class weights; None for an unconditional model."""
+        if not self.conditional:
+            if labels is not None or label_weights is not None:
+                raise BadInputError("labels" if labels is not None else "label_weights",
+                                    "this diffusion model is unconditional: give no labels",
+                                    allowed="no labels")
+            return None
+        k = self.n_classes
+        if label_weights is not None:
+            w = torch.as_tensor(np.asarray(label_weights, np.float32))
+            if w.shape != (n, k) or not torch.isfinite(w).all():
+                raise BadInputError("label_weights", f"got shape {tuple(w.shape)}: "
+                                    "label_weights must be (n, n_classes), finite",
+                                    allowed=f"shape ({n}, {k})")
+            return torch.cat((w, torch.zeros(n, 1)), dim=1)
+        if labels is not None:
+            lab = torch.as_tensor(np.asarray(labels, np.int64)).reshape(-1)
+            if lab.shape != (n,) or (n and (lab.min() < 0 or lab.max() >= k)):
+                raise BadInputError("labels", f"labels must be {n} class indices, one per "
+                                    "series", allowed=f"0..{k - 1}")
+        else:
+            lab = torch.randint(0, k, (n,), generator=rng)
+        return self._one_hot(lab)
+
+    @torch.no_grad()
+    def generate(self, n: int, labels: np.ndarray | None = None, z: np.ndarray | None = None,
+                 seed: int | None = None, label_weights: np.ndarray | None = None,
+                 noise: np.ndarray | None = None, chunk: int = 2048) -> np.ndarray:
+        """``n`` series (n, c, L) in [-1, 1] by ``sampling_steps`` ODE steps from the initial
+        noise ``z`` (n, channels * length), or from noise drawn from ``seed``. Conditional:
+        ``labels`` (n,) or ``label_weights`` (n, n_classes) mixing the class embeddings, or
+        classes drawn from ``seed`` when neither is given."""
+        if noise is not None:
+            raise BadInputError("noise", "a diffusion model draws no per-point noise of its "
+                                "own (its sampler is deterministic)", allowed="no noise")
+        rng = self._sampling_rng(seed)
+        cfg = self.config
+        if z is None:
+            zt = torch.randn(n, self.latent_dim, generator=rng)
+        else:
+            zt = torch.as_tensor(np.asarray(z, np.float32))
+            if zt.shape != (n, self.latent_dim):
+                raise BadInputError("z", f"got shape {tuple(zt.shape)}: z must be "
+                                    "(n, channels * length)",
+                                    allowed=f"shape ({n}, {self.latent_dim})")
+        cond = self._conditions(n, labels, label_weights, rng)
+        net = self.sampling_net
+        net.eval()
+        out = []
+        for s in range(0, n, chunk):
+            x = zt[s:s + chunk].to(self.device).view(-1, cfg.n_channels, cfg.length)
+            c = None if cond is None else cond[s:s + chunk].to(self.device)
+            out.append(self._sample(net, x, c).cpu())
+        net.train()
+        if not out:
+            return np.zeros((0, cfg.n_channels, cfg.length), np.float32)
+        return (out[0] if len(out) == 1 else torch.cat(out)).numpy()
+
+    def _sample(self, net: Denoiser, x: torch.Tensor, cond: torch.Tensor | None
+                ) -> torch.Tensor:
+        guided = self.guided and cond is not None
+        if guided:
+            assert cond is not None
+            null = self._one_hot(torch.full((len(x),), self.n_classes, device=x.device))
+            cond = torch.cat((cond, null))
+
+        def estimate(x_t: torch.Tensor, t: float) -> torch.Tensor:
+            tt = torch.full((len(x_t),), t, device=x_t.device)
+            if guided:
+                both = self._predict(net, torch.cat((x_t, x_t)), torch.cat((tt, tt)), cond)
+                c, u = both.chunk(2)
+                x0 = u + self.config.guidance_scale * (c - u)
+            else:
+                x0 = self._predict(net, x_t, tt, cond)
+            return x0.clamp(-1.0, 1.0)
+
+        return self.sampler.sample(x, estimate).float()
+
+    # ------------------------------------------------------------------ persistence
+    def weights(self) -> bytes:
+        from synthts_diffusion.state import save_state
+
+        return save_state(self, with_training_state=False)
+
+    def load_weights(self, data: bytes) -> None:
+        from synthts_diffusion.state import load_state
+
+        load_state(self, data, with_training_state=False)
+
+    def checkpoint(self) -> bytes:
+        from synthts_diffusion.state import save_state
+
+        return save_state(self, with_training_state=True)
+
+    def load_checkpoint(self, data: bytes) -> None:
+        from synthts_diffusion.state import load_state
+
+        load_state(self, data, with_training_state=True)

@@ -1,6 +1,7 @@
 """The literature's sines protocol (TimeGAN, Yoon et al. 2019): 10000 series x 24 steps x 5
 channels, per series and channel sin(f t + p) with f, p uniform in [0, 0.1], scaled by
-(x + 1) / 2. Train a GAN from the gan plugin directly (no Ray: this measures model quality),
+(x + 1) / 2. Train a GAN (or, with --family diffusion, a diffusion model) from its plugin
+directly (no Ray: this measures model quality),
 generate 10000 series, and print ONE JSON object:
 
   discriminative, discriminative_std  post-hoc GRU classifier, |acc - 0.5|, over --repeats runs
@@ -16,7 +17,8 @@ With --seeds K (default 3) the GAN is trained K times from different seeds and t
 with the means over seeds, with the strong classifier two-sample test (``detector``: held-out
 accuracy, 0.5 = indistinguishable) beside the literature's discriminative score.
 
-Usage: python benchmarks/quality_sines.py [--epochs N] [--seeds 3] [--device cpu|cuda] [--quick]
+Usage: python benchmarks/quality_sines.py [--family gan|diffusion] [--epochs N] [--seeds 3]
+       [--device cpu|cuda] [--quick]
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ BEST = {"architecture": "wgan_gp", "backbone": "conv", "conv_layers": 2, "conv_w
         "latent_dim": 32, "lr": 1e-3, "beta1": 0.5, "beta2": 0.9, "batch_size": 128,
         "n_critic": 5, "gp_weight": 10.0, "augment": False, "cuda_graphs": True,
         "precision": "fp32", "ema_decay": 0.999, "lr_schedule": "cosine"}
+# The diffusion family on the same protocol (24 points: one token a point).
+DIFFUSION = {"architecture": "diffusion", "batch_size": 128, "lr": 2e-3, "ema_decay": 0.999,
+             "harmonics": 0, "sampling_steps": 20}
+FAMILIES = {"gan": BEST, "diffusion": DIFFUSION}
 
 
 def sines(n: int, seed: int) -> np.ndarray:
@@ -70,15 +76,14 @@ def _metric_run(job: tuple) -> float:
 def run_seed(args: argparse.Namespace, seed: int, n: int, epochs: int, disc_iters: int,
              pred_iters: int) -> dict:
     import torch
-    from synthts_gan.plugin import builtin_architectures
+    from _families import build, timed_generate
     from synthts_metrics.detector import Detector
     from synthts_metrics.posthoc import prepare
 
     real = sines(n, seed)
-    config = {**BEST, **json.loads(args.config), "length": 24, "n_channels": 5,
-              "n_classes": 0, "seed": seed, "total_epochs": epochs}
-    arch = {a.name: a for a in builtin_architectures()}[config["architecture"]]
-    trainer = arch.build(config, args.device)
+    config = {**FAMILIES[args.family], **json.loads(args.config), "length": 24,
+              "n_channels": 5, "n_classes": 0, "seed": seed, "total_epochs": epochs}
+    trainer = build(config, args.device)
     scaled = real * 2.0 - 1.0  # the plugin trains on [-1, 1]
     started = time.perf_counter()
     for epoch in range(1, epochs + 1):
@@ -90,7 +95,8 @@ def run_seed(args: argparse.Namespace, seed: int, n: int, epochs: int, disc_iter
     if torch.cuda.is_available() and str(trainer.device).startswith("cuda"):
         torch.cuda.synchronize()
     train_s = time.perf_counter() - started
-    synthetic = (np.asarray(trainer.generate(n, seed=seed + 1)) + 1.0) / 2.0
+    generated, generate_s = timed_generate(trainer, n, None, seed + 1, repeats=1)
+    synthetic = (np.asarray(generated) + 1.0) / 2.0
 
     # all 10000 series as in the protocol (the registered metric caps at 1000 for speed)
     # unscaled: the sines already lie in [0, 1] and TimeGAN scores them as they are
@@ -110,6 +116,7 @@ def run_seed(args: argparse.Namespace, seed: int, n: int, epochs: int, disc_iter
             "real_predictive": float(np.mean(real_pred)), "detector": round(float(detector), 4),
             "detector_ci": [round(v, 4) for v in detector.ci],
             "detector_inconclusive": detector.inconclusive, "train_s": round(train_s, 1),
+            "generate_s": round(generate_s, 2),
             "config": {k: v for k, v in config.items() if k not in ("length", "n_channels")}}
 
 
@@ -124,7 +131,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seed", type=int, default=0, help="first seed")
     ap.add_argument("--workers", type=int, default=0,
                     help="processes for the metric repeats (default: usable CPU cores)")
-    ap.add_argument("--config", default="{}", help="JSON overrides of the GAN configuration")
+    ap.add_argument("--family", default="gan", choices=sorted(FAMILIES),
+                    help="gan (the best WGAN-GP found for this protocol) or diffusion")
+    ap.add_argument("--config", default="{}", help="JSON overrides of the configuration")
     args = ap.parse_args(argv)
 
     import torch
@@ -146,7 +155,8 @@ def main(argv: list[str] | None = None) -> dict:
         "detector": det, "detector_std_over_seeds": det_spread,
         "predictive": across("predictive")[0], "real_predictive": across("real_predictive")[0],
         "seeds": args.seeds, "per_seed": runs,
-        "train_s_per_seed": across("train_s")[0], "epochs": epochs, "device": args.device,
+        "family": args.family, "train_s_per_seed": across("train_s")[0],
+        "generate_s_per_seed": across("generate_s")[0], "epochs": epochs, "device": args.device,
         "n_series": n, "repeats": args.repeats, "quick": args.quick,
         "metric_iterations": {"discriminative": disc_iters, "predictive": pred_iters},
         "torch_threads": torch.get_num_threads(),

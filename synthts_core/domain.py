@@ -297,10 +297,14 @@ class JobSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     dataset: str
     labels: list[str] | None = None
-    # None: the defaults the installed plugins declare, filled in when the job is submitted
-    # (every architecture with ``in_default_search``; the metric that gives the verdict)
+    # None: the defaults the installed plugins declare for this dataset, filled in when the job
+    # is submitted (every architecture whose ``default_space`` fits the data; the metric that
+    # gives the verdict)
     architectures: list[str] | None = None
     search_space: dict[str, Any] = {}
+    # per architecture, entries laid under ``search_space`` (which wins): what the plugins
+    # declared for this data (a job naming no architectures) or for the main job
+    architecture_spaces: dict[str, dict[str, Any]] = {}
     num_trials: int = 4
     epochs: int = 10
     select_metric: str | None = None
@@ -309,6 +313,16 @@ class JobSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_concurrent: int | None = None
     # wall-clock seconds one run (or resume) of the job may take; None: no limit
     time_limit_s: int | None = None
+
+
+class DataShape(msgspec.Struct, frozen=True, kw_only=True):
+    """What an architecture sizes its defaults by: the training set's series, channels,
+    points per series and classes (0 for an unlabelled set)."""
+
+    n_series: int
+    n_channels: int
+    length: int
+    n_classes: int = 0
 
 
 class JobOwner(msgspec.Struct, kw_only=True):

@@ -167,7 +167,14 @@ class ModelArchitecture(Protocol):
       maps each channel to [-1, 1], ``standard`` to zero mean and unit spread.
     - ``conformance_params: dict`` ({}): small values of its parameters that make the
       conformance suite's models train in seconds.
-    - ``in_default_search: bool`` (False): trained when a job names no architectures.
+    - ``default_space(shape: DataShape) -> dict[str, Any] | None``: the search space the
+      architecture is trained with when a job names no architectures, sized for the data
+      (``synthts_core.domain.DataShape``); None leaves it out for that data (an unconditional
+      model on a labelled set, say). Without it, ``in_default_search: bool`` (False) puts the
+      architecture in every such job with its plain defaults.
+    - ``check(config: dict, shape: DataShape) -> None``: refuse, with ``BadInputError`` naming
+      the parameter, a drawn configuration that cannot run on the data (checked for every trial
+      before a job is stored).
     - ``main_job_space: dict[str, Any] | None`` (None): the search space the main job
       (``synthts demo``) uses for this architecture; the one architecture declaring it is the
       main job's architecture.

@@ -194,6 +194,21 @@ class ParamSchema:
             out[p.name] = p.validate(values.get(p.name, p.default), prefix)
         return out
 
+    def model_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """What a model architecture's ``build`` reads from a config: this space's values
+        (defaults for the missing ones, checked; other keys ignored) plus the data shape and
+        seed every family needs (``length``, ``n_channels``, ``n_classes``, ``seed``,
+        ``total_epochs``), as plain ints."""
+        checked = self.validate({k: v for k, v in config.items() if k in self.names})
+        for key in ("length", "n_channels"):
+            if int(config.get(key, 0)) < 1:
+                raise BadInputError(key, f"got {config.get(key)!r}", allowed="an integer >= 1")
+        return {**checked, "length": int(config["length"]),
+                "n_channels": int(config["n_channels"]),
+                "n_classes": int(config.get("n_classes") or 0),
+                "seed": int(config.get("seed", 0)),
+                "total_epochs": int(config.get("total_epochs") or 0)}
+
     def to_json(self) -> list[dict[str, Any]]:
         return [p.to_json() for p in self.params]
 

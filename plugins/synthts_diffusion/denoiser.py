@@ -71,7 +71,7 @@ class Denoiser(nn.Module):
     """
 
     def __init__(self, n_channels: int, length: int, n_classes: int, *, d_model: int = 64,
-                 layers: int = 4, heads: int = 4, patch: int = 0, harmonics: int = 8) -> None:
+                 layers: int = 4, heads: int = 4, patch: int = 0, harmonics: int = 16) -> None:
         super().__init__()
         if d_model % heads:
             raise ValueError("d_model must be a multiple of heads")

@@ -32,6 +32,7 @@ from synthts_diffusion.schedule import CosineSchedule, ODESampler
 SIGMA_DATA = 0.5  # spread of data scaled to [-1, 1], for the preconditioning
 T_MIN = 1e-3  # smallest training time: below it the task is the identity
 GRAD_CLIP = 1.0
+P_MEAN, P_STD = -1.2, 1.2  # log-normal training noise levels (edm weighting)
 LOSS_NAMES = ("loss", "mse", "spectral")
 
 
@@ -44,15 +45,16 @@ class DiffusionConfig:
     layers: int = 4
     heads: int = 4
     patch_size: int = 0  # 0 = automatic (at most denoiser.MAX_TOKENS tokens)
-    harmonics: int = 8
-    lr: float = 1e-3
+    harmonics: int = 16
+    lr: float = 2e-3
     batch_size: int = 64
     ema_decay: float = 0.995
     fft_weight: float = 0.2
     cond_drop: float = 0.1
     guidance_scale: float = 1.0
     sampling_steps: int = 20
-    sampler: str = "ddim"  # ddim | dpmpp_2m
+    sampler: str = "dpmpp_2m"  # dpmpp_2m | ddim
+    noise_weighting: str = "edm"  # edm | uniform
     lr_schedule: str = "cosine"
     total_epochs: int = 0
     length: int = 256
@@ -177,7 +179,7 @@ class DiffusionModel:
         for i in range(steps):
             idx = perm[i * batch:(i + 1) * batch]
             x0 = self._values[idx]
-            t = T_MIN + (1 - T_MIN) * torch.rand(batch, generator=rng, device=dev)
+            t = self._training_times(batch)
             noise = torch.randn(x0.shape, generator=rng, device=dev)
             cond = None
             if self._labels is not None:
@@ -185,7 +187,7 @@ class DiffusionModel:
                 drop = torch.rand(batch, generator=rng, device=dev) < cfg.cond_drop
                 cond = self._one_hot(torch.where(drop, self.n_classes, y))
             x0_hat = self._predict(self.net, self.schedule.add_noise(x0, noise, t), t, cond)
-            mse = (x0_hat - x0).pow(2).mean()
+            mse = (self._loss_weight(t) * (x0_hat - x0).pow(2)).mean()
             spectral = (torch.fft.rfft(x0_hat, norm="ortho")
                         - torch.fft.rfft(x0, norm="ortho")).abs().mean()
             loss = mse + cfg.fft_weight * spectral
@@ -199,6 +201,26 @@ class DiffusionModel:
         out = dict(zip(LOSS_NAMES, (totals / max(steps, 1)).tolist(), strict=True))
         out["samples"] = float(steps * batch)
         return out
+
+    def _training_times(self, batch: int) -> torch.Tensor:
+        """Training times: uniform, or (``edm``) noise levels log-normal around the data's
+        spread (Karras et al. 2022), mapped to times through the schedule."""
+        rng, dev = self.rng, self.device
+        if self.config.noise_weighting != "edm":
+            return T_MIN + (1 - T_MIN) * torch.rand(batch, generator=rng, device=dev)
+        log_sigma = P_MEAN + P_STD * torch.randn(batch, generator=rng, device=dev)
+        ab = torch.sigmoid(-2 * log_sigma)  # sigma^2 = (1 - ab) / ab
+        t = self.schedule.times_of(ab)
+        return t.clamp(T_MIN, 1.0)
+
+    def _loss_weight(self, t: torch.Tensor) -> torch.Tensor | float:
+        """``edm``: 1 / c_out^2, so every noise level's error counts alike in the network's own
+        units; uniform: 1."""
+        if self.config.noise_weighting != "edm":
+            return 1.0
+        ab = self.schedule.alpha_bar(t).view(-1, 1, 1)
+        var = ab * SIGMA_DATA**2 + (1 - ab)
+        return var / (SIGMA_DATA**2 * (1 - ab))
 
     @torch.no_grad()
     def _update_ema(self) -> None:

@@ -30,6 +30,11 @@ class CosineSchedule:
         f = torch.cos(0.5 * math.pi * (t + self.offset) / (1 + self.offset)) ** 2 / self._norm
         return f.clamp(self.floor, 1.0)
 
+    def times_of(self, alpha_bar: torch.Tensor) -> torch.Tensor:
+        """The times whose signal share is ``alpha_bar`` (the schedule's inverse)."""
+        c = (alpha_bar * self._norm).clamp(0.0, 1.0).sqrt()
+        return torch.acos(c) * (2 / math.pi) * (1 + self.offset) - self.offset
+
     def time_of(self, sigma: float) -> float:
         """The time whose noise-to-signal ratio ``sqrt((1 - ab) / ab)`` is ``sigma``."""
         ab = 1.0 / (1.0 + sigma * sigma)
@@ -61,7 +66,7 @@ class ODESampler:
 
     KINDS = ("ddim", "dpmpp_2m")
 
-    def __init__(self, schedule: CosineSchedule, steps: int, kind: str = "ddim",
+    def __init__(self, schedule: CosineSchedule, steps: int, kind: str = "dpmpp_2m",
                  t_min: float = 1e-3) -> None:
         if steps < 1:
             raise ValueError("steps must be >= 1")

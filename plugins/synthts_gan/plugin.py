@@ -14,6 +14,7 @@ from synthts_core.errors import BadInputError
 from synthts_core.schema import ParamSchema, bool_param, choice_param, float_param, int_param
 
 if TYPE_CHECKING:
+    from synthts_core.domain import DataShape
     from synthts_core.registry import ArchitectureRegistry
     from synthts_gan.trainer import GanTrainer
 
@@ -94,6 +95,26 @@ MAIN_JOB_SPACE: dict[str, Any] = {
 }
 MAIN_JOB_SPACE_GPU: dict[str, Any] = {"backbone": ["mlp", "conv"], "conv_width": 32}
 
+# What a job that names no architectures searches, per data (``default_space``): the options
+# measured to help, on the harmonics (benchmarks/quality_harmonics.py) and on real sets
+# (benchmarks/quality_real.py: the conv backbone for smooth series, no moment loss there).
+QUALITY_SPACE: dict[str, Any] = {
+    "noise_inputs": True, "conditioning": "projection", "lr_schedule": "cosine",
+    "n_critic": 2, "beta2": 0.9, "lr": [0.0003, 0.0005], "ema_decay": [0.99, 0.995],
+    "mean_correction": True, "moment_weight": 0.0, "conv_width": 32,
+}
+
+
+def conv_fits(length: int, layers: int) -> bool:
+    """The conv backbone halves the length ``layers`` times down to at least 4 points."""
+    return length >= 4 * 2**layers
+
+
+def sized_batch(n_series: int, block: int) -> int:
+    """A batch that gives a set of ``n_series`` at least 4 blocks of ``block`` updates an
+    epoch, between 8 and 64 series."""
+    return int(min(64, max(8, n_series // (4 * block))))
+
 
 # Small networks for the conformance suite: its models train in seconds
 CONFORMANCE_PARAMS: dict[str, Any] = {"latent_dim": 8, "batch_size": 8, "n_critic": 2,
@@ -103,23 +124,49 @@ CONFORMANCE_PARAMS: dict[str, Any] = {"latent_dim": 8, "batch_size": 8, "n_criti
 class GanArchitectureEntry:
     """One registered GAN architecture (a ``ModelArchitecture``): its space and a ``build``
     that returns a ``GanTrainer`` (a ``GenerativeModel``), plus the family's declarations and
-    the optional defaults the protocol documents (``in_default_search``, ``main_job_space``,
-    ``main_job_space_gpu``)."""
+    the optional defaults the protocol documents (``default_space``, ``check``,
+    ``main_job_space``, ``main_job_space_gpu``)."""
 
     family = "gan"
     scaling = "minmax"  # the generator ends in tanh
 
     def __init__(self, name: str, description: str, conditional: bool,
-                 space: ParamSchema, *, in_default_search: bool = False,
-                 main_job_space: dict[str, Any] | None = None,
+                 space: ParamSchema, *, main_job_space: dict[str, Any] | None = None,
                  main_job_space_gpu: dict[str, Any] | None = None) -> None:
         self.name = name
         self.description = description
         self.conditional = conditional
         self.space = space
-        self.in_default_search = in_default_search
         self.main_job_space = main_job_space
         self.main_job_space_gpu = main_job_space_gpu
+
+    def default_space(self, shape: DataShape) -> dict[str, Any] | None:
+        """The conditional WGAN-GP with the quality options for labelled data; the
+        unconditional one (with the same options) for unlabelled data; the seed's C-GAN only
+        when asked for. Both backbones where the series are long enough for the conv one."""
+        labelled = shape.n_classes >= 2
+        if self.name != ("cwgan_gp" if labelled else "wgan_gp"):
+            return None
+        space = {k: v for k, v in QUALITY_SPACE.items() if k in self.space.names}
+        layers = int(self.space["conv_layers"].default)
+        space["backbone"] = ["mlp", "conv"] if conv_fits(shape.length, layers) else "mlp"
+        space["batch_size"] = sized_batch(shape.n_series, int(space.get("n_critic", 1)))
+        return space
+
+    def check(self, config: Mapping[str, Any], shape: DataShape) -> None:
+        """Refuse what cannot run on the data before any trial starts."""
+        block = int(config.get("n_critic", 1)) if "n_critic" in self.space.names else 1
+        if shape.n_series < 2 * block:
+            raise BadInputError("dataset", f"{shape.n_series} series cannot fill a batch of 2 "
+                                f"for {block} critic step(s)",
+                                allowed=f"at least {2 * block} series, or a smaller n_critic")
+        if config.get("backbone") == "conv" and not conv_fits(shape.length,
+                                                                 int(config["conv_layers"])):
+            raise BadInputError("search_space.conv_layers", f"{config['conv_layers']} "
+                                f"layers halve {shape.length} points below 4",
+                                allowed=f"length >= 4 * 2**conv_layers (at most "
+                                f"{max(0, (shape.length // 4).bit_length() - 1)} layers for "
+                                f"{shape.length} points), or backbone mlp")
 
     @property
     def conformance_params(self) -> dict[str, Any]:
@@ -132,18 +179,8 @@ class GanArchitectureEntry:
         from synthts_core.devices import resolve_device
         from synthts_gan.trainer import GanConfig, GanTrainer
 
-        values = self.space.defaults()
-        values.update({k: v for k, v in config.items() if k in values})
-        checked = self.space.validate(values)
-        for key in ("length", "n_channels"):
-            if int(config.get(key, 0)) < 1:
-                raise BadInputError(key, f"got {config.get(key)!r}", allowed="an integer >= 1")
-        cfg = GanConfig.from_mapping({
-            **checked, "architecture": self.name, "length": int(config["length"]),
-            "n_channels": int(config["n_channels"]),
-            "n_classes": int(config.get("n_classes") or 0), "seed": int(config.get("seed", 0)),
-            "total_epochs": int(config.get("total_epochs") or 0),
-        })
+        cfg = GanConfig.from_mapping({**self.space.model_config(config),
+                                      "architecture": self.name})
         return GanTrainer(cfg, resolve_device(device))
 
 
@@ -155,10 +192,10 @@ def builtin_architectures() -> list[GanArchitectureEntry]:
             ParamSchema((*_common(), _embed(),
                          float_param("dropout", 0.5, 0.0, 1.0, high_exclusive=True,
                                      help="Discriminator dropout."))),
-            in_default_search=True),
+            ),
         GanArchitectureEntry(
             "wgan_gp", "Wasserstein GAN with gradient penalty (unconditional, the seed's).",
-            False, ParamSchema((*_common(), *_wgan())), in_default_search=True),
+            False, ParamSchema((*_common(), *_wgan()))),
         GanArchitectureEntry(
             "cwgan_gp", "Conditional WGAN-GP: the label embedding feeds generator and critic.",
             True, ParamSchema((*_common(), _embed(), *_wgan())),

@@ -36,6 +36,7 @@ import numpy as np
 
 from synthts_core.domain import (
     TERMINAL_STATUSES,
+    DataShape,
     JobOwner,
     JobSpec,
     ModelBundle,
@@ -63,14 +64,38 @@ def submit_job(rt: Runtime, spec: JobSpec) -> TrainingJob:
     storage and the registries, store the job as ``queued``."""
     spec = resolve_defaults(rt, spec)
     validate_spec(rt, spec)
-    job = TrainingJob(id=new_job_id(), spec=spec, trials=draw_trials(rt, spec))
+    trials = draw_trials(rt, spec)
+    check_trials(rt, spec, trials)
+    job = TrainingJob(id=new_job_id(), spec=spec, trials=trials)
     return rt.storage.create_job(job)
 
 
-def default_architectures(registries: Any) -> list[str]:
-    """The architectures a job that names none trains: every installed one that declares
-    ``in_default_search`` (``ModelArchitecture``), by name."""
-    return [a.name for a in registries.architectures if getattr(a, "in_default_search", False)]
+def data_shape(rt: Runtime, spec: JobSpec) -> DataShape:
+    """The shape of what the job trains on (the labels it keeps, when it names some)."""
+    meta = rt.storage.get_dataset_meta(spec.dataset)
+    n_series, n_classes = meta.n_series, len(meta.label_names)
+    if spec.labels is not None and meta.label_names:
+        keep = [i for i, name in enumerate(meta.label_names) if name in spec.labels]
+        counts = meta.label_counts or [0] * n_classes
+        n_series, n_classes = sum(counts[i] for i in keep), len(keep)
+    return DataShape(n_series=n_series, n_channels=meta.n_channels, length=meta.length,
+                     n_classes=n_classes)
+
+
+def default_spaces(registries: Any, shape: DataShape) -> dict[str, dict[str, Any]]:
+    """The architectures a job that names none trains, each with the search space it declares
+    for data of this ``shape`` (``default_space``; an architecture without one but with
+    ``in_default_search`` gets its plain defaults), by name."""
+    spaces: dict[str, dict[str, Any]] = {}
+    for arch in registries.architectures:
+        declare = getattr(arch, "default_space", None)
+        if callable(declare):
+            space = declare(shape)
+        else:
+            space = {} if getattr(arch, "in_default_search", False) else None
+        if space is not None:
+            spaces[arch.name] = dict(space)
+    return spaces
 
 
 def default_select_metric(registries: Any) -> str | None:
@@ -82,11 +107,14 @@ def default_select_metric(registries: Any) -> str | None:
 
 def resolve_defaults(rt: Runtime, spec: JobSpec) -> JobSpec:
     """The spec with the defaults the installed plugins declare for what it leaves unset
-    (``None``): ``architectures`` (``default_architectures``) and ``select_metric``
-    (``default_select_metric``). What is still unset after that fails ``validate_spec``."""
+    (``None``): ``architectures`` with their spaces for this data (``default_spaces``) and
+    ``select_metric`` (``default_select_metric``). What is still unset after that fails
+    ``validate_spec``."""
     changes: dict[str, Any] = {}
     if spec.architectures is None:
-        changes["architectures"] = default_architectures(rt.registries)
+        spaces = default_spaces(rt.registries, data_shape(rt, spec))
+        changes["architectures"] = list(spaces)
+        changes["architecture_spaces"] = {**spaces, **spec.architecture_spaces}
     if spec.select_metric is None and (metric := default_select_metric(rt.registries)):
         changes["select_metric"] = metric
     return msgspec.structs.replace(spec, **changes) if changes else spec
@@ -128,6 +156,13 @@ def validate_spec(rt: Runtime, spec: JobSpec) -> None:
         check_name(spec.model_name, "model_name")
     else:
         check_name(model_name_of(rt, spec), "dataset")
+    for arch_name, entries in spec.architecture_spaces.items():
+        space = rt.registries.architectures.require(arch_name, "architecture_spaces").space
+        for key, value in entries.items():
+            if key not in space.names:
+                raise BadInputError(f"architecture_spaces.{arch_name}.{key}", "is not a "
+                                    f"parameter of {arch_name}", allowed=", ".join(space.names))
+            _check_choices(space[key], value, f"architecture_spaces.{arch_name}.{key}")
     spaces = [rt.registries.architectures.get(a).space for a in spec.architectures]
     for key, value in spec.search_space.items():
         params = [s[key] for s in spaces if key in s.names]
@@ -173,7 +208,8 @@ def draw_trials(rt: Runtime, spec: JobSpec) -> list[TrialState]:
     for index in range(spec.num_trials):
         arch_name = spec.architectures[index % len(spec.architectures)]
         space = rt.registries.architectures.get(arch_name).space
-        searched = {k: v for k, v in spec.search_space.items() if k in space.names}
+        searched = {k: v for k, v in {**spec.architecture_spaces.get(arch_name, {}),
+                                      **spec.search_space}.items() if k in space.names}
         combinations = math.prod(len(v) if isinstance(v, list) else
                                  math.inf if isinstance(v, dict) else 1
                                  for v in searched.values())
@@ -189,6 +225,17 @@ def draw_trials(rt: Runtime, spec: JobSpec) -> list[TrialState]:
         trials.append(TrialState(trial_id=f"t{index:02d}", architecture=arch_name,
                                  config=space.validate(params), epochs=spec.epochs))
     return trials
+
+
+def check_trials(rt: Runtime, spec: JobSpec, trials: list[TrialState]) -> None:
+    """Ask each architecture whether each drawn configuration can run on the data (its
+    optional ``check``), before the job is stored: a combination that cannot run is refused
+    here, naming the parameter, not found by every trial failing at its start."""
+    shape = data_shape(rt, spec)
+    for trial in trials:
+        check = getattr(rt.registries.architectures.get(trial.architecture), "check", None)
+        if callable(check):
+            check(dict(trial.config), shape)
 
 
 def _draw(p: Param, value: Any, rng: np.random.Generator) -> Any:

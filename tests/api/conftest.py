@@ -65,9 +65,10 @@ def assert_problem(response: Any, status: int, field: str | None = None) -> dict
 
 
 def register_untrained(runtime: Any, model: str, dataset: Any, architecture: str = "cwgan_gp",
-                       **params: Any) -> Any:
+                       train_epochs: int = 0, **params: Any) -> Any:
     """Register freshly initialised weights of ``architecture`` shaped for ``dataset`` (its
-    metadata) through the real tracker: the registry and generation paths without training."""
+    metadata) through the real tracker: the registry and generation paths without training
+    (or after ``train_epochs`` epochs on the stored series, so labels matter)."""
     from synthts_core.domain import ModelBundle
 
     arch = runtime.registries.architectures.get(architecture)
@@ -81,6 +82,10 @@ def register_untrained(runtime: Any, model: str, dataset: Any, architecture: str
         "dataset": {"name": dataset.name, "checksum": dataset.checksum},
     }
     trainer = arch.build(config, "cpu")
+    if train_epochs:
+        stored = runtime.storage.read_dataset(dataset.name)
+        for _ in range(train_epochs):
+            trainer.train_epoch(stored.values / 2.0, stored.labels if arch.conditional else None)
     bundle = ModelBundle(config=config, weights=trainer.weights(), metrics={"mmd": 1.0})
     return runtime.tracker.register_model(model, bundle, aliases=["best"])
 

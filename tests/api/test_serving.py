@@ -122,11 +122,17 @@ def test_backend_errors_hide_paths_from_callers_without_the_token(tmp_path):
 # ------------------------------------------------------------------------- batching
 
 
-@pytest.mark.parametrize("noise_inputs", [False, True], ids=["plain", "noise-inputs"])
-def test_concurrent_requests_share_forward_passes(tmp_path, noise_inputs):
+DIFFUSION = {"d_model": 16, "layers": 1, "heads": 2, "sampling_steps": 4, "train_epochs": 2}
+
+
+@pytest.mark.parametrize("model_params", [
+    {"latent_dim": 32, "noise_inputs": False}, {"latent_dim": 32, "noise_inputs": True},
+    {"architecture": "diffusion", **DIFFUSION}], ids=["plain", "noise-inputs", "diffusion"])
+def test_concurrent_requests_share_forward_passes(tmp_path, model_params):
     """Eight clients at once on a live server: fewer forward passes than requests, and each
     answer equals what the model gives that request alone (same seed, same latents; for a
-    generator with noise inputs, the same per-point noise too)."""
+    generator with noise inputs, the same per-point noise too; for a diffusion model, the same
+    initial noise)."""
     from synthts_core.runtime import Runtime
 
     settings = api_settings(tmp_path / "batch")
@@ -136,8 +142,7 @@ def test_concurrent_requests_share_forward_passes(tmp_path, noise_inputs):
         spec = generation.resolve_preset(rt.registries, "harmonics10", name="serve", count=8,
                                          length=256)
         meta = datasets.store(rt, generation.build_dataset(rt.registries, spec))
-        ref = register_untrained(rt, "serve-gan", meta, latent_dim=32,
-                                 noise_inputs=noise_inputs)
+        ref = register_untrained(rt, "serve-gan", meta, **model_params)
     labels = meta.label_names
     bodies = [{"n": 40, "seed": s} for s in range(6)] + [
         {"counts": {labels[1]: 7, labels[4]: 0}, "seed": 9}, {"n": 3, "labels": [labels[2]]}]

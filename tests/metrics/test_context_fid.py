@@ -12,7 +12,7 @@ import pytest
 import torch
 from synthts_metrics.context_fid import ContextFID, chance_loss, frechet_distance
 
-from synthts_core.testing.conformance.metrics import MetricConformance, noise_set, sine_set
+from synthts_core.testing.conformance.metrics import noise_set, sine_set
 
 SMALL = {"iterations": 80, "hidden": 16, "output_dims": 16, "depth": 3, "lr": 5e-3}
 
@@ -27,16 +27,6 @@ def sines_with_frequency(n: int, low: float, high: float, seed: int) -> np.ndarr
     freq = rng.uniform(low, high, size=(n, 2, 1))
     phase = rng.uniform(0.0, 0.1, size=(n, 2, 1))
     return ((np.sin(freq * np.arange(24) + phase) + 1.0) / 2.0).astype(np.float32)
-
-
-class TestContextFIDConformance(MetricConformance):
-    """The suite third-party metrics run; its checks need an ordering, not a trained encoder."""
-
-    n = 120
-
-    @pytest.fixture
-    def metric(self):
-        return ContextFID(**{**SMALL, "iterations": 30})
 
 
 def test_a_wrong_generator_scores_far_above_a_second_real_draw():

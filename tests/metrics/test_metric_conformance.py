@@ -7,6 +7,7 @@ settings is checked in test_metric_separation.py.
 from __future__ import annotations
 
 import pytest
+from synthts_metrics.context_fid import ContextFID
 from synthts_metrics.detector import Detector
 from synthts_metrics.features import FeatureCosineSimilarity
 from synthts_metrics.mmd import MMD
@@ -31,6 +32,8 @@ FACTORIES = {
     "cross_correlation": CrossCorrelationDistance,
     "feature_cosine": FeatureCosineSimilarity,
     "discriminative": lambda: DiscriminativeScore(iterations=300, repeats=1),
+    "context_fid": lambda: ContextFID(iterations=30, hidden=16, output_dims=16, depth=3,
+                                      lr=5e-3),
     "predictive": lambda: PredictiveScore(**CHEAP),
     "predictive_trts": lambda: PredictiveScore(mirror=True, **CHEAP),
 }

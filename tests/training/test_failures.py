@@ -7,22 +7,34 @@ import uuid
 
 import pytest
 
+from synthts_core.domain import TrainingJob
 from synthts_core.errors import BadInputError, ConflictError, NotFoundError
 from synthts_core.services import training
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 
+def _stored_unchecked(rt, spec):
+    """The job as submit_job stores it, without the architectures' pre-flight ``check``: what
+    a job stored by an earlier version, or trials of a plugin that declares no check, run
+    into. (submit_job itself refuses these configurations: test_plugin_defaults.py.)"""
+    spec = training.resolve_defaults(rt, spec)
+    training.validate_spec(rt, spec)
+    return rt.storage.create_job(TrainingJob(id=training.new_job_id(), spec=spec,
+                                             trials=training.draw_trials(rt, spec)))
+
+
 def test_a_trial_that_raises_is_reported_and_the_best_of_the_rest_registered(
         rt_server, server_dataset, tiny_spec) -> None:
     """Against a real MLflow server on loopback. conv_layers=4 needs series of >= 64 points;
-    tiny has 32, so those trials fail when their model is built inside the Ray worker (the
-    spec itself is valid, the combination is only detectable at build time)."""
+    tiny has 32, so those trials fail when their model is built inside the Ray worker."""
     rt = rt_server
     name = f"fail-gan-{uuid.uuid4().hex[:8]}"  # the server outlives this test
     spec = tiny_spec(search_space={**tiny_spec().search_space, "backbone": "conv",
                                    "conv_layers": [2, 4]}, seed=1, model_name=name)
-    job = training.submit_job(rt, spec)
+    with pytest.raises(BadInputError, match=r"search_space\.conv_layers"):
+        training.submit_job(rt, spec)
+    job = _stored_unchecked(rt, spec)
     layers = [t.config["conv_layers"] for t in job.trials]
     assert 2 in layers and 4 in layers, "the drawn trials must mix both values"
     done = training.run_job(rt, job.id)
@@ -46,7 +58,7 @@ def test_every_trial_failing_fails_the_job_with_the_errors(rt, dataset, tiny_spe
     spec = tiny_spec(num_trials=1, architectures=["cwgan_gp"], epochs=1,
                      search_space={**tiny_spec().search_space, "backbone": "conv",
                                    "conv_layers": 5})
-    done = training.run_job(rt, training.submit_job(rt, spec).id)
+    done = training.run_job(rt, _stored_unchecked(rt, spec).id)
     assert done.status == "failed" and done.model is None
     assert done.trials[0].status == "failed"
     assert any("needs length >= 128" in e for e in done.errors)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from synthts_core import hookimpl
-from synthts_core.domain import JobSpec, TrainingJob
+from synthts_core.domain import Dataset, JobSpec, TrainingJob
 from synthts_core.errors import BadInputError, NotFoundError
 from synthts_core.plugins import make_plugin_manager
 from synthts_core.runtime import Runtime
@@ -74,8 +74,8 @@ def test_a_third_party_default_architecture_is_trained_when_a_job_names_none(
     try:
         runtime.storage.create_dataset(tiny_dataset())
         job = runtime.services.jobs.submit(JobSpec(dataset="tiny", num_trials=6))
-        assert job.spec.architectures == ["cgan", "ext_default", "wgan_gp"]
-        assert {t.architecture for t in job.trials} == {"cgan", "ext_default", "wgan_gp"}
+        assert job.spec.architectures == ["cwgan_gp", "diffusion", "ext_default"]
+        assert {t.architecture for t in job.trials} == {"cwgan_gp", "diffusion", "ext_default"}
         assert runtime.storage.get_job(job.id).spec.architectures == job.spec.architectures
         named = runtime.services.jobs.submit(JobSpec(dataset="tiny", architectures=["cgan"]))
         assert {t.architecture for t in named.trials} == {"cgan"}
@@ -85,9 +85,16 @@ def test_a_third_party_default_architecture_is_trained_when_a_job_names_none(
 
 def test_the_builtin_defaults_are_the_ones_the_plugins_declare(rt: Runtime) -> None:
     job = rt.services.jobs.submit(JobSpec(dataset="tiny"))
-    assert job.spec.architectures == ["cgan", "wgan_gp"]
+    # a labelled set: the conditional families only, each with the space it declares for the
+    # data (48 series of 32 points: batches of 8 for the GAN's 2 critic steps, 12 for diffusion)
+    assert job.spec.architectures == ["cwgan_gp", "diffusion"]
     assert job.spec.select_metric == "detector"
-    assert [t.architecture for t in job.trials] == ["cgan", "wgan_gp", "cgan", "wgan_gp"]
+    assert [t.architecture for t in job.trials] == ["cwgan_gp", "diffusion"] * 2
+    gan, diffusion = job.trials[0].config, job.trials[1].config
+    assert gan["noise_inputs"] and gan["mean_correction"] and gan["batch_size"] == 8
+    assert gan["conditioning"] == "projection" and gan["moment_weight"] == 0.0
+    assert diffusion["batch_size"] == 12 and diffusion["lr"] in (2e-3, 1e-3)
+    assert job.spec.architecture_spaces["cwgan_gp"]["backbone"] == ["mlp", "conv"]
     # an empty list is still refused (it names nothing); only a missing one means the defaults
     with pytest.raises(BadInputError, match="architectures: is empty"):
         rt.services.jobs.submit(JobSpec(dataset="tiny", architectures=[]))
@@ -106,8 +113,8 @@ def test_the_builtin_defaults_are_the_ones_the_plugins_declare(rt: Runtime) -> N
     assert main_job.main_job_metric(rt, opts) == "detector"
     # the main job's report lists the metrics that declare a report_order, in that order
     assert main_job.report_metrics(rt.registries) == [
-        "detector", "tstr", "mmd", "feature_cosine", "spectrum", "autocorrelation", "marginal",
-        "discriminative"]
+        "detector", "memorisation", "tstr", "mmd", "feature_cosine", "spectrum",
+        "autocorrelation", "marginal", "discriminative", "context_fid"]
     assert main_job._search_space(rt, opts, ["cwgan_gp"]) == cpu
     # an architecture without a main-job space still gets the main job's space, as before
     assert main_job._search_space(rt, opts, ["wgan_gp"]) == cpu
@@ -119,7 +126,7 @@ def test_the_main_job_architecture_must_be_declared_by_exactly_one_plugin(
                                                                 main_job_space={"lr": 0.01}))
     try:
         with pytest.raises(BadInputError, match=r"arch: several .*\(cwgan_gp, ext_main\)"
-                                                r".*allowed: one of cgan, cwgan_gp, ext_main"):
+                                                r".*allowed: one of cgan, cwgan_gp, diffusion, ext_main"):
             main_job.main_job_architecture(several.registries)
         ext = several.registries.architectures.get("ext_main")
         assert main_job.demo_search_space(ext, "cuda") == {"lr": 0.01}
@@ -154,3 +161,30 @@ def test_a_label_the_dataset_lacks_is_bad_input_naming_labels(rt: Runtime) -> No
     ok = rt.storage.create_job(TrainingJob(id="job-labels-ok", spec=JobSpec(
         dataset="tiny", labels=["fast"], architectures=["cgan"])))
     assert training._label_indices(rt, ok) == [1]
+
+
+def test_default_spaces_follow_the_data(rt: Runtime) -> None:
+    """An unlabelled set gets the unconditional GAN, never a labelled one; series too short
+    for the conv backbone search the MLP only; what the user names wins over the defaults."""
+    rt.storage.create_dataset(Dataset.build("plain", tiny_dataset(length=24).values))
+    job = rt.services.jobs.submit(JobSpec(dataset="plain", num_trials=2))
+    assert job.spec.architectures == ["diffusion", "wgan_gp"]
+    assert job.spec.architecture_spaces["wgan_gp"]["backbone"] == "mlp"
+    assert {t.config["backbone"] for t in job.trials if t.architecture == "wgan_gp"} == {"mlp"}
+    named = rt.services.jobs.submit(JobSpec(dataset="plain", num_trials=2,
+                                            search_space={"lr": 0.002}))
+    assert {t.config["lr"] for t in named.trials} == {0.002}
+
+
+def test_a_combination_that_cannot_run_is_refused_before_the_job_is_stored(
+        rt: Runtime) -> None:
+    short = tiny_dataset("short", length=24)
+    rt.storage.create_dataset(short)
+    before = rt.storage.list_jobs().total
+    with pytest.raises(BadInputError, match=r"search_space\.conv_layers.*24 points"):
+        rt.services.jobs.submit(JobSpec(dataset="short", architectures=["cwgan_gp"],
+                                        search_space={"backbone": "conv"}))
+    with pytest.raises(BadInputError, match=r"search_space\.heads"):
+        rt.services.jobs.submit(JobSpec(dataset="short", architectures=["diffusion"],
+                                        search_space={"heads": 3}))
+    assert rt.storage.list_jobs().total == before

@@ -290,18 +290,10 @@ class GuardRead(Struct, kw_only=True):
     pooled: ClassVerdictRead | None
 
 
-class VerdictRead(Struct, kw_only=True):
+class VerdictRead(GuardRead, kw_only=True):
     """The strong real-vs-synthetic test per class against its threshold, worst class first,
     and the guards beside it (a class a guard fails fails the verdict)."""
 
-    metric: str
-    threshold: float
-    higher_is_better: bool
-    passed: bool
-    summary: str
-    worst: str | None
-    classes: list[ClassVerdictRead]
-    pooled: ClassVerdictRead | None
     notes: list[str]
     guards: list[GuardRead] = []
 

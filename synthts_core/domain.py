@@ -306,7 +306,8 @@ class JobSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # declared for this data (a job naming no architectures) or for the main job
     architecture_spaces: dict[str, dict[str, Any]] = {}
     num_trials: int = 4
-    epochs: int = 10
+    # None: sized for the data when the job is submitted (``training.default_epochs``)
+    epochs: int | None = None
     select_metric: str | None = None
     model_name: str | None = None
     seed: int = 0

@@ -19,6 +19,7 @@ from torch import nn
 
 MAX_TOKENS = 32  # automatic patch size: the smallest patch giving at most this many tokens
 TREND_DEGREE = 3
+SMALL_ATTENTION = 128  # tokens up to which attention is two matrix products
 
 
 def auto_patch(length: int, max_tokens: int = MAX_TOKENS) -> int:
@@ -34,6 +35,17 @@ def time_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     return F.pad(emb, (0, dim - 2 * half))
 
 
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Softmax attention. For the few tokens the automatic patch gives, two batched matrix
+    products beat torch's fused CPU kernel by 2x (1000 series x 4 heads x 32 tokens: 7 ms
+    against 15 ms on 2 cores); longer sequences take the fused kernel, which never holds the
+    whole weight matrix."""
+    if q.shape[-2] > SMALL_ATTENTION:
+        return F.scaled_dot_product_attention(q, k, v)
+    weights = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5
+    return weights.softmax(dim=-1) @ v
+
+
 class Block(nn.Module):
     """Self-attention and an MLP, each scaled, shifted and gated by the condition."""
 
@@ -45,7 +57,7 @@ class Block(nn.Module):
         self.proj = nn.Linear(d_model, d_model)
         self.norm2 = nn.LayerNorm(d_model, elementwise_affine=False, eps=1e-6)
         self.mlp = nn.Sequential(nn.Linear(d_model, mlp_ratio * d_model),
-                                 nn.GELU(approximate="tanh"),
+                                 nn.GELU(),  # exact: 3x faster than tanh's on the CPU
                                  nn.Linear(mlp_ratio * d_model, d_model))
         self.modulation = nn.Linear(d_model, 6 * d_model)
         nn.init.zeros_(self.modulation.weight)
@@ -54,14 +66,14 @@ class Block(nn.Module):
     def forward(self, h: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         shift1, scale1, gate1, shift2, scale2, gate2 = (
             self.modulation(cond).unsqueeze(1).chunk(6, dim=-1))
-        y = self.norm1(h) * (1 + scale1) + shift1
+        y = torch.addcmul(shift1, self.norm1(h), 1 + scale1)  # one pass, not two
         n, tokens, d = y.shape
         q, k, v = self.qkv(y).view(n, tokens, 3, self.heads, d // self.heads).permute(
             2, 0, 3, 1, 4)
-        attn = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, tokens, d)
-        h = h + gate1 * self.proj(attn)
-        y = self.norm2(h) * (1 + scale2) + shift2
-        return h + gate2 * self.mlp(y)
+        attn = attention(q, k, v).transpose(1, 2).reshape(n, tokens, d)
+        h = torch.addcmul(h, gate1, self.proj(attn))
+        y = torch.addcmul(shift2, self.norm2(h), 1 + scale2)
+        return torch.addcmul(h, gate2, self.mlp(y))
 
 
 class Denoiser(nn.Module):
@@ -115,7 +127,7 @@ class Denoiser(nn.Module):
         for block in self.blocks:
             h = block(h, emb)
         shift, scale = self.final_modulation(emb).unsqueeze(1).chunk(2, dim=-1)
-        h = self.final_norm(h) * (1 + scale) + shift
+        h = torch.addcmul(shift, self.final_norm(h), 1 + scale)
         local = self.out(h).view(n, self.tokens, c, self.patch).permute(0, 2, 1, 3).reshape(
             n, c, self.tokens * self.patch)[..., :length]
         coefficients = self.global_head(h.mean(dim=1)).view(n, c, -1)

@@ -32,6 +32,9 @@ from synthts_diffusion.schedule import CosineSchedule, ODESampler
 SIGMA_DATA = 0.5  # spread of data scaled to [-1, 1], for the preconditioning
 T_MIN = 1e-3  # smallest training time: below it the task is the identity
 GRAD_CLIP = 1.0
+# tokens per sampling pass: activations that stay in cache (on 2 cores, 256 series of 32 tokens
+# a pass sampled 1000 x 256 points in 2.8 s; 1000 series a pass took 3.4-3.8 s)
+CHUNK_TOKENS = 8192
 P_MEAN, P_STD = -1.2, 1.2  # log-normal training noise levels (edm weighting)
 LOSS_NAMES = ("loss", "mse", "spectral")
 
@@ -273,7 +276,7 @@ class DiffusionModel:
     @torch.no_grad()
     def generate(self, n: int, labels: np.ndarray | None = None, z: np.ndarray | None = None,
                  seed: int | None = None, label_weights: np.ndarray | None = None,
-                 noise: np.ndarray | None = None, chunk: int = 2048) -> np.ndarray:
+                 noise: np.ndarray | None = None, chunk: int | None = None) -> np.ndarray:
         """``n`` series (n, c, L) in [-1, 1] by ``sampling_steps`` ODE steps from the initial
         noise ``z`` (n, channels * length), or from noise drawn from ``seed``. Conditional:
         ``labels`` (n,) or ``label_weights`` (n, n_classes) mixing the class embeddings, or
@@ -294,6 +297,7 @@ class DiffusionModel:
         cond = self._conditions(n, labels, label_weights, rng)
         net = self.sampling_net
         net.eval()
+        chunk = chunk or max(1, CHUNK_TOKENS // net.tokens)
         out = []
         for s in range(0, n, chunk):
             x = zt[s:s + chunk].to(self.device).view(-1, cfg.n_channels, cfg.length)

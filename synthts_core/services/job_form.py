@@ -19,7 +19,9 @@ MAX_TRIALS = 1000
 
 JOB_FORM: tuple[Param, ...] = (
     Param("num_trials", "int", 4, "configurations to try", low=1, high=MAX_TRIALS),
-    Param("epochs", "int", 10, "epochs per trial", low=1, high=100_000),
+    # None: sized for the data when the job is submitted (``training.default_epochs``)
+    Param("epochs", "int", None, "epochs per trial (empty: sized for the data)", low=1,
+          high=100_000, nullable=True),
     # more trials at once than a job can have would never run
     Param("max_concurrent", "int", None, "trials running at once", low=1, high=MAX_TRIALS,
           nullable=True),

@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import msgspec
 import pytest
 
 from synthts_core import hookimpl
-from synthts_core.domain import Dataset, JobSpec, TrainingJob
+from synthts_core.domain import Dataset, DataShape, HoldoutSplit, JobSpec, TrainingJob
 from synthts_core.errors import BadInputError, NotFoundError
 from synthts_core.plugins import make_plugin_manager
 from synthts_core.runtime import Runtime
@@ -95,6 +96,11 @@ def test_the_builtin_defaults_are_the_ones_the_plugins_declare(rt: Runtime) -> N
     assert gan["conditioning"] == "projection" and gan["moment_weight"] == 0.0
     assert diffusion["batch_size"] == 12 and diffusion["lr"] in (2e-3, 1e-3)
     assert job.spec.architecture_spaces["cwgan_gp"]["backbone"] == ["mlp", "conv"]
+    # epochs sized for the data: 48 series in batches of 12 are 4 updates an epoch, so 500
+    # epochs give a trial its 2000 updates; a job that names its epochs keeps them
+    assert job.spec.epochs == 500 and {t.epochs for t in job.trials} == {500}
+    assert training.default_epochs(training.data_shape(rt, job.spec)) == 500
+    assert rt.services.jobs.submit(JobSpec(dataset="tiny", epochs=3)).spec.epochs == 3
     # an empty list is still refused (it names nothing); only a missing one means the defaults
     with pytest.raises(BadInputError, match="architectures: is empty"):
         rt.services.jobs.submit(JobSpec(dataset="tiny", architectures=[]))
@@ -169,11 +175,25 @@ def test_default_spaces_follow_the_data(rt: Runtime) -> None:
     rt.storage.create_dataset(Dataset.build("plain", tiny_dataset(length=24).values))
     job = rt.services.jobs.submit(JobSpec(dataset="plain", num_trials=2))
     assert job.spec.architectures == ["diffusion", "wgan_gp"]
+    assert job.spec.epochs == 500  # 48 series, as above; 2000 would get 65 (31 updates each)
+    assert training.default_epochs(msgspec.convert(
+        {"n_series": 2000, "n_channels": 1, "length": 256}, DataShape)) == 65
     assert job.spec.architecture_spaces["wgan_gp"]["backbone"] == "mlp"
     assert {t.config["backbone"] for t in job.trials if t.architecture == "wgan_gp"} == {"mlp"}
     named = rt.services.jobs.submit(JobSpec(dataset="plain", num_trials=2,
                                             search_space={"lr": 0.002}))
     assert {t.config["lr"] for t in named.trials} == {0.002}
+    # held-out series are not trained on, so they size nothing: 24 of 48 left, batches of 8
+    base = tiny_dataset()
+    rt.storage.create_dataset(Dataset.build(
+        "split", base.values, base.labels, ["slow", "fast"],
+        holdout=HoldoutSplit(series=list(range(0, 48, 2)), how="fraction", fraction=0.5,
+                             seed=0)))
+    shape = training.data_shape(rt, JobSpec(dataset="split"))
+    assert shape.n_series == 24 and shape.n_classes == 2
+    split = rt.services.jobs.submit(JobSpec(dataset="split"))
+    assert split.spec.epochs == 667  # 3 updates an epoch at batch 8
+    assert split.spec.architecture_spaces["diffusion"]["batch_size"] == 8
 
 
 def test_a_combination_that_cannot_run_is_refused_before_the_job_is_stored(

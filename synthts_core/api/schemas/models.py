@@ -28,7 +28,9 @@ class JobCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     # the numeric fields' bounds and defaults: services.job_form (the CLI and TUI use them too)
     num_trials: Annotated[int, job_form.meta("num_trials")] = job_form.FIELDS[
         "num_trials"].default
-    epochs: Annotated[int, job_form.meta("epochs")] = job_form.FIELDS["epochs"].default
+    epochs: Annotated[int, job_form.meta("epochs"), Meta(description=(
+        "Epochs per trial; null or left out: sized for the data (about 2000 updates a trial, "
+        "the job as created says how many)"))] | None = None
     select_metric: Annotated[str, Meta(min_length=1, max_length=64, description=(
         "Metric that picks the best trial; null or left out: the installed metric that gives "
         "the evaluation's verdict (the job as created names it)"))] | None = None

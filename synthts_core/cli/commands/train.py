@@ -112,10 +112,13 @@ def _value_text(value: Any) -> str:
 @click.option("--dataset", help="Dataset to learn.")
 @click.option("--job", "job_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Job spec file (.toml or .json); flags override its fields.")
-@click.option("--arch", "architectures", multiple=True, help="Architecture (repeatable).")
+@click.option("--arch", "architectures", multiple=True, help="Architecture (repeatable; default: "
+              "the ones whose plugins declare a search space for this data, each with it: "
+              "cwgan_gp and diffusion on a labelled set, wgan_gp and diffusion otherwise).")
 @click.option("--label", "labels", multiple=True, help="Train on these labels only.")
 @click.option("--trials", "num_trials", type=FormInt("num_trials"), help="Number of trials.")
-@click.option("--epochs", type=FormInt("epochs"), help="Epochs per trial.")
+@click.option("--epochs", type=FormInt("epochs"), help="Epochs per trial (default: sized for the "
+              "data, about 2000 updates a trial).")
 @click.option("--metric", "select_metric", help="Quality metric that picks the best trial.")
 @click.option("--model-name", help="Registered model name (default: DATASET-FAMILY, e.g. "
               "DATASET-gan or DATASET-diffusion; DATASET-model for a search over families).")

@@ -77,7 +77,9 @@ def job_runs(rt: Runtime, job_id: str) -> dict[str, str]:
 
 def test_a_killed_owner_leaves_a_stale_job_that_is_failed_then_resumed(
         rt, dataset, local_ray, tmp_path) -> None:
-    epochs = 30
+    # enough epochs that the trial is still running when Tune's state has been written and the
+    # owner is killed (with 30, a busy machine's late state write let the trial finish first)
+    epochs = 80
     proc = start_train(rt, local_ray, tmp_path, "--epochs", str(epochs))
     try:
         job = wait_for_epoch(rt, proc, 2)

@@ -130,12 +130,13 @@ def resolve_defaults(rt: Runtime, spec: JobSpec) -> JobSpec:
     ``epochs`` (``default_epochs``) and ``select_metric`` (``default_select_metric``). What is still unset after that fails
     ``validate_spec``."""
     changes: dict[str, Any] = {}
+    shape = data_shape(rt, spec) if spec.architectures is None or spec.epochs is None else None
     if spec.architectures is None:
-        spaces = default_spaces(rt.registries, data_shape(rt, spec))
+        spaces = default_spaces(rt.registries, shape)
         changes["architectures"] = list(spaces)
         changes["architecture_spaces"] = {**spaces, **spec.architecture_spaces}
     if spec.epochs is None:
-        changes["epochs"] = default_epochs(data_shape(rt, spec))
+        changes["epochs"] = default_epochs(shape)
     if spec.select_metric is None and (metric := default_select_metric(rt.registries)):
         changes["select_metric"] = metric
     return msgspec.structs.replace(spec, **changes) if changes else spec

@@ -80,9 +80,8 @@ def data_shape(rt: Runtime, spec: JobSpec) -> DataShape:
         keep = [i for i, name in enumerate(meta.label_names) if name in spec.labels]
         counts = meta.label_counts or [0] * n_classes
         n_series, n_classes = sum(counts[i] for i in keep), len(keep)
-    held = len(meta.holdout.series) if meta.holdout is not None else 0
-    if held and meta.n_series:
-        n_series = round(n_series * (1 - held / meta.n_series))
+    if meta.n_holdout and meta.n_series:
+        n_series = round(n_series * (1 - meta.n_holdout / meta.n_series))
     return DataShape(n_series=n_series, n_channels=meta.n_channels, length=meta.length,
                      n_classes=n_classes)
 

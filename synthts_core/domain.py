@@ -308,6 +308,9 @@ class JobSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     num_trials: int = 4
     # None: sized for the data when the job is submitted (``training.default_epochs``)
     epochs: int | None = None
+    # per architecture, epochs its trials train instead of ``epochs`` (the main job gives each
+    # family the epochs it declares, so a costly family's trials take no longer than another's)
+    architecture_epochs: dict[str, int] = {}
     select_metric: str | None = None
     model_name: str | None = None
     seed: int = 0

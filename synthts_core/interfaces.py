@@ -176,10 +176,13 @@ class ModelArchitecture(Protocol):
       the parameter, a drawn configuration that cannot run on the data (checked for every trial
       before a job is stored).
     - ``main_job_space: dict[str, Any] | None`` (None): the search space the main job
-      (``synthts demo``) uses for this architecture; the one architecture declaring it is the
-      main job's architecture.
+      (``synthts demo``) uses for this architecture; every architecture declaring one is
+      searched by the main job (its trials dealt round-robin over them).
     - ``main_job_space_gpu: dict[str, Any] | None``: entries laid over ``main_job_space`` when
       the main job trains on a CUDA device.
+    - ``main_job_epochs: int | None``: epochs of this architecture's main-job trials (250 when
+      not declared); a family with costly epochs declares fewer, so its trials take about as
+      long as the others'.
     """
 
     name: str

@@ -54,6 +54,12 @@ SPACE = ParamSchema((
                  "schedule: cosine decays to lr/20 over the job's epochs."),
 ))
 
+# The main job (``synthts demo``, the seed's harmonics) searches this family beside the GAN:
+# two learning rates, and fewer epochs than the GAN's 250, since an epoch here costs about three
+# of the GAN's on 2 CPU cores (so both families' trials take about as long)
+MAIN_JOB_SPACE: dict[str, Any] = {"batch_size": 64, "lr": [3e-3, 2e-3]}
+MAIN_JOB_EPOCHS = 60
+
 CONFORMANCE_PARAMS: dict[str, Any] = {"d_model": 16, "layers": 1, "heads": 2, "batch_size": 8,
                                       "sampling_steps": 3, "harmonics": 2}
 
@@ -71,6 +77,8 @@ class DiffusionArchitecture:
     space = SPACE
     scaling = "minmax"
     conformance_params = CONFORMANCE_PARAMS
+    main_job_space = MAIN_JOB_SPACE
+    main_job_epochs = MAIN_JOB_EPOCHS
 
     def default_space(self, shape: DataShape) -> dict[str, Any]:
         """For every data set (an unlabelled one is one class): batches that give at least

@@ -23,25 +23,26 @@ from synthts_core.settings import mask_uri
 Log = Callable[[str], None]
 
 
-# What the main job trains and searches over is declared by the architecture plugins: the one
-# architecture with a ``main_job_space`` (``ModelArchitecture`` in interfaces.py) is trained with
-# that space (and its ``main_job_space_gpu`` entries on a CUDA device); the job's selection
-# metric is the one that gives the evaluation's verdict (a ``pass_threshold``).
+# What the main job trains and searches over is declared by the architecture plugins: every
+# architecture with a ``main_job_space`` (``ModelArchitecture`` in interfaces.py) is searched,
+# each with that space (and its ``main_job_space_gpu`` entries on a CUDA device) for its own
+# ``main_job_epochs``, so one family's costly epochs do not set another's; the trials are dealt
+# round-robin over them and the job's selection metric (the one that gives the verdict, worst
+# class) picks the winner, whichever family it is.
+
+MAIN_JOB_EPOCHS = 250  # an architecture that declares no ``main_job_epochs``
 
 
-def main_job_architecture(registries: Any) -> Any:
-    """The one installed architecture that declares a ``main_job_space``; ``BadInputError``
-    on ``arch`` listing the architectures when none or several do (pass ``--arch`` then)."""
+def main_job_architectures(registries: Any) -> list[Any]:
+    """The installed architectures that declare a ``main_job_space``, in registry order;
+    ``BadInputError`` on ``arch`` listing the architectures when none does (pass ``--arch``)."""
     declaring = [a for a in registries.architectures
                  if getattr(a, "main_job_space", None) is not None]
-    if len(declaring) == 1:
-        return declaring[0]
-    problem = ("no installed architecture declares a main-job search space" if not declaring
-               else "several installed architectures declare a main-job search space ("
-               + ", ".join(a.name for a in declaring) + ")")
-    raise BadInputError("arch", problem, allowed="one of "
-                        + (", ".join(registries.architectures.names()) or "none installed")
-                        + " (pass --arch)")
+    if declaring:
+        return declaring
+    raise BadInputError("arch", "no installed architecture declares a main-job search space",
+                        allowed="one of " + (", ".join(registries.architectures.names())
+                                             or "none installed") + " (pass --arch)")
 
 
 def demo_search_space(arch: Any, device: str) -> dict[str, Any]:
@@ -52,15 +53,21 @@ def demo_search_space(arch: Any, device: str) -> dict[str, Any]:
     return space
 
 
+def main_job_epochs(arch: Any) -> int:
+    """The epochs ``arch`` declares for a main-job trial (``MAIN_JOB_EPOCHS`` if none)."""
+    return int(getattr(arch, "main_job_epochs", None) or MAIN_JOB_EPOCHS)
+
+
 @dataclass
 class MainJobOptions:
     preset: str = "harmonics10"
     count: int | None = 200          # series per class; None = the preset's (1000 for harmonics10)
     length: int | None = 256         # None = the preset's (1024 for harmonics10)
-    # () = the architecture that declares a main-job space (main_job_architecture)
+    # () = every architecture that declares a main-job space (main_job_architectures)
     architectures: tuple[str, ...] = ()
     trials: int = 4
-    epochs: int = 250
+    # None = what each architecture declares (main_job_epochs); a number = that for every one
+    epochs: int | None = None
     # None = the metric that gives the verdict (the strong real-vs-synthetic test, worst class):
     # it picks the trial too
     metric: str | None = None
@@ -144,15 +151,13 @@ def run_main_job(rt: Runtime, opts: MainJobOptions, log: Log = print) -> MainJob
         dataset = ensure_dataset(rt, opts, log)
 
     with _timed(timings, "train (Ray Tune) + register", log):
-        architectures = list(opts.architectures) or [main_job_architecture(rt.registries).name]
-        metric = main_job_metric(rt, opts)
-        spec = JobSpec(dataset=dataset.meta.name, architectures=architectures,
-                       num_trials=opts.trials, epochs=opts.epochs, select_metric=metric,
-                       search_space=_search_space(rt, opts, architectures), seed=opts.seed,
-                       model_name=opts.model_name)
+        spec = main_job_spec(rt, opts, dataset.meta.name)
+        metric = spec.select_metric
         job = rt.services.jobs.submit(spec)
-        log(f"training job {job.id}: {opts.trials} trials x {opts.epochs} epochs over "
-            f"{', '.join(architectures)}")
+        log(f"training job {job.id}: {opts.trials} trials over " + ", ".join(
+            f"{a} ({sum(t.architecture == a for t in job.trials)} x "
+            f"{spec.architecture_epochs.get(a, spec.epochs)} epochs)"
+            for a in spec.architectures or ()))
         job = rt.services.jobs.run(job.id, on_progress=_progress_printer(log))
         if job.model is None:
             raise RuntimeError(f"training job {job.id} registered no model: {job.errors}")
@@ -205,25 +210,43 @@ def main_job_metric(rt: Runtime, opts: MainJobOptions) -> str:
     return metric
 
 
-def _search_space(rt: Runtime, opts: MainJobOptions, architectures: list[str]) -> dict[str, Any]:
-    """``opts.search_space``, else the main-job spaces the chosen architectures declare (or,
-    when none of them declares one, the main job architecture's, as the demo always used)."""
-    if opts.search_space is not None:
-        return opts.search_space
+def main_job_spec(rt: Runtime, opts: MainJobOptions, dataset: str) -> JobSpec:
+    """The main job's search: ``opts.architectures`` (default: every one that declares a
+    main-job space), each with its declared space (unless ``opts.search_space`` replaces them
+    all) and its declared epochs (unless ``opts.epochs`` sets them all)."""
     from synthts_core.devices import resolve_device
 
-    archs = [rt.registries.architectures.require(a, "arch") for a in architectures]
-    declaring = [a for a in archs if getattr(a, "main_job_space", None) is not None]
-    if not declaring:
-        try:
-            declaring = [main_job_architecture(rt.registries)]
-        except BadInputError:
-            return {}
-    device = resolve_device(rt.settings.device)
-    space: dict[str, Any] = {}
-    for arch in declaring:
-        space.update(demo_search_space(arch, device))
-    return space
+    registry = rt.registries.architectures
+    archs = ([registry.require(a, "arch") for a in opts.architectures] if opts.architectures
+             else main_job_architectures(rt.registries))
+    names = [a.name for a in archs]
+    spaces: dict[str, dict[str, Any]] = {}
+    if opts.search_space is None:
+        declaring = [a for a in archs if getattr(a, "main_job_space", None) is not None]
+        if not declaring:
+            # an architecture named without a space of its own gets the main-job space of its
+            # family (the parameters it has), as the demo always did
+            try:
+                declaring = main_job_architectures(rt.registries)
+            except BadInputError:
+                declaring = []
+        device = resolve_device(rt.settings.device)
+        by_name = {a.name: demo_search_space(a, device) for a in declaring}
+        for arch in archs:
+            own = by_name.get(arch.name)
+            if own is None:  # the space of its family's main-job architecture, where it fits
+                kin = [a for a in declaring if getattr(a, "family", None) ==
+                       getattr(arch, "family", None)] or declaring[:1]
+                own = {k: v for k, v in (by_name[kin[0].name] if kin else {}).items()
+                       if k in arch.space.names}
+            spaces[arch.name] = own
+    epochs = opts.epochs if opts.epochs is not None else main_job_epochs(archs[0])
+    per_arch = ({} if opts.epochs is not None else
+                {a.name: main_job_epochs(a) for a in archs if main_job_epochs(a) != epochs})
+    return JobSpec(dataset=dataset, architectures=names, num_trials=opts.trials, epochs=epochs,
+                   architecture_epochs=per_arch, select_metric=main_job_metric(rt, opts),
+                   search_space=dict(opts.search_space or {}), architecture_spaces=spaces,
+                   seed=opts.seed, model_name=opts.model_name)
 
 
 def _progress_printer(log: Log) -> Callable[[TrainingJob], None]:

@@ -177,6 +177,14 @@ def validate_spec(rt: Runtime, spec: JobSpec) -> None:
         check_name(spec.model_name, "model_name")
     else:
         check_name(model_name_of(rt, spec), "dataset")
+    for arch_name, value in spec.architecture_epochs.items():
+        if arch_name not in spec.architectures:
+            raise BadInputError(f"architecture_epochs.{arch_name}", "is not an architecture "
+                                "of the job", allowed=", ".join(spec.architectures))
+        low, high = job_form.bounds("epochs")
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise BadInputError(f"architecture_epochs.{arch_name}", f"got {value!r}",
+                                allowed=f"an integer in [{low}, {high}]")
     for arch_name, entries in spec.architecture_spaces.items():
         space = rt.registries.architectures.require(arch_name, "architecture_spaces").space
         for key, value in entries.items():
@@ -244,7 +252,8 @@ def draw_trials(rt: Runtime, spec: JobSpec) -> list[TrialState]:
                 break
         seen.add(combination)
         trials.append(TrialState(trial_id=f"t{index:02d}", architecture=arch_name,
-                                 config=space.validate(params), epochs=spec.epochs))
+                                 config=space.validate(params),
+                                 epochs=spec.architecture_epochs.get(arch_name, spec.epochs)))
     return trials
 
 
@@ -644,8 +653,8 @@ def _fit(rt: Runtime, job: TrainingJob, resume: bool) -> Any:
                                    resume_errored=True)
     else:
         spec = job.spec
-        configs = [{"index": i, "architecture": t.architecture, "params": dict(t.config)}
-                   for i, t in enumerate(job.trials)]
+        configs = [{"index": i, "architecture": t.architecture, "params": dict(t.config),
+                    "epochs": t.epochs} for i, t in enumerate(job.trials)]
         tuner = tune.Tuner(
             trainable,
             param_space={"trial": tune.grid_search(configs)},

@@ -306,6 +306,7 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
     norm = training_normalisation(arch, values)
     scaled = _apply(values, norm)
     seed = int(ctx["seed"]) + int(trial["index"])
+    epochs = int(trial.get("epochs") or ctx["epochs"])  # per trial (JobSpec.architecture_epochs)
     model_config = {
         **trial["params"], "architecture": arch.name,
         "plugin": rt.registries.architectures.plugin_of(arch.name),
@@ -314,7 +315,7 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
         "label_names": label_names, "normalisation": norm, "seed": seed,
         "dataset": {"name": dataset.meta.name, "checksum": stored.meta.checksum},
         "trained_on": trained_on(stored, dataset),
-        "select_metric": metric.name, "total_epochs": int(ctx["epochs"]),
+        "select_metric": metric.name, "total_epochs": epochs,
     }
     from synthts_core.devices import resolve_device
 
@@ -333,7 +334,7 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
     fresh_run = run.run_id is None
     run.start(ctx["experiment"], f"{ctx['job_id']}-t{trial['index']:02d}-{arch.name}",
               {**trial["params"], "architecture": arch.name, "dataset": dataset.meta.name,
-               "epochs": ctx["epochs"], "seed": seed, "n_series": int(values.shape[0])},
+               "epochs": epochs, "seed": seed, "n_series": int(values.shape[0])},
               {"synthts.job": ctx["job_id"], "synthts.trial": str(trial["index"])})
     if fresh_run:
         run.log_dataset(dataset.meta, tuple(int(x) for x in values.shape))
@@ -345,7 +346,6 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
     curve = np.sort(np.random.default_rng([seed, 5]).choice(
         len(values), size=min(CURVE_SERIES, len(values)), replace=False))
     curve_by = curve_metric(rt.registries)  # ``curve``: the series it compares
-    epochs = int(ctx["epochs"])
     scored = scored_epochs(epochs)
     every = curve_every(trainer)
     try:

@@ -106,14 +106,14 @@ def test_the_builtin_defaults_are_the_ones_the_plugins_declare(rt: Runtime) -> N
         rt.services.jobs.submit(JobSpec(dataset="tiny", architectures=[]))
     assert curve_metric(rt.registries).name == "mmd"
     assert curve_tiebreak(curve_metric(rt.registries), {"mmd": 0.25}) == 0.25
-    arch = main_job.main_job_architecture(rt.registries)
-    assert arch.name == "cwgan_gp"
+    gan, diff = main_job.main_job_architectures(rt.registries)
+    assert (gan.name, diff.name) == ("cwgan_gp", "diffusion")
     cpu = {"noise_inputs": True, "conditioning": "projection", "moment_weight": 10.0,
            "lr_schedule": "cosine", "batch_size": 64, "n_critic": 2, "beta2": 0.9,
            "lr": [0.0003, 0.0005], "ema_decay": [0.99, 0.995], "backbone": "mlp",
            "mean_correction": True}
-    assert main_job.demo_search_space(arch, "cpu") == cpu
-    assert main_job.demo_search_space(arch, "cuda:0") == {
+    assert main_job.demo_search_space(gan, "cpu") == cpu
+    assert main_job.demo_search_space(gan, "cuda:0") == {
         **cpu, "backbone": ["mlp", "conv"], "conv_width": 32}
     opts = main_job.MainJobOptions()
     assert main_job.main_job_metric(rt, opts) == "detector"
@@ -121,29 +121,60 @@ def test_the_builtin_defaults_are_the_ones_the_plugins_declare(rt: Runtime) -> N
     assert main_job.report_metrics(rt.registries) == [
         "detector", "memorisation", "tstr", "mmd", "feature_cosine", "spectrum",
         "autocorrelation", "marginal", "discriminative", "context_fid"]
-    assert main_job._search_space(rt, opts, ["cwgan_gp"]) == cpu
-    # an architecture without a main-job space still gets the main job's space, as before
-    assert main_job._search_space(rt, opts, ["wgan_gp"]) == cpu
+    # both families, each with its own space (the GAN's lr never reaches diffusion) and its
+    # own epochs (a diffusion epoch costs about three of the GAN's)
+    spec = main_job.main_job_spec(rt, opts, "tiny")
+    assert spec.architectures == ["cwgan_gp", "diffusion"] and spec.search_space == {}
+    assert spec.architecture_spaces == {"cwgan_gp": cpu,
+                                        "diffusion": {"batch_size": 64, "lr": [3e-3, 2e-3]}}
+    assert (spec.epochs, spec.architecture_epochs) == (250, {"diffusion": 60})
+    job = rt.services.jobs.submit(spec)
+    assert [(t.architecture, t.epochs) for t in job.trials] == [
+        ("cwgan_gp", 250), ("diffusion", 60)] * 2
+    assert {t.config["lr"] for t in job.trials if t.architecture == "diffusion"} == {3e-3, 2e-3}
+    assert {t.config["lr"] for t in job.trials if t.architecture == "cwgan_gp"} <= {3e-4, 5e-4}
+    # --epochs sets every family's; --arch picks; an architecture without a main-job space
+    # gets its family's (the parameters it has), as before
+    assert main_job.main_job_spec(rt, main_job.MainJobOptions(epochs=7), "tiny"
+                                  ).architecture_epochs == {}
+    only = main_job.main_job_spec(rt, main_job.MainJobOptions(architectures=("wgan_gp",)), "tiny")
+    assert only.architectures == ["wgan_gp"]
+    assert only.architecture_spaces["wgan_gp"] == cpu
+    with pytest.raises(BadInputError, match="arch: unknown"):
+        main_job.main_job_spec(rt, main_job.MainJobOptions(architectures=("nope",)), "tiny")
 
 
-def test_the_main_job_architecture_must_be_declared_by_exactly_one_plugin(
+def test_architecture_epochs_are_checked_before_the_job_is_stored(rt: Runtime) -> None:
+    with pytest.raises(BadInputError, match=r"architecture_epochs.diffusion: is not an "
+                                            r"architecture of the job.*allowed: cwgan_gp"):
+        rt.services.jobs.submit(JobSpec(dataset="tiny", architectures=["cwgan_gp"], epochs=3,
+                                        architecture_epochs={"diffusion": 2}))
+    with pytest.raises(BadInputError, match=r"architecture_epochs.cwgan_gp: got 0.*"
+                                            r"allowed: an integer in \[1, 100000\]"):
+        rt.services.jobs.submit(JobSpec(dataset="tiny", architectures=["cwgan_gp"], epochs=3,
+                                        architecture_epochs={"cwgan_gp": 0}))
+    assert rt.storage.list_jobs().total == 0
+
+
+def test_every_architecture_that_declares_a_main_job_space_is_searched(
         synthts_settings: Settings) -> None:
     several = _runtime(synthts_settings, ThirdPartyArchitecture("ext_main",
                                                                 main_job_space={"lr": 0.01}))
     try:
-        with pytest.raises(BadInputError, match=r"arch: several .*\(cwgan_gp, ext_main\)"
-                                                r".*allowed: one of cgan, cwgan_gp, diffusion, ext_main"):
-            main_job.main_job_architecture(several.registries)
+        names = [a.name for a in main_job.main_job_architectures(several.registries)]
+        assert names == ["cwgan_gp", "diffusion", "ext_main"]
         ext = several.registries.architectures.get("ext_main")
         assert main_job.demo_search_space(ext, "cuda") == {"lr": 0.01}
+        assert main_job.main_job_epochs(ext) == main_job.MAIN_JOB_EPOCHS
     finally:
         several.close()
     pm = make_plugin_manager()
     pm.unregister(name="gan")
+    pm.unregister(name="diffusion")
     none = Runtime(synthts_settings, plugin_manager=pm)
     try:
         with pytest.raises(BadInputError, match="arch: no installed architecture declares"):
-            main_job.main_job_architecture(none.registries)
+            main_job.main_job_architectures(none.registries)
     finally:
         none.close()
 

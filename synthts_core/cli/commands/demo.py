@@ -18,11 +18,12 @@ from synthts_core.services.job_form import bounds
               help="Points per series (default 256; 1024 with --full).")
 @click.option("--trials", type=click.IntRange(*bounds("num_trials")), default=4,
               show_default=True)
-@click.option("--epochs", type=click.IntRange(*bounds("epochs")), default=250,
-              show_default=True)
+@click.option("--epochs", type=click.IntRange(*bounds("epochs")), default=None,
+              help="Epochs per trial (default: what each architecture declares for the main "
+                   "job: 250 for the GAN, 60 for diffusion, whose epochs and samples cost more).")
 @click.option("--arch", "architectures", multiple=True,
-              help="Model architectures to search over (repeatable; default: the one that "
-                   "declares a main-job search space).")
+              help="Model architectures to search over (repeatable; default: every one that "
+                   "declares a main-job search space, the trials dealt round-robin).")
 @click.option("--metric", default=None,
               help="Quality metric that picks the best trial, its worst class (default: the "
                    "one that gives the verdict).")
@@ -34,7 +35,8 @@ from synthts_core.services.job_form import bounds
               default=Path("out"), show_default=True, help="Folder for report.html.")
 @click.option("--quiet", is_flag=True,
               help="No progress bars and no trial table: a few plain lines per trial.")
-def command(full: bool, count: int | None, length: int | None, trials: int, epochs: int,
+def command(full: bool, count: int | None, length: int | None, trials: int,
+            epochs: int | None,
             architectures: tuple[str, ...], metric: str | None, metrics: str | None, seed: int,
             out_dir: Path, quiet: bool) -> None:
     """Run the main job: generate -> store -> train -> register -> generate -> evaluate -> plot.

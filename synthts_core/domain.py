@@ -105,7 +105,11 @@ class TimeAxis(msgspec.Struct):
 
 
 class Normalisation(msgspec.Struct):
-    """Maps stored values back to real units: ``real = value * scale + offset`` per channel."""
+    """The per-channel normalisation fitted at import: ``real = normalised * scale + offset``.
+
+    Derived data: the stored values are the ones imported (real units), so that every read
+    gives back exactly what went in; this only says what ``units="normalised"`` reads return,
+    ``(value - offset) / scale``. Training fits its own scaling to the stored values."""
 
     method: Literal["none", "zscore", "minmax"] = "none"
     offset: list[float] = []
@@ -132,6 +136,16 @@ class HoldoutSplit(msgspec.Struct, kw_only=True):
         return f"a stratified random {self.fraction:g} of each class, seed {self.seed}"
 
 
+class ValuesMigration(msgspec.Struct, kw_only=True):
+    """A dataset written by a synthts that stored normalised values (``(imported - offset) /
+    scale`` as float32): a later one converted them once to real units, ``value * scale +
+    offset`` rounded to float32, which is what every read of it returned before. Models that
+    learned it before name ``previous_checksum``, so they still answer in its units."""
+
+    previous_checksum: str
+    migrated_at: datetime = msgspec.field(default_factory=utcnow)
+
+
 class DatasetMeta(msgspec.Struct, kw_only=True):
     name: str
     n_series: int
@@ -150,6 +164,8 @@ class DatasetMeta(msgspec.Struct, kw_only=True):
     created_at: datetime = msgspec.field(default_factory=utcnow)
     # series kept out of training (None: no split; records written before splits read as None)
     holdout: HoldoutSplit | None = None
+    # set when the values were stored normalised by an earlier synthts and converted on open
+    migrated: ValuesMigration | None = None
 
     @property
     def n_holdout(self) -> int:
@@ -246,7 +262,9 @@ class Dataset:
 
 def checksum(values: np.ndarray, labels: np.ndarray | None = None,
              times: np.ndarray | None = None) -> str:
-    """sha256 over the little-endian bytes of values, labels and times, and the shape."""
+    """sha256 over the little-endian bytes of values, labels and times, and the shape. The
+    values are the float32 values as imported (never a normalised form), so the checksum
+    names what the user gave."""
     h = hashlib.sha256()
     h.update(repr(tuple(values.shape)).encode())
     h.update(np.ascontiguousarray(values, dtype="<f4").data)

@@ -23,6 +23,7 @@ from synthts_core.domain import (
     DatasetQuery,
     TrainingJob,
     TrialState,
+    ValuesMigration,
     checksum,
     from_builtins,
     to_builtins,
@@ -100,6 +101,54 @@ def check_storable(dataset: Dataset) -> DatasetMeta:
         raise BadInputError("checksum", "does not match the values, labels and times",
                             allowed=f"{actual} or empty")
     return msgspec.structs.replace(meta, checksum=actual)
+
+
+VALUES_LAYOUT = 2
+"""What a backend's stored dataset values are, recorded per dataset so a database written by
+an earlier synthts is recognised: 1 (before exact round trips) is the normalised form,
+``(imported - offset) / scale`` per channel as float32, which every read mapped back, so what
+was read differed from what was imported in its last bits; 2 is the float32 values as
+imported. A backend converts layout 1 with ``as_imported_values``."""
+
+MIGRATE_SERIES = 4096
+"""Series converted per step of a migration (bounds the float64 temporary of a large set)."""
+
+
+def as_imported_values(old: Dataset) -> Dataset | None:
+    """A dataset read as stored in layout 1 (normalised values and their normalisation), in
+    layout 2: real values, ``value * scale + offset`` computed once and rounded to float32 (the
+    same arithmetic as the reads that returned it before, so they are the values users saw),
+    a fresh checksum and ``meta.migrated`` naming the old one (models that learned the
+    dataset record it). None when the normalisation is the identity: the stored values are
+    the real ones already and nothing changes."""
+    meta = old.meta
+    n, c, _ = old.values.shape
+    norm = meta.normalisation
+    if norm.method == "none" or (not norm.offset and not norm.scale):
+        return None
+    offset, scale = (_per_channel(meta, field, default, c)
+                     for field, default in (("offset", 0.0), ("scale", 1.0)))
+    real = np.empty(old.values.shape, np.float32)
+    for start in range(0, n, MIGRATE_SERIES):  # float64, then float32: as the reads did
+        part = old.values[start:start + MIGRATE_SERIES] * scale + offset
+        real[start:start + MIGRATE_SERIES] = part.astype(np.float32)
+    limit = np.finfo(np.float32).max  # a value at the edge of float32 may round past it
+    np.clip(real, -limit, limit, out=real)
+    migrated = ValuesMigration(previous_checksum=meta.checksum)
+    new = Dataset(meta, real, old.labels, old.times)
+    new.meta = msgspec.structs.replace(meta, checksum=checksum(real, old.labels, old.times),
+                                       migrated=migrated)
+    return new
+
+
+def _per_channel(meta: DatasetMeta, field: str, default: float, n_channels: int) -> np.ndarray:
+    """One of a layout-1 normalisation's arrays as float64 (1, c, 1); one that does not fit
+    the channels could never be read in real units: the record is corrupt."""
+    arr = np.asarray(getattr(meta.normalisation, field) or [default], np.float64).reshape(-1)
+    if arr.size not in (1, n_channels) or not np.isfinite(arr).all():
+        raise CorruptDataError(f"dataset {meta.name!r}: its normalisation.{field} does not fit "
+                               f"its {n_channels} channels; delete it and store it again")
+    return np.broadcast_to(arr, (n_channels,)).reshape(1, -1, 1)
 
 
 def check_holdout(meta: DatasetMeta, n_series: int) -> None:

@@ -7,7 +7,8 @@ lists never see a half-written dataset; a failed create deletes its chunks, and 
 crashed process are swept when a backend opens. A down server raises
 ``BackendUnavailableError`` after ``SYNTHTS_MONGO_TIMEOUT_MS``; pymongo reconnects by itself
 once the server is back. Dataset metadata and jobs are BSON sub-documents (``fields``), so
-they can be queried in Mongo; ``migrate`` converts a database written by an older synthts.
+they can be queried in Mongo; ``migrate`` converts a database written by an older synthts,
+the normalised values it stored included (to the values as imported, ``migrate_values``).
 """
 
 from __future__ import annotations
@@ -62,9 +63,11 @@ from synthts_core.storage_records import (
 )
 from synthts_core.storage_support import (
     DEFAULT_CHUNK_BYTES,
+    VALUES_LAYOUT,
     CorruptDataError,
     Stream,
     apply_job_changes,
+    as_imported_values,
     check_paging,
     check_query,
     check_storable,
@@ -235,7 +238,9 @@ class MongoStorage:
         """Record the schema version; refuse a database written by a newer synthts; bring an
         older one up to date, oldest step first. Every step converts record by record with a
         compare-and-swap and skips what is converted already, so a crashed migration is simply
-        run again by the next open (or by two opens at once); the version is raised last."""
+        run again by the next open (or by two opens at once); the version is raised last.
+        Datasets in an older values layout are converted on every open (a process of an older
+        synthts may still have written one)."""
         coll = self.docs.Schema._get_collection()
         coll.update_one({"_id": "storage"}, {"$setOnInsert": {"version": SCHEMA_VERSION}},
                         upsert=True)
@@ -248,6 +253,60 @@ class MongoStorage:
             log.info("storage schema 1 -> 2 on %r: %d records are now sub-documents",
                      self.database, converted)
             coll.update_one({"_id": "storage", "version": stored}, {"$set": {"version": 2}})
+            stored = 2
+        converted = self.migrate_values()
+        if converted:
+            log.info("%r: the values of %d datasets are now stored as imported", self.database,
+                     converted)
+        if stored < 3:
+            coll.update_one({"_id": "storage", "version": stored}, {"$set": {"version": 3}})
+
+    def migrate_values(self) -> int:
+        """Convert every dataset stored in an older values layout (normalised values, no
+        ``values_layout``) to the values as imported (``storage_support.as_imported_values``);
+        returns how many changed. Like a create, the new chunks are written under a fresh
+        ``upload_id`` first and the compare-and-swap of the dataset document publishes them;
+        the old chunks are deleted after (a crash leaves orphans ``sweep_orphans`` removes).
+        A dataset that cannot be read is left as it was: reading it names it as corrupt."""
+        coll = self.docs.Dataset._get_collection()
+        changed = 0
+        for row in list(coll.find({"values_layout": {"$ne": VALUES_LAYOUT}}, {"_id": 1})):
+            try:
+                changed += self._migrate_values_of(coll, row["_id"])
+            except (CorruptDataError, InvalidDocument) as exc:
+                log.warning("dataset %r left in its old values layout: %s", row["_id"], exc)
+        return changed
+
+    def _migrate_values_of(self, coll: Any, doc_id: Any) -> int:
+        for _ in range(100):
+            doc = coll.find_one({"_id": doc_id})
+            if doc is None or doc.get("values_layout") == VALUES_LAYOUT:
+                return 0  # deleted, or converted by another process meanwhile
+            name = str(doc.get("name"))
+            new = as_imported_values(self._read(doc, self._meta(doc, name)))
+            same = {"_id": doc_id, "rev": doc.get("rev"), "upload_id": doc["upload_id"]}
+            if new is None:  # the identity: the stored values are the real ones
+                if coll.update_one(same, {"$set": {"values_layout": VALUES_LAYOUT}}
+                                   ).matched_count:
+                    return 0
+                continue
+            upload = uuid.uuid4().hex
+            try:
+                self._write_chunks(new, {d["name"]: Stream.from_dict(d)
+                                         for d in doc["streams"]}, upload)
+                result = coll.update_one(same, {
+                    "$set": {"upload_id": upload, "metadata": to_document(new.meta),
+                             "values_layout": VALUES_LAYOUT},
+                    "$unset": {"meta_json": ""}, "$inc": {"rev": 1}})
+            except BaseException:
+                self._discard(upload)
+                raise
+            if result.matched_count:
+                self._discard(doc["upload_id"])
+                return 1
+            self._discard(upload)  # changed meanwhile (renamed, tagged): read it again
+        raise ConflictError(f"dataset {doc_id!r} kept changing while its values were migrated; "
+                            "open the storage again", name=str(doc_id))
 
     def _records_to_documents(self) -> int:
         """Schema 1 -> 2: ``meta_json`` -> ``metadata`` and ``doc`` JSON -> sub-document. A
@@ -331,31 +390,15 @@ class MongoStorage:
         if self.docs.Dataset.objects(name=meta.name).count():
             raise self._conflict(meta.name)
         streams = layout(dataset, self.chunk_bytes)
-        arrays = dataset_arrays(dataset)
         upload = uuid.uuid4().hex
-        chunks = self.docs.Chunk._get_collection()
-        now = utcnow()
         try:
-            batch: list[dict[str, Any]] = []
-            size = 0
-            for name, stream in streams.items():
-                for k, chunk in iter_chunks(arrays[name], stream):
-                    batch.append({"upload_id": upload, "stream": name, "idx": k,
-                                  "digest": digest(chunk), "data": bytes(chunk),
-                                  "created_at": now})
-                    size += len(chunk)
-                    if size >= INSERT_BATCH_BYTES:
-                        chunks.insert_many(batch, ordered=True)
-                        batch, size = [], 0
-            if batch:
-                chunks.insert_many(batch, ordered=True)
-            del batch
+            self._write_chunks(dataset, streams, upload)
             self.docs.Dataset(
                 name=meta.name, created_at=meta.created_at, n_series=meta.n_series,
                 source=meta.source, tags=meta.tags, generators=meta.generators,
                 label_names=meta.label_names, upload_id=upload,
                 streams=[s.to_dict() for s in streams.values()],
-                metadata=to_document(meta), rev=0,
+                metadata=to_document(meta), rev=0, values_layout=VALUES_LAYOUT,
             ).save(force_insert=True)
         except BaseException as exc:
             self._discard(upload)
@@ -363,6 +406,24 @@ class MongoStorage:
                 raise self._conflict(meta.name) from None
             raise
         return meta
+
+    def _write_chunks(self, dataset: Dataset, streams: dict[str, Stream], upload: str) -> None:
+        """Every chunk of ``dataset`` under ``upload``, in batches of INSERT_BATCH_BYTES."""
+        arrays = dataset_arrays(dataset)
+        chunks = self.docs.Chunk._get_collection()
+        now = utcnow()
+        batch: list[dict[str, Any]] = []
+        size = 0
+        for name, stream in streams.items():
+            for k, chunk in iter_chunks(arrays[name], stream):
+                batch.append({"upload_id": upload, "stream": name, "idx": k,
+                              "digest": digest(chunk), "data": bytes(chunk), "created_at": now})
+                size += len(chunk)
+                if size >= INSERT_BATCH_BYTES:
+                    chunks.insert_many(batch, ordered=True)
+                    batch, size = [], 0
+        if batch:
+            chunks.insert_many(batch, ordered=True)
 
     def _discard(self, upload: str) -> None:
         """Best effort: if the server is gone too, ``sweep_orphans`` finishes the job later."""
@@ -401,7 +462,22 @@ class MongoStorage:
                      labels: list[int] | None = None,
                      channels: list[int] | None = None) -> Dataset:
         doc = self._find(name)
-        meta = self._meta(doc, name)
+        selection = {"series": series, "labels": labels, "channels": channels}
+        try:
+            return self._read(doc, self._meta(doc, name), **selection)
+        except CorruptDataError:
+            current = self.docs.Dataset._get_collection().find_one({"name": name})
+            if current is None:
+                raise NotFoundError("dataset", name,
+                                    hint="it was deleted while being read") from None
+            if current["upload_id"] == doc["upload_id"]:
+                raise
+        # its chunks were replaced while being read (its values migrated by another process,
+        # or the name deleted and stored again): read what the name holds now
+        return self._read(current, self._meta(current, name), **selection)
+
+    def _read(self, doc: dict[str, Any], meta: DatasetMeta, **selection: Any) -> Dataset:
+        """The values of a dataset document's upload (whole or ``selection``), verified."""
         streams = {d["name"]: Stream.from_dict(d) for d in doc["streams"]}
         chunks = self.docs.Chunk._get_collection()
         upload = doc["upload_id"]
@@ -411,14 +487,7 @@ class MongoStorage:
                                 {"idx": 1, "data": 1, "digest": 1, "_id": 0})
             return {c["idx"]: (c["data"], c["digest"]) for c in found}
 
-        try:
-            return read_selected(meta, streams, fetch, series=series, labels=labels,
-                                 channels=channels)
-        except CorruptDataError:
-            current = self.docs.Dataset._get_collection().find_one({"name": name})
-            if current is None or current["upload_id"] != upload:
-                raise NotFoundError("dataset", name, hint="it was deleted while being read") from None
-            raise
+        return read_selected(meta, streams, fetch, **selection)
 
     @_guard
     def list_datasets(self, query: DatasetQuery) -> Page:

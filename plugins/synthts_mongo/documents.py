@@ -21,10 +21,12 @@ from mongoengine.fields import (
     StringField,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bump when stored documents change shape, and add a migration step in ``backend.migrate``.
 1: dataset metadata and jobs as JSON strings (``meta_json``, ``doc``). 2: as BSON sub-documents
-(``metadata``, ``doc``; see ``fields``), datasets with a ``rev``."""
+(``metadata``, ``doc``; see ``fields``), datasets with a ``rev``. 3: datasets record their
+``values_layout`` (``storage_support.VALUES_LAYOUT``); one without it holds the normalised
+values of an earlier synthts."""
 
 DATASETS = "synthts_datasets"
 CHUNKS = "synthts_dataset_chunks"
@@ -52,6 +54,7 @@ class DatasetDocumentBase(Document):
     metadata = DictField(required=True)
     rev = IntField(required=True, default=0)
     meta_json = StringField()  # schema 1; kept only on a record the migration could not read
+    values_layout = IntField()  # schema 3; missing on the datasets of earlier schemas
 
 
 class ChunkDocumentBase(Document):

@@ -4,13 +4,19 @@ WAL mode lets readers run while one writer writes; every write is one transactio
 leaves either the whole dataset or nothing. Arrays are chunk rows of raw little-endian bytes
 (see ``synthts_core.storage_support``); metadata is msgspec JSON beside indexed columns used by
 filters and sorting. Only parameterised SQL: names and filters never become query text.
+
+Each dataset row records its values layout (``storage_support.VALUES_LAYOUT``): rows written by
+a synthts that stored normalised values are converted to the values as imported when a
+backend opens the file (``migrate_values``), one row per transaction, so a crash or a second
+process opening at the same time only leaves rows for the next open.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,8 +43,11 @@ from synthts_core.errors import (
 from synthts_core.storage_records import decode_job, decode_meta, listed_job, listed_meta
 from synthts_core.storage_support import (
     DEFAULT_CHUNK_BYTES,
+    VALUES_LAYOUT,
+    CorruptDataError,
     Stream,
     apply_job_changes,
+    as_imported_values,
     check_paging,
     check_query,
     check_storable,
@@ -49,7 +58,11 @@ from synthts_core.storage_support import (
     read_selected,
 )
 
-SCHEMA_VERSION = 1
+log = logging.getLogger("synthts.storage.sqlite")
+
+SCHEMA_VERSION = 2
+"""1: the first layout. 2: ``datasets.values_layout`` (rows of schema 1 read as layout 1, the
+normalised values ``migrate_values`` converts)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS synthts_schema (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,7 +73,8 @@ CREATE TABLE IF NOT EXISTS datasets (
     n_series INTEGER NOT NULL,
     source TEXT NOT NULL,
     streams TEXT NOT NULL,
-    meta TEXT NOT NULL
+    meta TEXT NOT NULL,
+    values_layout INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS datasets_created_at ON datasets (created_at);
 CREATE INDEX IF NOT EXISTS datasets_n_series ON datasets (n_series);
@@ -202,9 +216,64 @@ class SqliteStorage:
                     raise SynthtsError(
                         f"{self.path} uses storage schema {row[0]}, newer than this synthts "
                         f"understands ({SCHEMA_VERSION}); upgrade synthts")
+                elif int(row[0]) < SCHEMA_VERSION:
+                    self._upgrade_schema(conn)
+            self.migrate_values()
         except BaseException:
             self.close()
             raise
+
+    @staticmethod
+    def _upgrade_schema(conn: sqlite3.Connection) -> None:
+        """Schema 1 -> 2 in the open transaction: the ``values_layout`` column, 1 on every
+        existing row (and on rows an older synthts still inserts without it)."""
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(datasets)")}
+        if "values_layout" not in columns:
+            conn.execute("ALTER TABLE datasets ADD COLUMN values_layout INTEGER NOT NULL "
+                         "DEFAULT 1")
+        conn.execute("UPDATE synthts_schema SET value = ? WHERE key = 'version'",
+                     (str(SCHEMA_VERSION),))
+
+    def migrate_values(self) -> int:
+        """Convert every dataset stored in an older values layout (normalised values) to the
+        values as imported (``storage_support.as_imported_values``); returns how many rows
+        changed. One transaction per row, each checking the row's layout again, so two
+        processes opening at once convert each row once. A row that cannot be read is left
+        as it was: reading it names it as corrupt."""
+        rows = self._conn.execute("SELECT id FROM datasets WHERE values_layout < ?",
+                                  (VALUES_LAYOUT,)).fetchall()
+        changed = 0
+        for (ds_id,) in rows:
+            try:
+                with self._tx() as conn:
+                    changed += self._migrate_row(conn, ds_id)
+            except CorruptDataError as exc:
+                log.warning("dataset row %d left in its old values layout: %s", ds_id, exc)
+        if changed:
+            log.info("%s: the values of %d datasets are now stored as imported", self.path,
+                     changed)
+        return changed
+
+    def _migrate_row(self, conn: sqlite3.Connection, ds_id: int) -> int:
+        row = conn.execute("SELECT name, meta, streams, values_layout FROM datasets "
+                           "WHERE id = ?", (ds_id,)).fetchone()
+        if row is None or row[3] >= VALUES_LAYOUT:
+            return 0  # deleted, or converted by another process meanwhile
+        meta = decode_meta(row[1], row[0])
+        streams = {d["name"]: Stream.from_dict(d) for d in msgspec.json.decode(row[2])}
+        new = as_imported_values(read_selected(meta, streams, self._fetcher(conn, ds_id)))
+        if new is not None:
+            values = dataset_arrays(new)["values"]
+            conn.execute("DELETE FROM dataset_chunks WHERE dataset_id = ? AND stream = 'values'",
+                         (ds_id,))
+            conn.executemany(
+                "INSERT INTO dataset_chunks (dataset_id, stream, idx, digest, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                ((ds_id, "values", k, digest(chunk), chunk)
+                 for k, chunk in iter_chunks(values, streams["values"])))
+            conn.execute("UPDATE datasets SET meta = ? WHERE id = ?", (_encode(new.meta), ds_id))
+        conn.execute("UPDATE datasets SET values_layout = ? WHERE id = ?", (VALUES_LAYOUT, ds_id))
+        return 1 if new is not None else 0
 
     def close(self) -> None:
         with self._lock:
@@ -236,10 +305,11 @@ class SqliteStorage:
         try:
             with self._tx() as conn:
                 cur = conn.execute(
-                    "INSERT INTO datasets (name, created_at, n_series, source, streams, meta) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO datasets (name, created_at, n_series, source, streams, meta, "
+                    "values_layout) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (meta.name, created, meta.n_series, meta.source,
-                     _encode([s.to_dict() for s in streams.values()]), _encode(meta)))
+                     _encode([s.to_dict() for s in streams.values()]), _encode(meta),
+                     VALUES_LAYOUT))
                 ds_id = cur.lastrowid
                 self._write_index_rows(conn, ds_id, meta)
                 for name, stream in streams.items():
@@ -285,20 +355,24 @@ class SqliteStorage:
                      channels: list[int] | None = None) -> Dataset:
         with self._tx("DEFERRED") as conn:
             ds_id, meta, streams = self._row(conn, name)
+            return read_selected(meta, streams, self._fetcher(conn, ds_id), series=series,
+                                 labels=labels, channels=channels)
 
-            def fetch(stream: str, indices: list[int]) -> dict[int, tuple[bytes, str]]:
-                out: dict[int, tuple[bytes, str]] = {}
-                for k in indices:
-                    row = conn.execute(
-                        "SELECT digest, data FROM dataset_chunks "
-                        "WHERE dataset_id = ? AND stream = ? AND idx = ?",
-                        (ds_id, stream, k)).fetchone()
-                    if row is not None:
-                        out[k] = (row[1], row[0])
-                return out
+    @staticmethod
+    def _fetcher(conn: sqlite3.Connection, ds_id: int
+                 ) -> Callable[[str, list[int]], dict[int, tuple[bytes, str]]]:
+        def fetch(stream: str, indices: list[int]) -> dict[int, tuple[bytes, str]]:
+            out: dict[int, tuple[bytes, str]] = {}
+            for k in indices:
+                row = conn.execute(
+                    "SELECT digest, data FROM dataset_chunks "
+                    "WHERE dataset_id = ? AND stream = ? AND idx = ?",
+                    (ds_id, stream, k)).fetchone()
+                if row is not None:
+                    out[k] = (row[1], row[0])
+            return out
 
-            return read_selected(meta, streams, fetch, series=series, labels=labels,
-                                 channels=channels)
+        return fetch
 
     def list_datasets(self, query: DatasetQuery) -> Page:
         check_query(query)

@@ -20,7 +20,7 @@ import numpy as np
 
 from synthts_core.domain import Dataset, DatasetMeta, DatasetQuery, DatasetSpec, Page, check_name
 from synthts_core.errors import BadInputError, ConflictError, NotFoundError
-from synthts_core.services.units import Units, affine, check_units, in_units
+from synthts_core.services.units import Units, check_units, in_units
 
 if TYPE_CHECKING:
     from synthts_core.runtime import Runtime
@@ -211,8 +211,8 @@ class DatasetService:
         return Selection(meta, index[offset:offset + limit].tolist(), picked_channels)
 
     def read_selection(self, selection: Selection, units: Units = "real") -> Dataset:
-        """The selected series and channels, values in ``units`` (real: through the recorded
-        normalisation; normalised: as stored)."""
+        """The selected series and channels, values in ``units`` (real: exactly as imported;
+        normalised: through the normalisation recorded at import)."""
         meta = selection.meta
         ds = self.read(meta.name, series=selection.series, channels=selection.channels)
         ds.values = in_units(ds.values, meta.normalisation, units, selection.channels,
@@ -332,7 +332,7 @@ def export_bytes(ds: Dataset, fmt: ExportFormat, *, layout: ExportLayout = "long
         if fmt == "npy":
             np.save(buf, values.astype(np.float32), allow_pickle=False)
         else:
-            arrays: dict[str, np.ndarray] = {"values": values}
+            arrays: dict[str, np.ndarray] = {"values": values.astype(np.float32)}
             if ds.labels is not None:
                 arrays["labels"] = ds.labels
                 arrays["label_names"] = np.asarray(ds.meta.label_names, dtype=str)
@@ -359,14 +359,9 @@ def export_bytes(ds: Dataset, fmt: ExportFormat, *, layout: ExportLayout = "long
 
 
 def _values_in(ds: Dataset, units: Units) -> np.ndarray:
-    """float64 values in ``units`` (real units are not rounded to float32 on the way out)."""
-    if check_units(units) == "normalised":
-        return ds.values.astype(np.float64)
-    ab = affine(ds.meta.normalisation, ds.values.shape[1])
-    if ab is None:
-        return ds.values.astype(np.float64)
-    offset, scale = ab
-    return ds.values.astype(np.float64) * scale + offset
+    """The float32 values in ``units``, widened to float64 for the writers: every float32 is
+    a float64 exactly, so text formats write digits that read back to the same float32."""
+    return in_units(ds.values, ds.meta.normalisation, units).astype(np.float64)
 
 
 def to_table(ds: Dataset, layout: ExportLayout = "long",

@@ -368,6 +368,7 @@ class EvaluationService:
         counts = _generation_counts(real, model, n_per_label)
         values, labels = model.generate(counts=counts, seed=seed) if counts else \
             model.generate(n=n_per_label or real.meta.n_series, seed=seed)
+        values = model.in_units(values, "real")  # stored values are real units
         real_for_model = _relabel_for_model(real, model.label_names)
         notes = []
         compared = real_for_model
@@ -380,8 +381,17 @@ class EvaluationService:
                          "compared with the real series shifted at random the same way; its "
                          "phases are random by design")
         notes.extend(_unseen_notes(rt.registries, names, unseen, unseen_text, len(real.values)))
-        results = compare(rt.registries, compared, values, labels, names, seed=seed,
-                          pooled_only=pooled_only, holdout=unseen, holdout_text=unseen_text)
+        # metrics compare in the dataset's normalised units (the per-channel normalisation
+        # recorded at import), so every channel counts alike whatever its units; the run
+        # keeps real units for figures
+        from synthts_core.services.units import to_normalised
+
+        norm = stored.meta.normalisation
+        results = compare(rt.registries, _normalised(compared, norm),
+                          to_normalised(values, norm), labels, names, seed=seed,
+                          pooled_only=pooled_only,
+                          holdout=None if unseen is None else _normalised(unseen, norm),
+                          holdout_text=unseen_text)
         report = EvaluationReport(model=model.ref, dataset=dataset_name,
                                   dataset_checksum=stored.meta.checksum,
                                   n_synthetic=len(values), metrics=results,
@@ -470,6 +480,14 @@ def _generation_counts(real: Dataset, model: Any, n_per_label: int | None) -> di
         raise BadInputError("dataset", f"{real.meta.name!r} shares no label with the model",
                             allowed=", ".join(model.label_names))
     return counts
+
+
+def _normalised(dataset: Dataset, norm: Any) -> Dataset:
+    """``dataset`` with its values in the normalised units of ``norm`` (what metrics see)."""
+    from synthts_core.services.units import to_normalised
+
+    return Dataset(dataset.meta, to_normalised(dataset.values, norm), dataset.labels,
+                   dataset.times)
 
 
 def _relabel_for_model(real: Dataset, model_labels: list[str]) -> Dataset:

@@ -69,9 +69,10 @@ class LoadedModel:
         self.batchable = isinstance(trainer, BatchableModel)
         """The trainer draws a request's latents and noise ahead (the API batches it); checked
         once here, because a runtime protocol check inspects every member."""
-        # the import normalisation of the training set: generate() answers in the dataset's
-        # stored units, in_units(..., "real") maps those to the units the user imported
-        self.data_normalisation = _recorded_data_normalisation(self.config)
+        # the import normalisation of the training set (units="normalised"), and the units
+        # generate() answers in: "real" for a model that learned values as imported,
+        # "normalised" for one that learned a dataset an earlier synthts stored normalised
+        self.data_normalisation, self.output_units = _recorded_data_units(self.config)
         self._lock = threading.Lock()
 
     def label_index(self, label: str | int) -> int:
@@ -96,11 +97,15 @@ class LoadedModel:
         raise BadInputError("labels", f"unknown label {label!r}", allowed=allowed)
 
     def in_units(self, values: np.ndarray, units: str = "real") -> np.ndarray:
-        """``generate``'s output (the training set's stored units) in ``units``: ``real``
-        maps through the normalisation recorded when the data was imported."""
-        from synthts_core.services.units import in_units
+        """``generate``'s output (in ``output_units``) in ``units``; the training set's
+        recorded normalisation maps between real and normalised units."""
+        from synthts_core.services.units import check_units, to_normalised, to_real
 
-        return in_units(values, self.data_normalisation, units)  # type: ignore[arg-type]
+        if check_units(units) == self.output_units:
+            return np.asarray(values, np.float32)
+        if units == "real":
+            return to_real(values, self.data_normalisation)
+        return to_normalised(values, self.data_normalisation)
 
     def plan(self, n: int | None = None, labels: Sequence[str | int] | None = None,
              counts: Mapping[str, int] | None = None) -> np.ndarray | None:
@@ -143,9 +148,9 @@ class LoadedModel:
                  counts: Mapping[str, int] | None = None, seed: int | None = None,
                  max_values: int | None = None, z: np.ndarray | None = None,
                  noise: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """(values float32 (n, c, L) in real units, label index per series or None); ``z``
-        fixes the latents and ``noise`` a noise-input generator's per-point noise (the API's
-        batching draws both per request)."""
+        """(values float32 (n, c, L) in ``output_units``, which ``in_units`` converts, label
+        index per series or None); ``z`` fixes the latents and ``noise`` a noise-input
+        generator's per-point noise (the API's batching draws both per request)."""
         label_idx, total = self.plan_request(n, labels, counts, max_values)
         if seed is not None and (not isinstance(seed, int) or seed < 0):
             raise BadInputError("seed", f"got {seed!r}", allowed="an integer >= 0")
@@ -229,18 +234,18 @@ class Sample:
     label_names: list[str]
     ref: ModelVersionRef
     seed: int | None = None
-    units: str = "normalised"
-    normalisation: Any = None  # the training set's import normalisation (real units map)
+    units: str = "real"
+    normalisation: Any = None  # the training set's import normalisation
 
     def to_dataset(self, name: str, config: Mapping[str, Any] | None = None) -> Dataset:
         """A synthetic dataset (``source="synthetic"``) recording which version made it,
-        stored like its training set (normalised, with the same normalisation recorded)."""
-        from synthts_core.services.units import as_normalisation, to_normalised
+        stored like its training set: real units, with the same normalisation recorded."""
+        from synthts_core.services.units import as_normalisation, to_real
 
         spec = {"model": self.ref.name, "version": self.ref.version, "seed": self.seed,
                 "dataset": (config or {}).get("dataset")}
         norm = as_normalisation(self.normalisation)
-        values = to_normalised(self.values, norm) if self.units == "real" else self.values
+        values = to_real(self.values, norm) if self.units == "normalised" else self.values
         return Dataset.build(
             name, values, self.labels, self.label_names if self.labels is not None else None,
             source="synthetic", spec=spec, tags=["synthetic"], normalisation=norm,
@@ -311,7 +316,7 @@ class ModelService:
         trainer.load_weights(bundle.weights)
         model = LoadedModel(ref, bundle.config, trainer, device, bundle.metrics)
         if model.data_normalisation is None:
-            model.data_normalisation = _dataset_normalisation(rt, bundle.config)
+            model.data_normalisation, model.output_units = _dataset_units(rt, bundle.config)
         return model
 
     def cache(self, size: int | None = None) -> ModelCache:
@@ -429,38 +434,51 @@ def _to_numpy(raw: Any) -> np.ndarray:
     return np.asarray(raw)
 
 
-def _recorded_data_normalisation(config: Mapping[str, Any]) -> Any:
-    """The training set's import normalisation when the bundle records it (``units``, or
-    ``dataset.normalisation``), else None (then ``load_model`` asks storage)."""
+def _recorded_data_units(config: Mapping[str, Any]) -> tuple[Any, str]:
+    """(the training set's import normalisation, the units ``generate`` answers in) when the
+    bundle records them (``units``, or ``dataset.normalisation``), else (None, "real") and
+    ``load_model`` asks storage. A record without ``generates`` was written when datasets were
+    stored normalised: such a model answers in normalised units."""
     from synthts_core.services.units import as_normalisation
 
     dataset = config.get("dataset")
     recorded = config.get("units") or (dataset.get("normalisation")
                                        if isinstance(dataset, Mapping) else None)
-    return as_normalisation(recorded) if isinstance(recorded, Mapping) else None
+    if not isinstance(recorded, Mapping):
+        return None, "real"
+    generates = recorded.get("generates", "normalised")
+    return as_normalisation(recorded), "real" if generates == "real" else "normalised"
 
 
 def record_data_normalisation(rt: Runtime, config: dict[str, Any]) -> None:
-    """Write the training set's import normalisation into a bundle's config (``units``), so
-    the registered version answers in real units even after the dataset is deleted."""
+    """Write the training set's import normalisation and the units the model answers in into
+    a bundle's config (``units``), so the registered version keeps both even after the
+    dataset is deleted."""
     import msgspec
 
     if "units" not in config:
-        config["units"] = msgspec.to_builtins(_dataset_normalisation(rt, config))
+        norm, generates = _dataset_units(rt, config)
+        config["units"] = {**msgspec.to_builtins(norm), "generates": generates}
 
 
-def _dataset_normalisation(rt: Runtime, config: Mapping[str, Any]) -> Any:
-    """The import normalisation of the stored training set (same name and checksum), or
-    the identity when it is gone or was replaced."""
+def _dataset_units(rt: Runtime, config: Mapping[str, Any]) -> tuple[Any, str]:
+    """(the import normalisation, the units ``generate`` answers in) of the stored training
+    set the config names. A model learned the values stored under the checksum it records:
+    the current ones are real units; the checksum a dataset had before its values were
+    migrated means normalised ones. Identity and real units when the dataset is gone or was
+    replaced."""
     from synthts_core.domain import Normalisation
 
     dataset = config.get("dataset")
     if not isinstance(dataset, Mapping) or not isinstance(dataset.get("name"), str):
-        return Normalisation()
+        return Normalisation(), "real"
     try:
         meta = rt.storage.get_dataset_meta(dataset["name"])
-    except Exception:  # gone, unreadable or no storage: the stored units are all there is
-        return Normalisation()
-    if dataset.get("checksum") and meta.checksum != dataset.get("checksum"):
-        return Normalisation()
-    return meta.normalisation
+    except Exception:  # gone, unreadable or no storage: the model's units are all there is
+        return Normalisation(), "real"
+    learned = dataset.get("checksum")
+    if meta.migrated is not None and learned == meta.migrated.previous_checksum:
+        return meta.normalisation, "normalised"
+    if learned and meta.checksum != learned:
+        return Normalisation(), "real"
+    return meta.normalisation, "real"

@@ -55,7 +55,11 @@ def rescore_bundle(rt: Runtime, config: dict[str, Any], weights: bytes, dataset:
     real_labels = None if labels is None else labels[idx]
     raw = trainer.generate(len(real), labels=real_labels, seed=seed + RESCORE_SEED)
     synthetic = _apply(np.asarray(raw, np.float32), config["normalisation"], inverse=True)
+    # compared in the dataset's normalised units, as the trial scored them (training_trial)
+    from synthts_core.services.units import to_normalised
+
+    norm = dataset.meta.normalisation
     by = real_labels if per_class else None
-    score, _ = quality_score(rt.registries.metrics.get(metric), real, by, synthetic, by,
-                             [seed, RESCORE_SEED])
+    score, _ = quality_score(rt.registries.metrics.get(metric), to_normalised(real, norm), by,
+                             to_normalised(synthetic, norm), by, [seed, RESCORE_SEED])
     return score

@@ -341,10 +341,18 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
 
     pruner = CheckpointPruner(_trial_storage_dir(tune), bool(metric.higher_is_better))
     eval_idx = eval_subset(labels if arch.conditional else None, len(values), seed)
-    real_eval = values[eval_idx]
+    # scores compare in the dataset's normalised units (the per-channel normalisation recorded
+    # at import), as evaluations do: every channel counts alike whatever its units
+    from synthts_core.services.units import to_normalised
+
+    def in_metric_units(x: np.ndarray) -> np.ndarray:
+        return to_normalised(x, stored.meta.normalisation)
+
+    real_eval = in_metric_units(values[eval_idx])
     eval_labels = None if labels is None or not arch.conditional else labels[eval_idx]
     curve = np.sort(np.random.default_rng([seed, 5]).choice(
         len(values), size=min(CURVE_SERIES, len(values)), replace=False))
+    real_curve = in_metric_units(values[curve])
     curve_by = curve_metric(rt.registries)  # ``curve``: the series it compares
     scored = scored_epochs(epochs)
     every = curve_every(trainer)
@@ -359,11 +367,11 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
                                                not arch.conditional else labels[curve],
                                                seed=seed), norm, inverse=True)
                 metrics[curve_by.name] = float(curve_by.compute(
-                    values[curve], fake, np.random.default_rng([seed, epoch])))
+                    real_curve, in_metric_units(fake), np.random.default_rng([seed, epoch])))
             score = float("nan")
             if epoch in scored:
-                synth = _apply(trainer.generate(len(real_eval), labels=eval_labels, seed=seed),
-                               norm, inverse=True)
+                synth = in_metric_units(_apply(trainer.generate(
+                    len(real_eval), labels=eval_labels, seed=seed), norm, inverse=True))
                 by = eval_labels if ctx.get("per_class_score", True) else None
                 score, info = quality_score(metric, real_eval, by, synth, by, [seed, epoch])
                 metrics[metric.name] = score

@@ -1,9 +1,11 @@
-"""Real units: every read path maps stored (normalised) values back through the normalisation
-recorded at import, ``real = stored * scale + offset`` per channel.
+"""Units of a read: ``real`` (the values as imported, the default of every read path) or
+``normalised`` (through the normalisation fitted at import, ``(value - offset) / scale`` per
+channel).
 
-Stored values stay normalised (training and metrics see comparable channels); what a person
-reads (sample, export, the API's values and generation, figures) is in the units they imported,
-unless they ask for ``units="normalised"``.
+Stored values are the imported ones, so a real-units read returns them bit for bit; the
+normalisation is derived data recorded beside them. ``to_real`` is the inverse map, for what
+is in normalised units: the output of a model that learned a dataset stored normalised by an
+earlier synthts, and such a dataset's values when a backend migrates them.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def affine(norm: Normalisation | Mapping[str, Any] | None, n_channels: int,
 
 def to_real(values: np.ndarray, norm: Normalisation | Mapping[str, Any] | None,
             channels: Sequence[int] | None = None, n_channels: int | None = None) -> np.ndarray:
-    """Stored values (series, channels, length) -> real units, float32.
+    """Normalised values (series, channels, length) -> real units, float32.
 
     ``channels`` are the stored channel indices ``values`` holds (a channel slice); then
     ``n_channels`` is the dataset's channel count."""
@@ -78,11 +80,13 @@ def to_real(values: np.ndarray, norm: Normalisation | Mapping[str, Any] | None,
     return (values * scale + offset).astype(np.float32)
 
 
-def to_normalised(values: np.ndarray, norm: Normalisation | Mapping[str, Any] | None
+def to_normalised(values: np.ndarray, norm: Normalisation | Mapping[str, Any] | None,
+                  channels: Sequence[int] | None = None, n_channels: int | None = None
                   ) -> np.ndarray:
-    """Real units -> the stored (normalised) form, float32."""
+    """Real units -> normalised, float32 (``channels``, ``n_channels`` as in ``to_real``)."""
     values = np.asarray(values)
-    ab = affine(norm, values.shape[1])
+    total = n_channels if n_channels is not None else values.shape[1]
+    ab = affine(norm, total, channels)
     if ab is None:
         return values.astype(np.float32, copy=False)
     offset, scale = ab
@@ -92,8 +96,8 @@ def to_normalised(values: np.ndarray, norm: Normalisation | Mapping[str, Any] | 
 def in_units(values: np.ndarray, norm: Normalisation | Mapping[str, Any] | None,
              units: Units, channels: Sequence[int] | None = None,
              n_channels: int | None = None) -> np.ndarray:
-    """Stored values as asked for: ``real`` (the default of every read path) or
-    ``normalised`` (as stored)."""
-    if check_units(units) == "normalised":
+    """Stored (real) values as asked for: ``real`` returns them unchanged, ``normalised``
+    maps them through ``norm``."""
+    if check_units(units) == "real":
         return np.asarray(values, np.float32)
-    return to_real(values, norm, channels, n_channels)
+    return to_normalised(values, norm, channels, n_channels)

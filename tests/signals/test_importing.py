@@ -11,6 +11,7 @@ import pytest
 
 from synthts_core.errors import BadInputError
 from synthts_core.services.importing import import_table
+from synthts_core.services.units import in_units
 
 ROWS = 100
 
@@ -44,11 +45,11 @@ def test_csv_windows_labels_and_normalisation(tmp_path, table) -> None:
     assert ds.meta.source == "imported"
     norm = ds.meta.normalisation
     assert norm.method == "zscore" and len(norm.offset) == 2
-    real = ds.values * np.asarray(norm.scale)[None, :, None] + np.asarray(norm.offset)[None, :, None]
-    np.testing.assert_allclose(real[0, 0], table["temp"][:20], rtol=1e-5)
-    np.testing.assert_allclose(real[5, 1], table["load"][60:80], rtol=1e-5)
-    flat = ds.values.transpose(1, 0, 2).reshape(2, -1)
-    assert abs(flat.mean()) < 0.5
+    # stored as given; the recorded zscore is what reads in normalised units apply
+    np.testing.assert_array_equal(ds.values[0, 0], table["temp"][:20].astype(np.float32))
+    np.testing.assert_array_equal(ds.values[5, 1], table["load"][60:80].astype(np.float32))
+    flat = in_units(ds.values, norm, "normalised").transpose(1, 0, 2).reshape(2, -1)
+    assert np.abs(flat.mean(axis=1)).max() < 1e-5 and flat.std(axis=1) == pytest.approx(1, 1e-5)
 
 
 def test_parquet_minmax_and_default_columns(tmp_path, table) -> None:
@@ -61,10 +62,9 @@ def test_parquet_minmax_and_default_columns(tmp_path, table) -> None:
     assert ds.values.shape == (4, 2, 25)  # temp, load: every numeric column without a role
     assert ds.meta.time_axis.kind == "regular" and ds.meta.time_axis.step == 1.0
     assert ds.labels is None
-    assert ds.values.min() >= 0.0 and ds.values.max() <= 1.0
-    norm = ds.meta.normalisation
-    np.testing.assert_allclose(ds.values[0, 0] * norm.scale[0] + norm.offset[0],
-                               table["temp"][:25], rtol=1e-5)
+    normalised = in_units(ds.values, ds.meta.normalisation, "normalised")
+    assert normalised.min() >= 0.0 and normalised.max() <= 1.0
+    np.testing.assert_array_equal(ds.values[0, 0], table["temp"][:25].astype(np.float32))
 
 
 def test_parquet_bytes_and_csv_agree(tmp_path, table) -> None:

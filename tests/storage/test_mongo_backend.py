@@ -54,7 +54,7 @@ def test_values_live_in_binary_chunks_not_in_the_metadata(mongo_storage, fresh_m
     chunks = list(db[CHUNKS].find({"upload_id": meta_doc["upload_id"], "stream": "values"}))
     assert len(chunks) == -(-ds.values.nbytes // 1000)
     assert all(isinstance(c["data"], bytes) and len(c["data"]) <= 1000 for c in chunks)
-    assert db[SCHEMA].find_one({"_id": "storage"})["version"] == SCHEMA_VERSION == 2
+    assert db[SCHEMA].find_one({"_id": "storage"})["version"] == SCHEMA_VERSION == 3
     indexes = {tuple(i["key"]): i.get("unique", False) for i in db[DATASETS].list_indexes()}
     assert indexes[("name",)] is True
     assert {("created_at",), ("tags",), ("generators",), ("label_names",)} <= set(indexes)

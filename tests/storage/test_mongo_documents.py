@@ -105,7 +105,7 @@ def _write_schema_1(uri: str, storage: MongoStorage, n_datasets: int, n_jobs: in
 
 def _check_migrated(storage: MongoStorage, uri: str, n_datasets: int, n_jobs: int) -> None:
     db = _db(uri)
-    assert db[SCHEMA].find_one({"_id": "storage"})["version"] == SCHEMA_VERSION == 2
+    assert db[SCHEMA].find_one({"_id": "storage"})["version"] == SCHEMA_VERSION == 3
     assert db[DATASETS].count_documents({"meta_json": {"$exists": True}}) == 0
     assert db[DATASETS].count_documents({"metadata.spec.params.f%2Ehz": 3}) == 1
     assert db[JOBS].count_documents({"doc.spec.dataset": "old-03"}) == 1
@@ -145,7 +145,7 @@ def test_schema_1_is_migrated_in_place_in_batches(fresh_mongo_uri, monkeypatch) 
     again = MongoStorage(fresh_mongo_uri, settings)
     again.open()  # nothing left to do
     try:
-        assert again.schema_version() == 2
+        assert again.schema_version() == 3
         assert again.get_dataset_meta("old-01").description == "kept"
         assert again.get_job("old-job-01").status == "running"
     finally:
@@ -239,7 +239,7 @@ def test_a_record_too_large_for_bson_stays_schema_1(fresh_mongo_uri, caplog) -> 
     store = MongoStorage(fresh_mongo_uri, settings)
     store.open()  # migrates all but the big one
     try:
-        assert db[SCHEMA].find_one({"_id": "storage"})["version"] == 2
+        assert db[SCHEMA].find_one({"_id": "storage"})["version"] == SCHEMA_VERSION
         assert db[DATASETS].count_documents({"meta_json": {"$exists": True}}) == 0
         assert db[JOBS].count_documents({"doc.spec.dataset": "old-01"}) == 1
         assert store.get_job("old-job-01").spec.search_space == {"lr.base": [0.1, 0.2]}

@@ -36,7 +36,7 @@ def test_runtime_opens_the_default_file_in_the_data_folder(tmp_path: Path) -> No
     assert (tmp_path / "data" / "synthts.db").exists()
     conn = sqlite3.connect(tmp_path / "data" / "synthts.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT value FROM synthts_schema WHERE key='version'").fetchone()[0] == "1"
+    assert conn.execute("SELECT value FROM synthts_schema WHERE key='version'").fetchone()[0] == "2"
     with Runtime(settings) as rt:
         assert rt.storage.get_dataset_meta("via-runtime").n_series == 24
 

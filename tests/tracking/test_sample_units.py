@@ -25,9 +25,10 @@ def invoke(rt: Any, *args: str) -> Any:
 @pytest.fixture
 def units_model(embedded_runtime: Any, register_plugin: Any) -> Any:
     """An imported two-channel dataset (real mean 2.55 / std 7.07 and -300 / 0.25) and a model
-    whose output, in the dataset's stored (z-scored) units, has mean 0 and std 1 per channel,
-    as a model that learned it would: its raw output tanh(W z) with rows of W of norm 0.1 is
-    ~N(0, 0.1^2), and the training normalisation scales that by 10."""
+    whose output, in the dataset's stored units (as imported), has that mean and std per
+    channel, as a model that learned it would: its raw output tanh(W z) with rows of W of norm
+    0.1 is ~N(0, 0.1^2), and the training normalisation scales that by 10 std and adds the
+    mean."""
     import synthts_sqlite.plugin
     import torch
 
@@ -40,7 +41,8 @@ def units_model(embedded_runtime: Any, register_plugin: Any) -> Any:
     dataset = import_data(json.dumps(doc).encode(),
                           ImportOptions(name="plant", format="json")).dataset
     meta = embedded_runtime.storage.create_dataset(dataset)
-    config = tiny_config(label_names=["1", "2"], offset=[0.0, 0.0], scale=[10.0, 10.0])
+    config = tiny_config(label_names=["1", "2"], offset=MEAN.tolist(),
+                         scale=(10.0 * STD).tolist())
     config["latent_dim"] = 16
     config["dataset"] = {"name": meta.name, "checksum": meta.checksum}
     trainer = TinyTrainer(config)
@@ -71,12 +73,14 @@ def test_sample_returns_the_units_imported(embedded_runtime: Any, units_model: n
                   "--seed", "3", "--units", "normalised", "-o", str(stored)).exit_code == 0
     normalised = np.load(stored)
     assert abs(normalised.mean()) < 0.05 and normalised.std() == pytest.approx(1.0, rel=0.05)
-    # --store keeps the synthetic set like its training set: normalised, same normalisation
-    assert invoke(embedded_runtime, "sample", "units-gan", "--count", "2=4", "--store",
-                  "synth").exit_code == 0
+    # --store keeps the synthetic set like its training set: real units, same normalisation
+    sampled = tmp_path / "stored.npy"
+    assert invoke(embedded_runtime, "sample", "units-gan", "--count", "2=4", "--seed", "5",
+                  "-o", str(sampled), "--store", "synth").exit_code == 0
     synth = embedded_runtime.storage.read_dataset("synth")
     plant = embedded_runtime.storage.get_dataset_meta("plant")
     assert synth.meta.normalisation == plant.normalisation
+    np.testing.assert_array_equal(synth.values, np.load(sampled))  # what was sampled, exactly
     assert synth.meta.label_names == ["1", "2"] and synth.labels.tolist() == [1] * 4
 
 
@@ -113,7 +117,7 @@ def test_registration_records_the_units_so_deleting_the_dataset_keeps_them(
     ref = embedded_runtime.tracker.get_version("units-gan", "1")
     config = dict(embedded_runtime.tracker.load_bundle("units-gan", "1").config)
     record_data_normalisation(embedded_runtime, config)  # what training does at registration
-    assert config["units"]["method"] == "zscore"
+    assert config["units"]["method"] == "zscore" and config["units"]["generates"] == "real"
     np.testing.assert_allclose(config["units"]["scale"], plant.normalisation.scale)
     bundle = embedded_runtime.tracker.load_bundle("units-gan", "1")
     embedded_runtime.tracker.register_model(

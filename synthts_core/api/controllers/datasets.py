@@ -91,7 +91,8 @@ class DatasetsController(Controller):
         stride: int | None = Parameter(default=None, ge=1, le=10_000_000,
                                        description="Step between windows (default: window)"),
         normalise: Literal["none", "zscore", "minmax"] = Parameter(
-            default="zscore", description="Normalisation recorded so values map back to units"),
+            default="zscore", description="Normalisation recorded beside the values (stored as "
+            "given) for reads with units=normalised"),
         tags: list[str] | None = Parameter(default=None, description="Tags of the dataset"),
         holdout: float | None = Parameter(
             default=None, gt=0, lt=1, description="Keep this fraction of each class out of "
@@ -186,8 +187,8 @@ class DatasetsController(Controller):
         format: Literal["json", "npy"] | None = Parameter(
             default=None, description="json or npy; default from the Accept header"),
         units: Units = Parameter(
-            default="real", description="real: the units imported (through the recorded "
-            "normalisation); normalised: as stored"),
+            default="real", description="real: exactly as imported; normalised: through the "
+            "normalisation recorded at import"),
     ) -> Response[ValuesRead]:
         """A slice of the values: series ``offset`` to ``offset + limit`` (optionally only some
         labels, some channels, or the first ``per_label`` of each label), as JSON or as a
@@ -253,7 +254,8 @@ class DatasetsController(Controller):
             default="long", description="Tables: one row per value, or one per series and "
             "channel"),
         units: Units = Parameter(
-            default="real", description="real: the units imported; normalised: as stored"),
+            default="real", description="real: exactly as imported; normalised: through the "
+            "normalisation recorded at import"),
     ) -> Response[bytes]:
         """The whole dataset as a file download (CSV, Parquet, ``.npy``, ``.npz`` with labels,
         or sktime ``.ts``), in real units unless ``units=normalised``; any of them uploads

@@ -35,7 +35,7 @@ from synthts_core.services.models import ModelService
 ModelName = Parameter(max_length=128, description="Registered model name")
 VersionParam = Parameter(max_length=128, description="Version number or alias")
 UnitsParam = Parameter(default="real", description="real: the units the training data was "
-                       "imported in; normalised: as the dataset is stored")
+                       "imported in; normalised: through its recorded normalisation")
 INLINE_VALUES = 200_000
 """JSON answers up to this many values are encoded on the event loop (a few ms); larger ones
 in a worker thread."""

@@ -247,6 +247,13 @@ class HoldoutRead(Struct, kw_only=True):
     source: str
 
 
+class MigrationRead(Struct, kw_only=True):
+    """Values an earlier synthts stored normalised, converted once to real units."""
+
+    previous_checksum: str
+    migrated_at: datetime
+
+
 class DatasetRead(Struct, kw_only=True):
     name: str
     n_series: int
@@ -270,6 +277,9 @@ class DatasetRead(Struct, kw_only=True):
     n_holdout: int = 0
     """Series kept out of training (``holdout`` says which and how they were chosen)."""
     holdout: HoldoutRead | None = None
+    migrated: MigrationRead | None = None
+    """Set when the values were stored normalised by an earlier synthts and converted to
+    real units (the checksum changed then: ``previous_checksum`` is the old one)."""
 
     @classmethod
     def from_domain(cls, meta: Any) -> DatasetRead:

@@ -74,6 +74,10 @@ def show_command(name: str, as_json: bool) -> None:
     click.echo(f"shape:       {meta.n_series} series x {meta.n_channels} channels x "
                f"{meta.length} steps ({meta.n_values:,} values, {human_bytes(meta.nbytes)})")
     click.echo(f"checksum:    {meta.checksum}")
+    if meta.migrated is not None:
+        click.echo(f"migrated:    {meta.migrated.migrated_at.isoformat(timespec='seconds')}, "
+                   "from the normalised values an earlier synthts stored (checksum then "
+                   f"{meta.migrated.previous_checksum})")
     click.echo(f"created:     {meta.created_at.isoformat()}")
     click.echo(f"source:      {meta.source}")
     click.echo(f"time axis:   {meta.time_axis.kind} (start {meta.time_axis.start}, "
@@ -103,7 +107,8 @@ def show_command(name: str, as_json: bool) -> None:
 @click.option("--layout", type=click.Choice(EXPORT_LAYOUTS), default="long", show_default=True,
               help="long: one row per value; wide: one row per series and channel.")
 @click.option("--units", type=click.Choice(["real", "normalised"]), default="real",
-              show_default=True, help="real: the units imported; normalised: as stored.")
+              show_default=True, help="real: exactly as imported; normalised: through the "
+              "normalisation recorded at import.")
 @click.option("--label", "labels", multiple=True, help="Only series with this label (repeatable).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="File to write ('-' for standard output).")

@@ -32,8 +32,8 @@ def _split(text: str | None) -> list[str] | None:
 @click.option("--channel-column", help="Channel of each row (long: with one value column; "
               "wide: one row per series and channel).")
 @click.option("--normalise", type=click.Choice(["zscore", "minmax", "none"]), default="zscore",
-              show_default=True, help="Per-channel normalisation, recorded so every read "
-              "maps back to these units.")
+              show_default=True, help="Per-channel normalisation recorded beside the "
+              "values, which are stored as given (reads with --units normalised apply it).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json", "npy", "npz", "ts"]),
               help="File format (default: from the suffix).")
 @click.option("--holdout-file", "holdout_files", multiple=True,

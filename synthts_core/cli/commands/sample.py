@@ -31,7 +31,7 @@ PLOT_SERIES_PER_LABEL = 5
               help="LABEL=N; repeatable (for labels with commas).")
 @click.option("--units", type=click.Choice(["real", "normalised"]), default="real",
               show_default=True, help="real: the units the training data was imported in; "
-              "normalised: as the dataset is stored.")
+              "normalised: through its recorded normalisation.")
 @click.option("--seed", type=int, default=None, help="Seed for reproducible latents.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write .csv (long format), .npy (values; labels beside it) or .html (plot).")

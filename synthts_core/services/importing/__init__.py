@@ -5,9 +5,10 @@ Layouts: ``long`` (one row per time point; optional series-id, time and channel 
 several channels) and ``array`` (``.npy``/``.npz``, JSON ``{"values", "labels"}``, ``.ts``).
 Every layout ends in the same steps: optional windows (never across two recordings or labels),
 labels in one order (the declared order when the file declares one, else natural: numbers
-numerically, text alphabetically), one normalisation per channel (default ``zscore``, checked
-finite) recorded so every read path maps back to the units given, and a report of what was
-stored or dropped and why (``dry_run`` stops there).
+numerically, text alphabetically), the values stored as given (float32, so every read returns
+them bit for bit) with one normalisation per channel fitted to them (default ``zscore``,
+checked finite) and recorded for reads in normalised units, and a report of what was stored
+or dropped and why (``dry_run`` stops there).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from synthts_core.services.importing.layouts import (
     value_columns,
     wide_layout,
 )
-from synthts_core.services.importing.normalising import normalise
+from synthts_core.services.importing.normalising import fit_normalisation, imported_values
 from synthts_core.services.importing.readers import (
     FORMATS,
     LIMIT_SETTING,
@@ -171,7 +172,8 @@ def import_data(sources: str | Path | bytes | list[str | Path] | list[bytes],
         held = _read_group(list(holdout_sources), options, fmt, max_values)[0]
         arrays = _stack_series([arrays, held])
     labels, names = _encode_labels(arrays)
-    values, norm = normalise(arrays.values, options.normalise)
+    values = imported_values(arrays.values)
+    norm = fit_normalisation(values, options.normalise)
     times, axis = _times(arrays.times, values.shape)
     origin = f"<{len(many[0])} bytes>" if isinstance(many[0], bytes) else \
         ", ".join(str(s) for s in many)

@@ -9,6 +9,7 @@ arrays are parsed straight into NumPy (see ``jsonvalues``).
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,12 @@ def read(raw: bytes, fmt: str, *, max_values: int | None = None) -> Table | Arra
     return parse_ts(raw, max_values)
 
 
+NEGATIVE_ZERO = re.compile(rb"(?:^|,)-0(?=,|\r?$)", re.MULTILINE)
+"""A ``-0`` cell: float32 negative zero as a CSV writer prints it (pyarrow's among them). A
+column of whole numbers is read as integers, where -0 is 0, so such a file is read again with
+its integer columns as float64 and every value keeps its sign bit."""
+
+
 def _arrow_table(raw: bytes, fmt: str) -> Table:
     import pyarrow as pa  # only importers need it
 
@@ -92,6 +99,11 @@ def _arrow_table(raw: bytes, fmt: str) -> Table:
             import pyarrow.csv as pacsv
 
             table = pacsv.read_csv(pa.BufferReader(raw))
+            ints = [name for name, kind in zip(table.column_names, table.schema.types,
+                                               strict=True) if pa.types.is_integer(kind)]
+            if ints and NEGATIVE_ZERO.search(raw):  # read as an integer it would lose its sign
+                table = pacsv.read_csv(pa.BufferReader(raw), convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(ints, pa.float64())))
         else:
             import pyarrow.parquet as pq
 

@@ -83,3 +83,9 @@ def test_resume_of_a_stale_job_runs_in_the_background(app, client) -> None:
 def test_time_limit_is_checked_naming_the_field(client) -> None:
     bad = client.post("/api/v1/jobs", json={"dataset": "nowhere", "time_limit_s": 0})
     assert_problem(bad, 422, "time_limit_s")
+
+
+def test_architecture_epochs_are_checked_naming_the_field(client) -> None:
+    bad = client.post("/api/v1/jobs", json={"dataset": "nowhere",
+                                            "architecture_epochs": {"diffusion": 0}})
+    assert_problem(bad, 422, "architecture_epochs")

@@ -31,6 +31,12 @@ class JobCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     epochs: Annotated[int, job_form.meta("epochs"), Meta(description=(
         "Epochs per trial; null or left out: sized for the data (about 2000 updates a trial, "
         "the job as created says how many)"))] | None = None
+    architecture_epochs: Annotated[
+        dict[Annotated[str, Meta(min_length=1, max_length=128)],
+             Annotated[int, job_form.meta("epochs")]],
+        Meta(max_length=16, description=(
+            "Per architecture of the job, epochs its trials train instead of `epochs` (e.g. "
+            "fewer for a family whose epochs cost more, as the main job does)"))] = {}
     select_metric: Annotated[str, Meta(min_length=1, max_length=64, description=(
         "Metric that picks the best trial; null or left out: the installed metric that gives "
         "the evaluation's verdict (the job as created names it)"))] | None = None

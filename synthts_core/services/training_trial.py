@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
 log = logging.getLogger("synthts.training")
@@ -316,6 +317,10 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
         "dataset": {"name": dataset.meta.name, "checksum": stored.meta.checksum},
         "trained_on": trained_on(stored, dataset),
         "select_metric": metric.name, "total_epochs": epochs,
+        # the dataset's import normalisation (``units=normalised`` reads) and the units the
+        # model answers in, recorded with it so a version keeps them whatever becomes of the
+        # dataset (and when the job learned some of its labels only)
+        "units": {**msgspec.to_builtins(stored.meta.normalisation), "generates": "real"},
     }
     from synthts_core.devices import resolve_device
 

@@ -73,6 +73,11 @@ def test_cli_search_registers_the_best_trial_by_quality(rt, dataset, tmp_path) -
     model = load_model(rt, rt.tracker.get_version("tiny-gan", "best"))
     assert model.config["dataset"] == {"name": "tiny", "checksum": dataset.meta.checksum}
     assert model.config["normalisation"]["method"] == "minmax"
+    # the version records the dataset's import normalisation and that it answers in real units
+    stored_norm = rt.storage.get_dataset_meta("tiny").normalisation
+    assert model.config["units"] == {"method": stored_norm.method, "offset": stored_norm.offset,
+                                     "scale": stored_norm.scale, "generates": "real"}
+    assert model.output_units == "real"
     assert model.config["normalisation"]["offset"] == pytest.approx([5.0, 5.0], abs=0.1)
     out = tmp_path / "sample.npy"
     sampled = runner.invoke(cli, ["sample", "tiny-gan@best", "--n", "5", "--seed", "1",

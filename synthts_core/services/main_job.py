@@ -222,24 +222,19 @@ def main_job_spec(rt: Runtime, opts: MainJobOptions, dataset: str) -> JobSpec:
     names = [a.name for a in archs]
     spaces: dict[str, dict[str, Any]] = {}
     if opts.search_space is None:
-        declaring = [a for a in archs if getattr(a, "main_job_space", None) is not None]
-        if not declaring:
-            # an architecture named without a space of its own gets the main-job space of its
-            # family (the parameters it has), as the demo always did
-            try:
-                declaring = main_job_architectures(rt.registries)
-            except BadInputError:
-                declaring = []
+        try:
+            declaring = main_job_architectures(rt.registries)
+        except BadInputError:
+            declaring = []
         device = resolve_device(rt.settings.device)
-        by_name = {a.name: demo_search_space(a, device) for a in declaring}
         for arch in archs:
-            own = by_name.get(arch.name)
-            if own is None:  # the space of its family's main-job architecture, where it fits
-                kin = [a for a in declaring if getattr(a, "family", None) ==
-                       getattr(arch, "family", None)] or declaring[:1]
-                own = {k: v for k, v in (by_name[kin[0].name] if kin else {}).items()
-                       if k in arch.space.names}
-            spaces[arch.name] = own
+            # its own main-job space, else (as the demo always did) the one its family's
+            # main-job architecture declares, the parameters it has
+            source = arch if getattr(arch, "main_job_space", None) is not None else next(
+                (a for a in declaring if getattr(a, "family", None) ==
+                 getattr(arch, "family", None)), None)
+            space = demo_search_space(source, device) if source is not None else {}
+            spaces[arch.name] = {k: v for k, v in space.items() if k in arch.space.names}
     epochs = opts.epochs if opts.epochs is not None else main_job_epochs(archs[0])
     per_arch = ({} if opts.epochs is not None else
                 {a.name: main_job_epochs(a) for a in archs if main_job_epochs(a) != epochs})

@@ -140,6 +140,11 @@ def test_the_builtin_defaults_are_the_ones_the_plugins_declare(rt: Runtime) -> N
     only = main_job.main_job_spec(rt, main_job.MainJobOptions(architectures=("wgan_gp",)), "tiny")
     assert only.architectures == ["wgan_gp"]
     assert only.architecture_spaces["wgan_gp"] == cpu
+    # a GAN named beside diffusion gets the GAN family's space, never diffusion's lr
+    mixed = main_job.main_job_spec(
+        rt, main_job.MainJobOptions(architectures=("wgan_gp", "diffusion")), "tiny")
+    assert mixed.architecture_spaces["wgan_gp"] == cpu
+    assert mixed.architecture_spaces["diffusion"]["lr"] == [3e-3, 2e-3]
     with pytest.raises(BadInputError, match="arch: unknown"):
         main_job.main_job_spec(rt, main_job.MainJobOptions(architectures=("nope",)), "tiny")
 

@@ -40,14 +40,15 @@ def bounds(name: str) -> tuple[int, int]:
     return int(p.low), int(p.high)  # type: ignore[arg-type]
 
 
-def check(name: str, value: Any) -> None:
-    """``BadInputError`` naming the field and its range unless ``value`` is an integer in it
-    (``None`` passes for an optional field)."""
+def check(name: str, value: Any, field: str | None = None) -> None:
+    """``BadInputError`` naming the field (``field``, else ``name``) and its range unless
+    ``value`` is an integer in ``name``'s (``None`` passes for an optional field)."""
     if value is None and FIELDS[name].nullable:
         return
     low, high = bounds(name)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise BadInputError(name, f"got {value!r}", allowed=f"an integer in [{low}, {high}]")
+        raise BadInputError(field or name, f"got {value!r}",
+                            allowed=f"an integer in [{low}, {high}]")
 
 
 def meta(name: str) -> msgspec.Meta:

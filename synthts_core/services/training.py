@@ -181,10 +181,10 @@ def validate_spec(rt: Runtime, spec: JobSpec) -> None:
         if arch_name not in spec.architectures:
             raise BadInputError(f"architecture_epochs.{arch_name}", "is not an architecture "
                                 "of the job", allowed=", ".join(spec.architectures))
-        low, high = job_form.bounds("epochs")
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise BadInputError(f"architecture_epochs.{arch_name}", f"got {value!r}",
-                                allowed=f"an integer in [{low}, {high}]")
+        if value is None:  # the epochs field may be empty; an entry here may not
+            raise BadInputError(f"architecture_epochs.{arch_name}", "is empty",
+                                allowed="an integer number of epochs")
+        job_form.check("epochs", value, field=f"architecture_epochs.{arch_name}")
     for arch_name, entries in spec.architecture_spaces.items():
         space = rt.registries.architectures.require(arch_name, "architecture_spaces").space
         for key, value in entries.items():

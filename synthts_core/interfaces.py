@@ -183,6 +183,9 @@ class ModelArchitecture(Protocol):
     - ``main_job_epochs: int | None``: epochs of this architecture's main-job trials (250 when
       not declared); a family with costly epochs declares fewer, so its trials take about as
       long as the others'.
+    - ``default_updates: int | None``: optimiser updates a trial trains for when the job names
+      no epochs (the core turns them into epochs for the data at the default batch size;
+      about 2000 when not declared): a family that learns slowly declares more.
     """
 
     name: str

@@ -106,14 +106,28 @@ UPDATES_PER_TRIAL = 2000  # what a job that names no epochs gives each trial, ab
 EPOCH_BOUNDS = (10, 1000)
 
 
-def default_epochs(shape: DataShape) -> int:
-    """Epochs for about ``UPDATES_PER_TRIAL`` updates at the batch sizes the default spaces
-    choose (a quarter of the set, 8 to 64 series): 65 on 2000 series, 500 on 50; never fewer
-    than 10 or more than 1000."""
+def default_epochs(shape: DataShape, updates: int = UPDATES_PER_TRIAL) -> int:
+    """Epochs for about ``updates`` updates at the batch sizes the default spaces choose (a
+    quarter of the set, 8 to 64 series): 65 on 2000 series, 500 on 50 for the default 2000;
+    never fewer than 10 or more than 1000."""
     batch = min(64, max(8, shape.n_series // 4))
     steps = max(1, shape.n_series // batch)
     low, high = EPOCH_BOUNDS
-    return int(min(high, max(low, math.ceil(UPDATES_PER_TRIAL / steps))))
+    return int(min(high, max(low, math.ceil(updates / steps))))
+
+
+def declared_epochs(registries: Any, names: list[str], shape: DataShape) -> dict[str, int]:
+    """Epochs for the architectures in ``names`` that declare their own ``default_updates``
+    (a family that needs more updates than ``UPDATES_PER_TRIAL`` to learn real data: the
+    built-in diffusion), by name."""
+    out: dict[str, int] = {}
+    for name in names:
+        if name not in registries.architectures:
+            continue  # validate_spec names it
+        updates = getattr(registries.architectures.get(name), "default_updates", None)
+        if updates:
+            out[name] = default_epochs(shape, int(updates))
+    return out
 
 
 def default_select_metric(registries: Any) -> str | None:
@@ -126,7 +140,8 @@ def default_select_metric(registries: Any) -> str | None:
 def resolve_defaults(rt: Runtime, spec: JobSpec) -> JobSpec:
     """The spec with the defaults the installed plugins declare for what it leaves unset
     (``None``): ``architectures`` with their spaces for this data (``default_spaces``),
-    ``epochs`` (``default_epochs``) and ``select_metric`` (``default_select_metric``). What is still unset after that fails
+    ``epochs`` (``default_epochs``; per architecture where one declares ``default_updates``)
+    and ``select_metric`` (``default_select_metric``). What is still unset after that fails
     ``validate_spec``."""
     changes: dict[str, Any] = {}
     shape = data_shape(rt, spec) if spec.architectures is None or spec.epochs is None else None
@@ -136,6 +151,10 @@ def resolve_defaults(rt: Runtime, spec: JobSpec) -> JobSpec:
         changes["architecture_spaces"] = {**spaces, **spec.architecture_spaces}
     if spec.epochs is None:
         changes["epochs"] = default_epochs(shape)
+        names = changes.get("architectures", spec.architectures) or []
+        declared = declared_epochs(rt.registries, list(names), shape)
+        if declared:  # what the job names per architecture stays
+            changes["architecture_epochs"] = {**declared, **spec.architecture_epochs}
     if spec.select_metric is None and (metric := default_select_metric(rt.registries)):
         changes["select_metric"] = metric
     return msgspec.structs.replace(spec, **changes) if changes else spec

@@ -97,10 +97,18 @@ def test_the_builtin_defaults_are_the_ones_the_plugins_declare(rt: Runtime) -> N
     assert diffusion["batch_size"] == 12 and diffusion["lr"] in (2e-3, 1e-3)
     assert job.spec.architecture_spaces["cwgan_gp"]["backbone"] == ["mlp", "conv"]
     # epochs sized for the data: 48 series in batches of 12 are 4 updates an epoch, so 500
-    # epochs give a trial its 2000 updates; a job that names its epochs keeps them
-    assert job.spec.epochs == 500 and {t.epochs for t in job.trials} == {500}
+    # epochs give a GAN trial its 2000 updates; diffusion declares 5000 updates (1250 epochs,
+    # held to the 1000 at most); a job that names its epochs keeps them, for every family
+    assert job.spec.epochs == 500 and job.spec.architecture_epochs == {"diffusion": 1000}
+    assert {t.architecture: t.epochs for t in job.trials} == {"cwgan_gp": 500, "diffusion": 1000}
     assert training.default_epochs(training.data_shape(rt, job.spec)) == 500
-    assert rt.services.jobs.submit(JobSpec(dataset="tiny", epochs=3)).spec.epochs == 3
+    named = rt.services.jobs.submit(JobSpec(dataset="tiny", epochs=3))
+    assert named.spec.epochs == 3 and {t.epochs for t in named.trials} == {3}
+    own = rt.services.jobs.submit(JobSpec(dataset="tiny", architectures=["diffusion"],
+                                          architecture_epochs={"diffusion": 7}))
+    assert {t.epochs for t in own.trials} == {7}  # what the job names per family stays
+    both = rt.services.jobs.submit(JobSpec(dataset="tiny", architectures=["cwgan_gp", "diffusion"]))
+    assert {t.architecture: t.epochs for t in both.trials} == {"cwgan_gp": 500, "diffusion": 1000}
     # an empty list is still refused (it names nothing); only a missing one means the defaults
     with pytest.raises(BadInputError, match="architectures: is empty"):
         rt.services.jobs.submit(JobSpec(dataset="tiny", architectures=[]))
@@ -119,7 +127,7 @@ def test_the_builtin_defaults_are_the_ones_the_plugins_declare(rt: Runtime) -> N
     assert main_job.main_job_metric(rt, opts) == "detector"
     # the main job's report lists the metrics that declare a report_order, in that order
     assert main_job.report_metrics(rt.registries) == [
-        "detector", "memorisation", "tstr", "mmd", "feature_cosine", "spectrum",
+        "detector", "memorisation", "mia", "nnaa", "tstr", "mmd", "feature_cosine", "spectrum",
         "autocorrelation", "marginal", "discriminative", "context_fid"]
     # both families, each with its own space (the GAN's lr never reaches diffusion) and its
     # own epochs (a diffusion epoch costs about three of the GAN's)
@@ -212,8 +220,10 @@ def test_default_spaces_follow_the_data(rt: Runtime) -> None:
     job = rt.services.jobs.submit(JobSpec(dataset="plain", num_trials=2))
     assert job.spec.architectures == ["diffusion", "wgan_gp"]
     assert job.spec.epochs == 500  # 48 series, as above; 2000 would get 65 (31 updates each)
-    assert training.default_epochs(msgspec.convert(
-        {"n_series": 2000, "n_channels": 1, "length": 256}, DataShape)) == 65
+    shape = msgspec.convert({"n_series": 2000, "n_channels": 1, "length": 256}, DataShape)
+    assert training.default_epochs(shape) == 65
+    assert training.declared_epochs(rt.registries, ["wgan_gp", "diffusion"], shape) == {
+        "diffusion": 162}  # 5000 updates of 31 an epoch, rounded up
     assert job.spec.architecture_spaces["wgan_gp"]["backbone"] == "mlp"
     assert {t.config["backbone"] for t in job.trials if t.architecture == "wgan_gp"} == {"mlp"}
     named = rt.services.jobs.submit(JobSpec(dataset="plain", num_trials=2,

@@ -480,6 +480,9 @@ class Verdict(msgspec.Struct, kw_only=True):
     # checks beside the main metric that fail a class too (the memorisation guard), judged the
     # same way; an inconclusive guard is shown with its reason but fails nothing
     guards: list[Verdict] = []
+    # the privacy audit (membership inference, adversarial accuracy, distance to the closest
+    # record), per class worst first, its own verdict; a class it fails fails this one too
+    privacy: Verdict | None = None
 
 
 class EvaluationReport(msgspec.Struct, kw_only=True):

@@ -288,7 +288,11 @@ class Metric(Protocol):
     held-out split or a fresh draw of a generated dataset's spec; None when there are none),
     per class that class's; ``guard_threshold: float`` makes the metric a guard judged beside
     the verdict's metric (a class fails when its value is on the bad side of the threshold
-    divided by the number of classes; the memorisation guard states its alpha here).
+    divided by the number of classes; the memorisation guard states its alpha here);
+    ``privacy_threshold: float`` puts it in the privacy audit (``Verdict.privacy``), with
+    ``privacy_alpha`` and ``privacy_ceiling``: a class fails when its value is past the
+    threshold and its details' ``p_value`` is below the alpha divided by the classes judged,
+    and passes when its ``ci`` stays within the ceiling.
     """
 
     name: str

@@ -35,27 +35,10 @@ import numpy as np
 
 from synthts_core.measured import Measured
 from synthts_metrics._common import check_pair, subsample
+from synthts_metrics.distances import distance_ratio, nearest_two, standardised
 
-BLOCK = 256  # query series per distance block (bounds memory to BLOCK x training series)
-
-
-def nearest_two(query: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Euclidean distance of each query row to its closest and second-closest reference row
-    (rows are flattened series)."""
-    ref_sq = (reference * reference).sum(axis=1)
-    first, second = np.empty(len(query)), np.empty(len(query))
-    for start in range(0, len(query), BLOCK):
-        q = query[start:start + BLOCK]
-        d2 = (q * q).sum(axis=1)[:, None] + ref_sq[None, :] - 2.0 * (q @ reference.T)
-        two = np.sqrt(np.maximum(np.partition(d2, 1, axis=1)[:, :2], 0.0))
-        two.sort(axis=1)
-        first[start:start + BLOCK], second[start:start + BLOCK] = two[:, 0], two[:, 1]
-    return first, second
-
-
-def distance_ratio(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """DCR / distance to the second closest; 1 where both are 0 (duplicated training series)."""
-    return np.divide(first, second, out=np.ones_like(first), where=second > 0)
+__all__ = ["MemorisationGuard", "closer_p_value", "distance_ratio", "nearest_two",
+           "tail_p_value"]  # the distance helpers live in distances.py (shared with privacy.py)
 
 
 def closer_p_value(synthetic: np.ndarray, unseen: np.ndarray) -> tuple[float, float, int]:
@@ -109,7 +92,7 @@ class MemorisationGuard:
             return Measured(float("nan"), inconclusive=(
                 "no real series the model never saw (a held-out split, or a generated "
                 "dataset's spec to draw them from): memorisation cannot be measured"))
-        held = check_pair(real, holdout, min_series=1)[1]
+        held = check_pair(real, holdout, min_series=0)[1]  # none of a class: too few, below
         if len(train) < 3 or min(len(syn), len(held)) < self.min_series:
             return Measured(float("nan"), inconclusive=(
                 f"too few series to measure memorisation: {len(train)} training, "
@@ -118,11 +101,7 @@ class MemorisationGuard:
         train = subsample(train, self.max_train, rng)
         syn, held = subsample(syn, self.max_series, rng), subsample(held, self.max_series, rng)
         # one affine map per channel (the training set's): distances weigh channels alike
-        mu = train.mean(axis=(0, 2), keepdims=True)
-        sd = train.std(axis=(0, 2), keepdims=True)
-        sd[sd < 1e-12] = 1.0
-        t, s, h = ((x - mu) / sd for x in (train, syn, held))
-        t, s, h = (x.reshape(len(x), -1) for x in (t, s, h))
+        t, s, h = standardised(train, syn, held)
         s1, s2 = nearest_two(s, t)
         h1, h2 = nearest_two(h, t)
         rs, rh = distance_ratio(s1, s2), distance_ratio(h1, h2)

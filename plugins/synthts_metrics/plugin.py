@@ -1,4 +1,5 @@
-"""Entry point of the built-in metrics plugin: registers every quality metric.
+"""Entry point of the built-in metrics plugin: registers every quality metric and
+the privacy audit's.
 
 Metric modules that need torch import it inside ``compute``; registering them costs nothing.
 Definitions, ranges and directions are in docs/metrics.md.
@@ -18,6 +19,7 @@ def builtin_metrics() -> list[object]:
     from synthts_metrics.memorisation import MemorisationGuard
     from synthts_metrics.mmd import MMD
     from synthts_metrics.posthoc import DiscriminativeScore, PredictiveScore
+    from synthts_metrics.privacy import AdversarialAccuracy, MembershipInference
     from synthts_metrics.statistics import (
         AutocorrelationDistance,
         CrossCorrelationDistance,
@@ -29,6 +31,8 @@ def builtin_metrics() -> list[object]:
         Detector(),
         TrainSyntheticTestReal(),
         MemorisationGuard(),
+        MembershipInference(),
+        AdversarialAccuracy(),
         MMD(),
         DiscriminativeScore(),
         ContextFID(),

@@ -183,7 +183,9 @@ def verdict(registries: Registries, results: Sequence[MetricResult],
     same way, the threshold divided by the number of classes judged (Bonferroni, so a model
     without the flaw fails any class by chance at most at the stated rate); a class a guard
     fails fails the verdict. A guard that cannot measure is shown with its reason and fails
-    nothing."""
+    nothing. Metrics that state a ``privacy_threshold`` form the privacy audit
+    (``privacy_audit``, in ``Verdict.privacy``): a class it fails fails the verdict too, an
+    audit that cannot be computed is named in the summary and fails nothing."""
     guards = []
     for result in results:
         alpha = _attribute(registries, result.name, "guard_threshold")
@@ -196,12 +198,15 @@ def verdict(registries: Registries, results: Sequence[MetricResult],
         if threshold is not None:
             main = _verdict_from(result, float(threshold), list(notes))
             break
+    audit = privacy_audit(registries, results)
     if main is None:
         if not guards:
-            return None
+            if audit is not None:
+                audit.notes = list(notes)
+            return audit  # only privacy metrics were evaluated: the audit is the verdict
         main, guards = guards[0], guards[1:]
         main.notes = list(notes)
-    return _with_guards(main, guards)
+    return _with_audit(_with_guards(main, guards), audit)
 
 
 def _with_guards(main: Verdict, guards: list[Verdict]) -> Verdict:
@@ -220,6 +225,171 @@ def _with_guards(main: Verdict, guards: list[Verdict]) -> Verdict:
             main.summary += f"; {guard.metric} inconclusive: {unsure[0].reason}"
         else:
             main.summary += f"; {guard.metric} passes every class"
+    return main
+
+
+def privacy_audit(registries: Registries, results: Sequence[MetricResult]) -> Verdict | None:
+    """The privacy audit per class, worst first, presented like the verdict: the metrics that
+    state a ``privacy_threshold`` (membership inference, adversarial accuracy), the one with
+    the lowest ``report_order`` leading, and beside them the memorisation guard (its distance
+    to the closest record, synthetic -> training against unseen -> training; judged as in the
+    verdict, not computed again). None when no privacy metric was evaluated.
+
+    A class fails a privacy metric only when its value is past the metric's
+    ``privacy_threshold`` *and* beyond chance: its ``p_value`` below ``privacy_alpha`` divided
+    by the number of classes judged (Bonferroni, as the guard does), so a model that leaks
+    nothing fails any class by chance at most at that rate. It passes when it does not fail
+    and its 95 % interval rules out a large leak: the interval's bad end within the metric's
+    ``privacy_ceiling``. Otherwise it is inconclusive: too few series to tell, never a pass.
+    No unseen real series: every class inconclusive with the reason, never a perfect score.
+    Classes failing any column come first, then the inconclusive ones, then those that pass,
+    each group worst first by the leading metric."""
+    audited = [r for r in results if _attribute(registries, r.name, "privacy_threshold")
+               is not None]
+    if not audited:
+        return None
+    audited.sort(key=lambda r: (_attribute(registries, r.name, "report_order") or 10**6,
+                                r.name))
+    columns = [_privacy_verdict(registries, r) for r in audited]
+    for result in results:
+        alpha = _attribute(registries, result.name, "guard_threshold")
+        if alpha is not None and _attribute(registries, result.name, "uses_holdout"):
+            columns.append(_verdict_from(result, float(alpha) / max(1, len(result.per_class)),
+                                         []))
+    lead, rest = columns[0], columns[1:]
+    states = {c.label: [c.passed] for c in lead.classes}
+    for column in rest:
+        for c in column.classes:
+            if c.label in states:
+                states[c.label].append(c.passed)
+
+    def state(c: ClassVerdict) -> int:
+        marks = states[c.label]
+        return 0 if False in marks else 1 if None in marks else 2
+
+    def order(c: ClassVerdict) -> tuple[int, float]:
+        if c.value is None:
+            return state(c), np.inf
+        return state(c), (-c.value if not lead.higher_is_better else c.value)
+
+    lead.classes.sort(key=order)
+    lead.guards = rest
+    lead.worst = lead.classes[0].label if lead.classes else None
+    failed = [c.label for c in lead.classes if state(c) == 0]
+    unsure = [c for c in lead.classes if state(c) == 1]
+    rules = ", ".join(_rule(v) for v in columns)
+    worst = lead.classes[0]
+    at = "" if worst.value is None else f" at {lead.metric} {worst.value:.3f}"
+    if failed:
+        who = [f"{v.metric} fails {n}" for v in columns
+               if (n := sum(c.passed is False for c in v.classes))]
+        lead.summary = (f"{len(failed)} of {len(lead.classes)} class(es) fail the privacy audit "
+                        f"({', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''}; "
+                        f"{', '.join(who)}); worst {worst.label}{at}")
+    elif unsure:
+        reason = next(c.reason for v in columns for c in v.classes
+                      if c.passed is None and c.reason)
+        if all(state(c) == 1 for c in lead.classes) and all(
+                c.value is None for v in columns for c in v.classes):
+            lead.summary = f"the privacy audit cannot be computed: {reason}"
+        else:
+            lead.summary = (f"privacy audit inconclusive for {len(unsure)} of "
+                            f"{len(lead.classes)} class(es) "
+                            f"({', '.join(c.label for c in unsure[:5])}): {reason}")
+    else:
+        lead.summary = (f"all {len(lead.classes)} class(es) pass the privacy audit ({rules}); "
+                        f"worst {worst.label}{at}")
+    lead.passed = not failed and not unsure
+    return lead
+
+
+def _rule(v: Verdict) -> str:
+    return f"{v.metric} {'>=' if v.higher_is_better else '<='} {v.threshold:.3g}"
+
+
+def _privacy_verdict(registries: Registries, result: MetricResult) -> Verdict:
+    """One privacy metric judged per class (see ``privacy_audit``), its classes worst first."""
+    threshold = float(_attribute(registries, result.name, "privacy_threshold"))
+    ceiling = _attribute(registries, result.name, "privacy_ceiling")
+    ceiling = threshold if ceiling is None else float(ceiling)
+    alpha = float(_attribute(registries, result.name, "privacy_alpha") or 0.01)
+    higher = result.higher_is_better
+    per_details = result.details.get("per_class_details", {})
+    judged_alpha = alpha / max(1, len(result.per_class))
+    classes = [_privacy_judge(label, v, per_details.get(label, {}), threshold, ceiling,
+                              judged_alpha, higher) for label, v in result.per_class.items()]
+    pooled = _privacy_judge("all", result.value, result.details, threshold, ceiling, alpha,
+                            higher)
+    classes = classes or [pooled]
+    classes.sort(key=lambda c: (0 if c.passed is False else 1 if c.passed is None else 2,
+                                np.inf if c.value is None else
+                                (c.value if higher else -c.value)))
+    failed = [c.label for c in classes if c.passed is False]
+    unsure = [c.label for c in classes if c.passed is None]
+    rule = _rule(Verdict(metric=result.name, threshold=threshold, higher_is_better=higher))
+    if failed:
+        summary = (f"{len(failed)} of {len(classes)} class(es) fail {rule} beyond chance "
+                   f"(p < {judged_alpha:.2g}): {', '.join(failed[:5])}"
+                   f"{' ...' if len(failed) > 5 else ''}")
+    elif unsure:
+        summary = f"inconclusive for {len(unsure)} of {len(classes)} class(es): " \
+                  f"{classes[0].reason if classes[0].passed is None else ''}"
+    else:
+        summary = f"all {len(classes)} class(es) pass {rule}"
+    return Verdict(metric=result.name, threshold=threshold, higher_is_better=higher,
+                   passed=not failed and not unsure, summary=summary,
+                   worst=classes[0].label, classes=classes, pooled=pooled)
+
+
+def _privacy_judge(label: str, value: float, details: dict[str, Any], threshold: float,
+                   ceiling: float, alpha: float, higher: bool) -> ClassVerdict:
+    """Fail (past ``threshold`` with p below ``alpha``), pass (not failed, and the 95 %
+    interval's bad end within ``ceiling``: a large leak is ruled out) or inconclusive, with
+    why."""
+    reason = details.get("inconclusive")
+    ci = details.get("ci")
+    p = details.get("p_value")
+    finite = bool(np.isfinite(value))
+    if reason is None and not finite:
+        reason = "the metric returned no finite value"
+    passed = None
+    if reason is None:
+        bad = value < threshold if higher else value > threshold
+        far = None if not ci else (ci[0] if higher else ci[1])
+        if bad and p is not None and p < alpha:
+            passed = False
+        elif far is None:
+            passed = None if bad else True
+            reason = "past the threshold and no interval to judge it by" if bad else None
+        elif far < ceiling if higher else far > ceiling:
+            reason = (f"too few series to rule out a leak: {value:.3f}, its 95 % interval "
+                      f"reaches {far:.2f}, past {ceiling:g} (p = "
+                      f"{'?' if p is None else f'{p:.2g}'}; fails below {alpha:.2g})")
+        else:
+            passed = True
+    return ClassVerdict(label=label, value=float(value) if finite else None,
+                        ci=list(ci) if ci else None, passed=passed, reason=reason)
+
+
+def _with_audit(main: Verdict, audit: Verdict | None) -> Verdict:
+    """The verdict with the privacy audit attached: failed by any class the audit fails, its
+    summary saying how the audit went (or that it could not be computed)."""
+    if audit is None:
+        return main
+    main.privacy = audit
+    failed = [c.label for c in audit.classes
+              if any(g.passed is False for v in (audit, *audit.guards)
+                     for g in v.classes if g.label == c.label)]
+    if failed:
+        main.passed = False
+        main.summary += (f"; the privacy audit fails {len(failed)} class(es) "
+                         f"({', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''}): "
+                         "the synthetic series give away which series trained the model")
+    elif not audit.passed:
+        main.summary += "; " + audit.summary.replace("privacy audit inconclusive",
+                                                     "the privacy audit is inconclusive")
+    else:
+        main.summary += "; the privacy audit passes every class"
     return main
 
 

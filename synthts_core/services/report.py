@@ -1,5 +1,5 @@
 """The main job's self-contained HTML report: the verdict (the strong real-vs-synthetic test per
-class, worst first), real vs synthetic per class, the metric table,
+class, worst first) and the privacy audit, real vs synthetic per class, the metric table,
 training curves, embeddings, a latent interpolation animation and what ran where.
 
 plotly.js is inlined once, so the file opens offline and in CI's headless Chromium.
@@ -33,7 +33,9 @@ table.facts td, table.facts th { border: 1px solid #ddd; padding: 0.25rem 0.6rem
 
 
 def verdict_html(verdict: Any) -> str:
-    """The report's lead: the strong test per class against its threshold, worst first."""
+    """The report's lead: the strong test per class against its threshold, worst first; then
+    the privacy audit (membership inference, adversarial accuracy, distance to the closest
+    record) per class, worst first, the same way."""
     if verdict is None:
         return ('<p class="verdict">No verdict: none of the evaluated metrics states a pass '
                 'threshold (add the detector metric).</p>')
@@ -47,6 +49,31 @@ def verdict_html(verdict: Any) -> str:
                "the training series than unseen real ones) fails too"
                if getattr(verdict, "guards", None) else "")
             + " (definitions: docs/metrics.md).</p>")
+    notes = "".join(f'<p class="muted">{html.escape(n)}</p>' for n in verdict.notes)
+    return head + _classes_table(verdict) + _audit_html(getattr(verdict, "privacy", None)) \
+        + notes
+
+
+def _audit_html(audit: Any) -> str:
+    """The privacy audit's own verdict and table (empty when no privacy metric ran)."""
+    if audit is None:
+        return ""
+    failed = any(c.passed is False for v in (audit, *audit.guards) for c in v.classes)
+    state, word = (("pass", "PASS") if audit.passed else ("fail", "FAIL") if failed
+                   else ("unsure", "INCONCLUSIVE"))
+    return ("<h3>Privacy audit</h3>"
+            f'<p class="verdict {state}">{word}: {html.escape(audit.summary)}</p>'
+            '<p class="muted">Could someone holding the synthetic series tell which real series '
+            f"trained the model? {html.escape(audit.metric)}: a membership-inference attack's "
+            "AUC (0.5 = no better than chance); nnaa: the nearest-neighbour adversarial "
+            "accuracy's privacy loss; memorisation: synthetic vs unseen real series' distance "
+            "to the closest training series. A class fails when a figure is past its threshold "
+            "beyond chance; too few or no unseen real series read as inconclusive, never as a "
+            "pass (docs/metrics.md).</p>" + _classes_table(audit))
+
+
+def _classes_table(verdict: Any) -> str:
+    """Per class, worst first: the verdict's metric, its interval and state, its guards."""
     words = {True: ("pass", "pass"), False: ("fail", "fail"), None: ("unsure", "inconclusive")}
     guards = [(g, {c.label: c for c in g.classes}) for g in getattr(verdict, "guards", [])]
     rows = []
@@ -72,11 +99,9 @@ def verdict_html(verdict: Any) -> str:
     guard_heads = "".join(
         f"<th>{html.escape(g.metric)} ({'>=' if g.higher_is_better else '<='} "
         f"{g.threshold:.2g})</th>" for g, _ in guards)
-    table = (f'<table class="facts"><tr><th>class (worst first)</th>'
-             f"<th>{html.escape(verdict.metric)}</th><th>95 % interval</th><th>verdict</th>"
-             f"{guard_heads}<th>note</th></tr>{''.join(rows)}</table>")
-    notes = "".join(f'<p class="muted">{html.escape(n)}</p>' for n in verdict.notes)
-    return head + table + notes
+    return (f'<table class="facts"><tr><th>class (worst first)</th>'
+            f"<th>{html.escape(verdict.metric)}</th><th>95 % interval</th><th>verdict</th>"
+            f"{guard_heads}<th>note</th></tr>{''.join(rows)}</table>")
 
 
 def _facts_table(rows: list[tuple[str, Any]]) -> str:
@@ -165,6 +190,7 @@ def build_report(rt: Runtime, *, dataset: Dataset, job: TrainingJob, run: Evalua
         ("training job", f"{job.id} ({job.status})"),
         ("registered model", f"{job.model.name} version {job.model.version} "
                              f"({job.model.architecture}); aliases {job.model.aliases}"),
+        ("differential privacy", _privacy_line(job.model.config)),
         *environment.items(),
         *((f"time: {k}", f"{v:.1f} s") for k, v in timings.items()),
     ]))
@@ -174,3 +200,10 @@ def build_report(rt: Runtime, *, dataset: Dataset, job: TrainingJob, run: Evalua
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
             f"<h1>{html.escape(title)}</h1><p class=\"muted\">written {stamp}</p>"
             + "\n".join(parts) + "</body></html>\n")
+
+
+def _privacy_line(config: Any) -> str:
+    """What the registered version spent under differential privacy (synthts_core.privacy)."""
+    from synthts_core import privacy
+
+    return privacy.summary(config)

@@ -12,6 +12,7 @@ from synthts_metrics.detector import Detector
 from synthts_metrics.features import FeatureCosineSimilarity
 from synthts_metrics.mmd import MMD
 from synthts_metrics.posthoc import DiscriminativeScore, PredictiveScore
+from synthts_metrics.privacy import AdversarialAccuracy, MembershipInference
 from synthts_metrics.statistics import (
     AutocorrelationDistance,
     CrossCorrelationDistance,
@@ -47,6 +48,21 @@ class TestBuiltinMetrics(MetricConformance):
         return FACTORIES[request.param]()
 
 
+PRIVACY = {"mia": MembershipInference, "nnaa": lambda: AdversarialAccuracy(permutations=50)}
+
+
+class TestPrivacyMetrics(MetricConformance):
+    """The privacy audit's metrics, given unseen real series; their worse case is a copy of
+    the real set. Below 10 series of a set they say inconclusive (test_privacy_audit.py)."""
+
+    n = 120
+    small_n = 10
+
+    @pytest.fixture(params=sorted(PRIVACY))
+    def metric(self, request):
+        return PRIVACY[request.param]()
+
+
 def test_registry_holds_every_builtin(synthts_pm, register_plugin):
     from synthts_metrics import plugin
 
@@ -54,4 +70,4 @@ def test_registry_holds_every_builtin(synthts_pm, register_plugin):
     names = synthts_pm.registries.metrics.names()
     # tstr needs labels, which the generic suite does not give: tests/metrics/test_detector.py;
     # memorisation needs unseen real series: tests/metrics/test_memorisation.py
-    assert names == sorted([*FACTORIES, "tstr", "memorisation"])
+    assert names == sorted([*FACTORIES, *PRIVACY, "tstr", "memorisation"])

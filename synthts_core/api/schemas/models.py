@@ -298,12 +298,24 @@ class GuardRead(Struct, kw_only=True):
     pooled: ClassVerdictRead | None
 
 
+class PrivacyAuditRead(GuardRead, kw_only=True):
+    """The privacy audit per class, worst first: a membership-inference attack's AUC (the
+    ``metric``), and beside it the nearest-neighbour adversarial accuracy's privacy loss and
+    the memorisation guard's distance to the closest record (``guards``). ``passed`` is false
+    when a class fails or the audit cannot vouch for one (no or too few unseen real series:
+    each class's ``reason`` says which; its ``passed`` is null)."""
+
+    guards: list[GuardRead] = []
+
+
 class VerdictRead(GuardRead, kw_only=True):
     """The strong real-vs-synthetic test per class against its threshold, worst class first,
-    and the guards beside it (a class a guard fails fails the verdict)."""
+    and the guards beside it (a class a guard fails fails the verdict), and the privacy audit
+    (a class it fails fails the verdict; null when no privacy metric was evaluated)."""
 
     notes: list[str]
     guards: list[GuardRead] = []
+    privacy: PrivacyAuditRead | None = None
 
 
 class EvaluationRead(Struct, kw_only=True):

@@ -81,17 +81,36 @@ def _print_table(report, skipped: dict[str, str]) -> None:
 
 
 def print_verdict(console, verdict) -> None:
-    """The verdict first: per class, worst first, pass / fail / inconclusive."""
-    from rich.table import Table
-
+    """The verdict first: per class, worst first, pass / fail / inconclusive; then the privacy
+    audit the same way."""
     if verdict is None:
         console.print("[yellow]no verdict: no evaluated metric states a pass threshold "
                       "(add --metrics detector,...)[/yellow]")
         return
     colour = "green" if verdict.passed else "red"
     console.print(f"[bold {colour}]{'PASS' if verdict.passed else 'FAIL'}[/]: {verdict.summary}")
+    _print_classes(console, verdict, "verdict")
+    audit = verdict.privacy
+    if audit is not None:
+        colour = "green" if audit.passed else "yellow" if _audit_unsure(audit) else "red"
+        word = "PASS" if audit.passed else "INCONCLUSIVE" if _audit_unsure(audit) else "FAIL"
+        console.print(f"[bold {colour}]privacy audit {word}[/]: {audit.summary}")
+        _print_classes(console, audit, "privacy audit")
+    for note in verdict.notes:
+        console.print(f"[dim]{note}[/dim]")
+
+
+def _audit_unsure(audit) -> bool:
+    """The audit failed no class (it could not vouch for some)."""
+    return not any(c.passed is False for v in (audit, *audit.guards) for c in v.classes)
+
+
+def _print_classes(console, verdict, title: str) -> None:
+    """One table: the verdict's metric per class, worst first, and its guards beside it."""
+    from rich.table import Table
+
     sign = ">=" if verdict.higher_is_better else "<="
-    table = Table(title=f"verdict: {verdict.metric} {sign} {verdict.threshold:g} per class, "
+    table = Table(title=f"{title}: {verdict.metric} {sign} {verdict.threshold:g} per class, "
                         "worst first")
     words = {True: "[green]pass[/]", False: "[red]fail[/]", None: "[yellow]inconclusive[/]"}
     guards = [(g, {c.label: c for c in g.classes}) for g in verdict.guards]
@@ -113,5 +132,3 @@ def print_verdict(console, verdict) -> None:
                 reasons.append(gc.reason)
         table.add_row(*row, "; ".join(r for r in reasons if r))
     console.print(table)
-    for note in verdict.notes:
-        console.print(f"[dim]{note}[/dim]")

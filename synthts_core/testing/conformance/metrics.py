@@ -4,6 +4,11 @@ Subclass ``MetricConformance`` and provide a ``metric`` fixture (configured chea
 metrics with few iterations). The suite checks the contract every metric must keep: it declares
 itself, scores two draws of one process better than a clearly different pair, is deterministic
 given ``rng``, and accepts one and several channels and small sets.
+
+A metric that declares ``uses_holdout`` is also given ``holdout=``: another draw of the real
+set's process (real series the generator never saw). A privacy metric (one that states a
+``privacy_threshold``) is not asked to rank a different process worse, which leaks nothing:
+its clearly worse synthetic set is a lightly jittered copy of the real one.
 """
 
 from __future__ import annotations
@@ -46,6 +51,23 @@ class MetricConformance:
     def _channels(self, metric) -> int:
         return max(1, int(metric.min_channels))
 
+    def _compute(self, metric, real: np.ndarray, synthetic: np.ndarray,
+                 rng: np.random.Generator):
+        """``metric.compute``, with unseen real series (a draw of their own) when it uses
+        them."""
+        if getattr(metric, "uses_holdout", False):
+            unseen = sine_set(len(real), real.shape[1], real.shape[2], 99)
+            return metric.compute(real, synthetic, rng, holdout=unseen)
+        return metric.compute(real, synthetic, rng)
+
+    def _worse(self, metric, real: np.ndarray, seed: int) -> np.ndarray:
+        """A synthetic set the metric must score clearly worse than a second draw: noise, or
+        for a privacy metric the real series themselves, lightly jittered."""
+        if getattr(metric, "privacy_threshold", None) is not None:
+            jitter = np.random.default_rng(seed).normal(0.0, 0.01, real.shape)
+            return (real + jitter).astype(np.float32)
+        return noise_set(*real.shape, seed)
+
     def test_declares_itself(self, metric) -> None:
         assert isinstance(metric.name, str) and metric.name
         assert isinstance(metric.description, str) and metric.description
@@ -55,10 +77,10 @@ class MetricConformance:
     def test_matching_pair_scores_better_than_different_pair(self, metric) -> None:
         c = max(2, self._channels(metric))
         real = sine_set(self.n, c, self.length, 1)
-        same = value_of(metric.compute(real, sine_set(self.n, c, self.length, 2),
+        same = value_of(self._compute(metric, real, sine_set(self.n, c, self.length, 2),
+                                      np.random.default_rng(0)))
+        other = value_of(self._compute(metric, real, self._worse(metric, real, 3),
                                        np.random.default_rng(0)))
-        other = value_of(metric.compute(real, noise_set(self.n, c, self.length, 3),
-                                        np.random.default_rng(0)))
         assert np.isfinite(same) and np.isfinite(other)
         if metric.higher_is_better:
             assert same > other, f"{metric.name}: matching {same} not above different {other}"
@@ -69,14 +91,14 @@ class MetricConformance:
         c = self._channels(metric)
         real = sine_set(self.n, c, self.length, 1)
         fake = noise_set(self.n, c, self.length, 4)
-        first = metric.compute(real, fake, np.random.default_rng(11))
-        second = metric.compute(real, fake, np.random.default_rng(11))
+        first = self._compute(metric, real, fake, np.random.default_rng(11))
+        second = self._compute(metric, real, fake, np.random.default_rng(11))
         assert first == second
 
     def test_result_type(self, metric) -> None:
         c = self._channels(metric)
-        out = metric.compute(sine_set(self.n, c, self.length, 1),
-                             sine_set(self.n, c, self.length, 2), np.random.default_rng(0))
+        out = self._compute(metric, sine_set(self.n, c, self.length, 1),
+                            sine_set(self.n, c, self.length, 2), np.random.default_rng(0))
         if isinstance(out, tuple):
             assert len(out) == 2 and all(isinstance(v, numbers.Real) for v in out)
             assert out[1] >= 0
@@ -89,19 +111,21 @@ class MetricConformance:
         fake = sine_set(self.n, channels, self.length, 2)
         if channels < metric.min_channels:
             with pytest.raises(BadInputError):
-                metric.compute(real, fake, np.random.default_rng(0))
+                self._compute(metric, real, fake, np.random.default_rng(0))
             return
-        assert np.isfinite(value_of(metric.compute(real, fake, np.random.default_rng(0))))
+        assert np.isfinite(value_of(self._compute(metric, real, fake,
+                                                  np.random.default_rng(0))))
 
     def test_small_sets(self, metric) -> None:
         c = self._channels(metric)
         real = sine_set(self.small_n, c, self.length, 1)
         fake = sine_set(self.small_n + 3, c, self.length, 2)
-        assert np.isfinite(value_of(metric.compute(real, fake, np.random.default_rng(0))))
+        assert np.isfinite(value_of(self._compute(metric, real, fake,
+                                                  np.random.default_rng(0))))
 
     def test_mismatched_shapes_are_rejected(self, metric) -> None:
         c = self._channels(metric)
         real = sine_set(self.small_n, c, self.length, 1)
         fake = sine_set(self.small_n, c, self.length + 1, 2)
         with pytest.raises(BadInputError):
-            metric.compute(real, fake, np.random.default_rng(0))
+            self._compute(metric, real, fake, np.random.default_rng(0))

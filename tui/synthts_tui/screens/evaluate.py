@@ -44,7 +44,8 @@ def embedding_points(metrics: list[dict[str, Any]]) -> tuple[str, dict[str, list
 
 
 def verdict_text(verdict: dict[str, Any] | None) -> Text:
-    """PASS / FAIL with the summary, then each class worst first (the report's lead)."""
+    """PASS / FAIL with the summary, then each class worst first (the report's lead); then the
+    privacy audit the same way."""
     if not verdict:
         return Text("no verdict: no evaluated metric states a pass threshold (tick detector)",
                     style="yellow")
@@ -52,6 +53,22 @@ def verdict_text(verdict: dict[str, Any] | None) -> Text:
     out = Text()
     out.append("PASS" if passed else "FAIL", style="bold green" if passed else "bold red")
     out.append(f": {verdict.get('summary', '')}\n")
+    _class_lines(out, verdict)
+    audit = verdict.get("privacy")
+    if audit:
+        columns = [audit, *(audit.get("guards") or [])]
+        failed = any(c.get("passed") is False for v in columns for c in v.get("classes") or [])
+        word, colour = (("PASS", "bold green") if audit.get("passed") else
+                        ("FAIL", "bold red") if failed else ("INCONCLUSIVE", "bold yellow"))
+        out.append("privacy audit ")
+        out.append(word, style=colour)
+        out.append(f": {audit.get('summary', '')}\n")
+        _class_lines(out, audit)
+    return out
+
+
+def _class_lines(out: Text, verdict: dict[str, Any]) -> None:
+    """One line per class, worst first: the verdict's metric and each guard's, with a word."""
     words = {True: ("pass", "green"), False: ("fail", "red"), None: ("inconclusive", "yellow")}
     guards = [(g["metric"], {c["label"]: c for c in g.get("classes") or []})
               for g in verdict.get("guards") or []]
@@ -68,7 +85,6 @@ def verdict_text(verdict: dict[str, Any] | None) -> Text:
                 out.append(f"  {metric} {g_value} ")
                 out.append(g_word, style=g_colour)
         out.append("\n")
-    return out
 
 
 def _fmt(value: Any) -> str:

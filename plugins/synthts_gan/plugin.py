@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from synthts_core import hookimpl
 from synthts_core.errors import BadInputError
+from synthts_core.privacy import dp_params
 from synthts_core.schema import ParamSchema, bool_param, choice_param, float_param, int_param
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ def _common(lr: float = 2e-4) -> tuple:
         choice_param("lr_schedule", "constant", ("constant", "cosine"),
                      help="Learning-rate schedule: cosine decays both rates to lr/20 over the "
                           "job's epochs, so the generator settles instead of jittering."),
+        *dp_params(),  # differential privacy (synthts_gan.private; off by default)
     )
 
 
@@ -129,6 +131,7 @@ class GanArchitectureEntry:
 
     family = "gan"
     scaling = "minmax"  # the generator ends in tanh
+    supports_dp = True  # synthts_core.privacy's contract: see synthts_gan.private
 
     def __init__(self, name: str, description: str, conditional: bool,
                  space: ParamSchema, *, main_job_space: dict[str, Any] | None = None,
@@ -167,6 +170,11 @@ class GanArchitectureEntry:
                                 allowed=f"length >= 4 * 2**conv_layers (at most "
                                 f"{max(0, (shape.length // 4).bit_length() - 1)} layers for "
                                 f"{shape.length} points), or backbone mlp")
+        if config.get("dp_epsilon") is not None:
+            from synthts_gan.trainer import GanConfig, check_private
+
+            check_private(GanConfig.from_mapping({**self.space.defaults(), **config,
+                                                  "architecture": self.name}), "search_space.")
 
     @property
     def conformance_params(self) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 Keys: ``generator.<param>``, ``critic.<param>``, and ``mean_gap`` when the mean correction is
 on; with the training state also ``opt_g.<i>.<moment>``, ``opt_d.<i>.<moment>`` (Adam's step and
 moments per parameter index), ``rng`` (the torch.Generator state as uint8) and
-``real_class_mean``. The epoch count (and the epoch the gap was measured at) rides in the
-metadata.
+``real_class_mean``. The epoch count (and the epoch the gap was measured at, and the DP steps
+taken) rides in the metadata.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def save_state(trainer: GanTrainer, *, with_training_state: bool) -> bytes:
         tensors.update(_optim_tensors("opt_d", trainer.opt_d))
         tensors["rng"] = trainer.rng.get_state().clone()
         meta["epochs_done"] = str(trainer.epochs_done)
+        meta["dp_steps"] = str(trainer.dp_steps)  # a resumed DP trial goes on counting
         if trainer.real_class_mean is not None:
             tensors["real_class_mean"] = trainer.real_class_mean.detach().cpu().contiguous()
     return st_save(tensors, metadata=meta)
@@ -143,6 +144,7 @@ def load_state(trainer: GanTrainer, data: bytes, *, with_training_state: bool) -
     _load_optim("opt_d", trainer.opt_d, tensors)
     trainer.rng.set_state(tensors["rng"])
     trainer.epochs_done = int(meta.get("epochs_done", "0"))
+    trainer.dp_steps = int(meta.get("dp_steps", "0"))
     _load_mean_correction(trainer, tensors, meta, True)
 
 

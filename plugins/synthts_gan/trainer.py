@@ -63,6 +63,10 @@ class GanConfig:
     mean_correction: bool = False  # sample + (real class mean - generator's class mean)
     lr_schedule: str = "constant"  # constant | cosine (to lr/20 over total_epochs)
     total_epochs: int = 0  # the length of the run the schedule spans (0 = constant)
+    # differential privacy (synthts_gan.private): None = off; delta None = 1/N
+    dp_epsilon: float | None = None
+    dp_delta: float | None = None
+    dp_max_grad_norm: float = 1.0
     length: int = 1024
     n_channels: int = 1
     n_classes: int = 0
@@ -82,6 +86,27 @@ class GanConfig:
     def block(self) -> int:
         return self.n_critic if FAMILIES[self.architecture] == "wgan" else 1
 
+    @property
+    def private(self) -> bool:
+        return self.dp_epsilon is not None
+
+
+def check_private(config: GanConfig, field_prefix: str = "") -> None:
+    """Options that feed a statistic of the real data into training or sampling outside the
+    private critic updates are refused with DP: the moment loss (real per-class means and stds
+    in every generator update) and the mean correction (the real per-class mean added to every
+    sample)."""
+    if not config.private:
+        return
+    if config.moment_weight > 0:
+        raise BadInputError(f"{field_prefix}moment_weight", "the moment loss feeds the real "
+                            "per-class mean and std into every generator update, outside the "
+                            "private critic", allowed="0 with dp_epsilon")
+    if config.mean_correction:
+        raise BadInputError(f"{field_prefix}mean_correction", "the mean correction adds the "
+                            "real per-class mean to every sample, outside the private critic",
+                            allowed="false with dp_epsilon")
+
 
 class GanTrainer:
     """Train and sample one GAN. See ``GanConfig`` for the knobs."""
@@ -90,6 +115,7 @@ class GanTrainer:
         if config.architecture not in FAMILIES:
             raise BadInputError("architecture", f"unknown architecture {config.architecture!r}",
                                 allowed=", ".join(FAMILIES))
+        check_private(config)
         self.config = config
         self.device = torch.device(device)
         self.n_classes = max(config.n_classes, 1) if config.conditional else 0
@@ -107,7 +133,8 @@ class GanTrainer:
         # the averaged generator samples; the live one trains (Yazici et al. 2019)
         self.gen_ema = copy.deepcopy(self.gen).requires_grad_(False) \
             if config.ema_decay > 0 else None
-        self.use_graphs = self.device.type == "cuda" and config.cuda_graphs
+        # a DP step's Poisson batch has no static shape: no CUDA graph
+        self.use_graphs = self.device.type == "cuda" and config.cuda_graphs and not config.private
         betas = (config.beta1, config.beta2)
         # CUDA graphs need capturable state; on the CPU the fused kernel does Adam's five
         # element-wise passes in one (a quarter of a small GAN's step time otherwise)
@@ -140,6 +167,13 @@ class GanTrainer:
         self.real_class_mean: torch.Tensor | None = None
         self.mean_gap: torch.Tensor | None = None
         self._gap_epoch = -1
+        # differential privacy: DP steps taken (in checkpoints), and the plan for N series
+        self.dp_steps = 0
+        self._dp_plan: dict[str, Any] | None = None
+        if config.private:
+            from synthts_gan.private import check_critic
+
+            check_critic(self.critic)
 
     @property
     def latent_dim(self) -> int:
@@ -254,6 +288,8 @@ class GanTrainer:
         assert self._values is not None
         cfg = self.config
         self._schedule_lr()
+        if cfg.private:
+            return self._train_private_epoch()
         batch = fit_batch(self._values.shape[0], cfg.batch_size, cfg.block)
         data, lab = epoch_blocks(self._values, self._labels, batch, cfg.block, self.rng,
                                  augment=cfg.augment)
@@ -274,6 +310,91 @@ class GanTrainer:
         names = LOSS_NAMES if self._block_fn is wgan_gp_block else LOSS_NAMES[:2]
         out = dict(zip(names, values_out, strict=False))
         out["samples"] = float(n_blocks * data.shape[1] * data.shape[2])
+        return out
+
+    # ------------------------------------------------------------------ privacy
+    def _privacy_plan(self, n_series: int) -> dict[str, Any]:
+        """Sample rate, steps per epoch, planned steps, delta and the noise multiplier that
+        spends ``dp_epsilon`` in the planned steps, for a training set of ``n_series``. An
+        epoch takes as many updates as a non-private one (N / batch critic updates)."""
+        if self._dp_plan is not None and self._dp_plan["n_series"] == n_series:
+            return self._dp_plan
+        from synthts_core.privacy import calibrate, default_delta
+
+        cfg = self.config
+        assert cfg.dp_epsilon is not None
+        if cfg.total_epochs <= 0:
+            raise BadInputError("dp_epsilon", "needs the trial's planned epochs "
+                                "(total_epochs) to set the noise", allowed="total_epochs >= 1")
+        batch = fit_batch(n_series, cfg.batch_size, cfg.block)
+        blocks = n_series // (batch * cfg.block)
+        rate = batch / n_series
+        planned = cfg.total_epochs * blocks * cfg.block
+        delta = cfg.dp_delta if cfg.dp_delta is not None else default_delta(n_series)
+        sigma = calibrate(cfg.dp_epsilon, delta, rate, planned)
+        self._dp_plan = {"n_series": n_series, "batch": batch, "blocks": blocks, "rate": rate,
+                         "planned": planned, "delta": delta, "sigma": sigma}
+        return self._dp_plan
+
+    @property
+    def privacy_exhausted(self) -> bool:
+        """Every planned DP step taken (the budget is spent); False without DP."""
+        plan = self._dp_plan
+        return plan is not None and self.dp_steps >= plan["planned"]
+
+    def privacy_record(self, n_series: int) -> Any:
+        """``synthts_core.privacy.PrivacyRecord`` for training on ``n_series`` (None without
+        DP): the plan, the steps taken and the epsilon they spent."""
+        if not self.config.private:
+            return None
+        from synthts_core.privacy import (
+            NOT_COVERED,
+            PrivacyRecord,
+            accountant_name,
+            epsilon_spent,
+        )
+        from synthts_gan.private import MECHANISM
+
+        plan = self._privacy_plan(n_series)
+        eps = epsilon_spent(plan["sigma"], plan["rate"], self.dp_steps, plan["delta"])
+        return PrivacyRecord(
+            epsilon=eps, target_epsilon=float(self.config.dp_epsilon or 0.0),
+            delta=plan["delta"], max_grad_norm=float(self.config.dp_max_grad_norm),
+            noise_multiplier=plan["sigma"], sample_rate=plan["rate"], steps=self.dp_steps,
+            planned_steps=plan["planned"], accountant=accountant_name(), mechanism=MECHANISM,
+            not_covered=list(NOT_COVERED))
+
+    def _train_private_epoch(self) -> dict[str, float]:
+        """One epoch of DP steps (``synthts_gan.private``): as many as a non-private epoch,
+        fewer when the plan has fewer left; none left is a ``BadInputError``."""
+        from synthts_gan.private import DpStep, PoissonBatches, dp_block
+
+        assert self._values is not None
+        cfg = self.config
+        plan = self._privacy_plan(int(self._values.shape[0]))
+        left = (plan["planned"] - self.dp_steps) // cfg.block
+        n_blocks = min(plan["blocks"], left)
+        if n_blocks <= 0:
+            raise BadInputError("dp_epsilon", f"the budget is spent: {self.dp_steps} of "
+                                f"{plan['planned']} planned steps taken",
+                                allowed="a larger dp_epsilon or more planned epochs")
+        family = FAMILIES[cfg.architecture]
+        dp = DpStep(family, PoissonBatches(self._values, self._labels, plan["rate"],
+                                           cfg.augment),
+                    plan["sigma"], cfg.dp_max_grad_norm, plan["batch"])
+        self.gen.train()
+        self.critic.train()
+        set_dropout_rng(self.critic, self.rng)
+        set_noise_rng(self.gen, self.rng)
+        acc = torch.zeros(len(LOSS_NAMES), device=self.device)
+        for _ in range(n_blocks):
+            dp_block(self.ctx, dp, cfg.block, acc, cfg.gp_weight, self.rng)
+            self.dp_steps += cfg.block
+        self.epochs_done += 1
+        values_out = (acc / n_blocks).tolist()
+        names = LOSS_NAMES if family == "wgan" else LOSS_NAMES[:2]
+        out = dict(zip(names, values_out, strict=False))
+        out["samples"] = float(n_blocks * cfg.block * plan["batch"])  # expected
         return out
 
     def _schedule_lr(self) -> None:

@@ -39,6 +39,14 @@ def parse_model_ref(text: str) -> tuple[str, str]:
     return name, version or DEFAULT_VERSION
 
 
+def version_privacy(config: Mapping[str, Any] | None) -> tuple[dict[str, Any] | None, str]:
+    """A version's differential-privacy record (None: trained without DP) and the one line
+    ``models show``, the API, the TUI and the report print (``synthts_core.privacy``)."""
+    from synthts_core import privacy
+
+    return privacy.of_config(config), privacy.summary(config)
+
+
 def check_volume(n_series: int, n_channels: int, length: int, max_values: int,
                  what: str = "requested series x channels x length") -> None:
     """Refuse to generate more than ``max_values`` values (SYNTHTS_MAX_GENERATE_VALUES)."""

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
+from synthts_core import privacy
 from synthts_core.domain import (
     TERMINAL_STATUSES,
     DataShape,
@@ -189,6 +190,7 @@ def validate_spec(rt: Runtime, spec: JobSpec) -> None:
                             allowed=", ".join(rt.registries.architectures.names()))
     for i, name in enumerate(spec.architectures):
         rt.registries.architectures.require(name, f"architectures[{i}]")
+    privacy.check_request(rt.registries, spec)  # a DP field for a family without DP: refused
     for p in job_form.JOB_FORM:  # the bounds the API, CLI and TUI forms derive from too
         job_form.check(p.name, getattr(spec, p.name))
     rt.registries.metrics.require(spec.select_metric, "select_metric")

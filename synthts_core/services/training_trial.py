@@ -6,6 +6,11 @@ and trains epoch by epoch. After every epoch it scores sample quality with the j
 real units, on fixed subsamples, so epochs and trials compare fairly), logs to the tracker, and
 reports to Tune with a checkpoint holding the full training state. Resumed from a checkpoint it
 continues at the next epoch with the same tracker run.
+
+A model trained with differential privacy (``synthts_core.privacy``) has its plan logged as run
+params (``dp.*``), the ε spent so far as the metric ``dp_epsilon_spent`` every epoch, and its
+record in each checkpoint's config (``privacy``), so the registered version carries what its
+checkpoint spent; the trial stops when the budget is spent (its last epoch is scored).
 """
 
 from __future__ import annotations
@@ -335,12 +340,18 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
             progress = json.loads((Path(d) / PROGRESS_FILE).read_text())
         resumed_from = int(progress["epoch"])
 
+    from synthts_core import privacy
+
+    n_series = int(values.shape[0])
+    plan = privacy.record_of(trainer, n_series)  # None: trained without DP
     run = _TrackerRun(rt, progress.get("run_id"))
     fresh_run = run.run_id is None
     run.start(ctx["experiment"], f"{ctx['job_id']}-t{trial['index']:02d}-{arch.name}",
               {**trial["params"], "architecture": arch.name, "dataset": dataset.meta.name,
-               "epochs": epochs, "seed": seed, "n_series": int(values.shape[0])},
-              {"synthts.job": ctx["job_id"], "synthts.trial": str(trial["index"])})
+               "epochs": epochs, "seed": seed, "n_series": n_series,
+               **(plan.run_params() if plan is not None else {})},
+              {"synthts.job": ctx["job_id"], "synthts.trial": str(trial["index"]),
+               **({"synthts.dp": "on"} if plan is not None else {})})
     if fresh_run:
         run.log_dataset(dataset.meta, tuple(int(x) for x in values.shape))
 
@@ -363,10 +374,18 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
     every = curve_every(trainer)
     try:
         for epoch in range(resumed_from + 1, epochs + 1):
+            if privacy.exhausted(trainer):
+                log.info("trial %s: privacy budget spent before epoch %d; stopping",
+                         trial["index"], epoch)
+                break
             losses = trainer.train_epoch(scaled, labels if arch.conditional else None)
             metrics = {k: float(v) for k, v in losses.items() if k != "samples"}
+            record = privacy.record_of(trainer, n_series) if plan is not None else None
+            if record is not None:
+                metrics["dp_epsilon_spent"] = record.epsilon
+            last = epoch == epochs or privacy.exhausted(trainer)
             if curve_by is not None and curve_by is not metric and (
-                    epoch % every == 0 or epoch in scored):
+                    epoch % every == 0 or epoch in scored or last):
                 # a cheap quality curve (the strong score is too dear for every epoch)
                 fake = _apply(trainer.generate(len(curve), labels=None if labels is None or
                                                not arch.conditional else labels[curve],
@@ -374,7 +393,7 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
                 metrics[curve_by.name] = float(curve_by.compute(
                     real_curve, in_metric_units(fake), np.random.default_rng([seed, epoch])))
             score = float("nan")
-            if epoch in scored:
+            if epoch in scored or last:
                 synth = in_metric_units(_apply(trainer.generate(
                     len(real_eval), labels=eval_labels, seed=seed), norm, inverse=True))
                 by = eval_labels if ctx.get("per_class_score", True) else None
@@ -390,7 +409,10 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
                 folder = Path(d)
                 (folder / STATE_FILE).write_bytes(trainer.checkpoint())
                 (folder / WEIGHTS_FILE).write_bytes(trainer.weights())
-                (folder / CONFIG_FILE).write_text(json.dumps({**model_config, "epoch": epoch}))
+                config_out = {**model_config, "epoch": epoch}
+                if record is not None:
+                    config_out["privacy"] = msgspec.to_builtins(record)
+                (folder / CONFIG_FILE).write_text(json.dumps(config_out))
                 (folder / PROGRESS_FILE).write_text(json.dumps(progress))
                 tune.report({**metrics, "epoch": epoch, "trial_index": int(trial["index"]),
                              "resumed_from_epoch": resumed_from, "run_id": run.run_id or ""},

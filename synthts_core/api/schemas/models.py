@@ -68,6 +68,23 @@ class TrialRead(Struct, kw_only=True):
     selection_score: float | None = None
 
 
+class PrivacyRead(Struct, kw_only=True):
+    """How a version was trained with differential privacy (synthts_core.privacy)."""
+
+    epsilon: float
+    target_epsilon: float
+    delta: float
+    max_grad_norm: float
+    noise_multiplier: float
+    sample_rate: float
+    steps: int
+    planned_steps: int
+    accountant: str
+    mechanism: str
+    sampling: str
+    not_covered: list[str]
+
+
 class ModelVersionRead(Struct, kw_only=True):
     name: str
     version: str
@@ -78,11 +95,23 @@ class ModelVersionRead(Struct, kw_only=True):
     config: dict[str, Any]
     created_at: datetime | None
     source: str | None
+    # differential privacy: what the version spent and how (null: trained without it), and
+    # the one line ``synthts models show`` prints
+    privacy: PrivacyRead | None = None
+    privacy_summary: str = ""
 
     @classmethod
     def from_domain(cls, ref: Any, show_paths: bool = True) -> ModelVersionRead:
         """``show_paths=False`` drops ``source`` (where the artifacts are stored)."""
+        from synthts_core.services.models import version_privacy
+
         read = msgspec.convert(msgspec.to_builtins(ref), cls)
+        record, read.privacy_summary = version_privacy(read.config)
+        if record is not None:
+            try:
+                read.privacy = msgspec.convert(record, PrivacyRead)
+            except msgspec.ValidationError:  # a record of another shape: the summary says so
+                read.privacy = None
         if not show_paths:
             read.source = None
         return read

@@ -49,11 +49,13 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
 def show_command(ctx: click.Context, model: str, as_json: bool) -> None:
     """One version: MODEL is NAME, NAME@VERSION or NAME@ALIAS (default: latest)."""
     from synthts_core.domain import to_builtins
+    from synthts_core.services.models import version_privacy
 
     with cli_runtime(ctx) as rt:
         ref = rt.services.models.show(model)
     data: dict[str, Any] = to_builtins(ref)
     data["dataset"] = _dataset(ref.config)
+    data["privacy"], privacy_line = version_privacy(ref.config)  # None: trained without DP
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -63,6 +65,7 @@ def show_command(ctx: click.Context, model: str, as_json: bool) -> None:
     click.echo(f"  run:      {ref.run_id or '-'}")
     ds = data["dataset"]
     click.echo(f"  dataset:  {ds['name'] or '-'} {ds['checksum']}".rstrip())
+    click.echo(f"  privacy:  {privacy_line}")
     click.echo("  metrics:")
     for key, value in sorted(ref.metrics.items()):
         click.echo(f"    {key:<24} {value:.6g}")

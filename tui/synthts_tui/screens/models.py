@@ -227,9 +227,11 @@ class ModelsScreen(BaseScreen):
         for name in version_labels(version):
             labels.add_option((name, name, False))
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in (version.get("metrics") or {}).items())
+        # differential privacy: the API's one line, for a version trained with it
+        private = f"\nprivacy: {version['privacy_summary']}" if version.get("privacy") else ""
         self.query_one("#model-status", Static).update(
             f"{version['name']} v{version['version']} ({version.get('architecture', '')}) "
-            f"{metrics}")
+            f"{metrics}{private}")
 
     # ------------------------------------------------------------------ generation
     def _request(self) -> tuple[str, str, dict[str, Any], list[str]] | None:

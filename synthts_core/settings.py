@@ -95,6 +95,10 @@ class Settings(BaseSettings):
                                       "more than any one node has fails the job at once.")
     ray_gpus_per_trial: float = Field(0.0, description="GPUs reserved by each trial (>= 0); "
                                       "more than any one node has fails the job at once.")
+    ray_worker_start_timeout_s: float = Field(
+        300.0, gt=0, description="Seconds a trial's Ray worker may take to start once its "
+        "resources are reserved; a worker still not started then (it dies at start: a broken "
+        "environment on a node) fails the job, naming the trial and Ray's log of the worker.")
     ray_auth_mode: Literal["auto", "disabled", "token"] = Field(
         "auto", description="Ray token auth of the driver: token (send SYNTHTS_RAY_AUTH_TOKEN, "
         "SYNTHTS_RAY_AUTH_TOKEN_PATH, or Ray's own RAY_AUTH_TOKEN / ~/.ray/auth_token), "

@@ -5,8 +5,8 @@ Starts what README.md beside this file starts (a MongoDB-wire server with auth a
 README has you copy from ``synthts.env`` (hosts and secrets replaced), and runs the documented
 commands as a user would: ``synthts config``, ``generate``, ``train`` (1 trial x 2 epochs on the
 cluster), ``jobs list``, ``sample``. Ray runs twice: with token auth, then without (where the
-documented per-trial resources, 4 CPUs and 0.25 GPU, are first refused on the 2-CPU head, and
-then one 1-epoch trial runs).
+documented per-trial resources, 4 CPUs and 0.25 GPU, are first refused on the 2-CPU head, as is
+the env file's token placeholder left in (issue 27), and then one 1-epoch trial runs).
 
     .venv/bin/python examples/deployment/e2e.py [--workdir DIR] [--keep]
 
@@ -149,6 +149,7 @@ def run(work: Path) -> None:
             # without auth shows them refused at once, then both use what the head has
             (run_dir / ".env").write_text(env_file(values))
             if not token:
+                placeholder_left_in(run_dir, head, values)
                 refused = synthts(run_dir, "train", "--dataset", "e2e", "--arch", "cgan",
                                   "--trials", "1", "--epochs", "1", "--quiet", expect=None)
                 out = refused.stdout + refused.stderr
@@ -162,6 +163,30 @@ def run(work: Path) -> None:
             check(not head.alive(), f"the Ray head ({label}) is stopped")
     finally:
         dep.close()
+
+
+def placeholder_left_in(run_dir: Path, head, values: dict[str, str]) -> None:
+    """A head without token auth and the env file's token placeholder left in (issue 27): the
+    head would take the token, its nodes would call the driver back without one and every
+    trial would be cancelled before it started. `synthts config` and `train` both say so."""
+    placeholder = "replace-with-the-ray-token"
+    check(placeholder in (HERE / "synthts.env").read_text(), "synthts.env has the placeholder")
+    (run_dir / ".env").write_text(env_file({**values, "SYNTHTS_RAY_AUTH_TOKEN": placeholder}))
+    words = f"the cluster at {head.address} does not use token auth, but this driver sends"
+    shown = synthts(run_dir, "config", expect=None)
+    out = shown.stdout + shown.stderr
+    check(shown.returncode == 1 and f"FAILED: Ray unavailable: {words}" in out
+          and placeholder not in out, "synthts config names a token the head does not expect",
+          out)
+    refused = synthts(run_dir, "train", "--dataset", "e2e", "--arch", "cgan", "--trials", "1",
+                      "--epochs", "1", "--quiet", expect=None)
+    out = refused.stdout + refused.stderr
+    check(refused.returncode != 0 and words in out and "Traceback" not in out,
+          "train refuses a token the head does not expect, naming it", out)
+    job = json.loads(synthts(run_dir, "jobs", "list", "--json").stdout)["items"][0]
+    check(job["status"] == "failed" and words in job["error"],
+          "the job record says why it failed", json.dumps(job))
+    (run_dir / ".env").write_text(env_file(values))
 
 
 def steps(run_dir: Path, head, values: dict[str, str], first: bool) -> None:

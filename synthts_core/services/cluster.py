@@ -8,6 +8,10 @@ a job starts so that a job that cannot run fails at once with the reason, never 
 * ``preflight`` checks a cluster address in a few seconds: a plain TCP connect first (Ray's
   own client waits 40 s on a closed port), then a GCS client, which a token head answers with
   ``AuthenticationError`` at once (``ray.init`` would retry for 20 s and then blame the address).
+  A driver sending a token to a head without token auth is refused too: the head accepts the
+  token, but its nodes call the driver back without one, the driver rejects them, and every
+  trial is cancelled before it starts ("The actor never ran"). A second GCS client with auth
+  turned off tells the two kinds of head apart. It returns each live node's resources.
 * ``prepare_job`` (called by ``training.run_job`` right after Ray is up) validates the
   per-trial resource settings against the cluster (a trial must fit on one node), checks the
   free space of the experiment storage, and records the cluster on the job.
@@ -40,6 +44,13 @@ AUTH_TIMEOUT_S = 8.0  # a GCS client's first answer (a token head rejects in mil
 HINT_ADDRESS = "check SYNTHTS_RAY_ADDRESS and that `ray start --head` runs there"
 HINT_TOKEN = ("set SYNTHTS_RAY_AUTH_TOKEN (or SYNTHTS_RAY_AUTH_TOKEN_PATH) to the cluster's "
               "token: `ray get-auth-token` on the head prints it")
+HINT_NO_TOKEN = ("leave SYNTHTS_RAY_AUTH_TOKEN and SYNTHTS_RAY_AUTH_TOKEN_PATH empty (or set "
+                 "SYNTHTS_RAY_AUTH_MODE=disabled) for a head without token auth, or start the "
+                 "head with RAY_AUTH_MODE=token and that token")
+NODE_INFO_TIMEOUT_S = 5  # the GCS's node table (a few milliseconds on a live head)
+# the process's RAY_AUTH_* environment and Ray's cached auth config: changed by one thread at a
+# time (the API's /ready probes while a job in another thread may be connecting)
+AUTH_LOCK = threading.RLock()
 
 
 # ----------------------------------------------------------------------------- auth
@@ -75,7 +86,13 @@ def auth_env(settings: Any) -> dict[str, str | None]:
 def apply_auth(settings: Any) -> None:
     """Put the settings' Ray auth into this process's environment (refreshing Ray's config
     when it changes). Call only while no Ray is initialised in this process."""
-    env = auth_env(settings)
+    _set_auth_env(auth_env(settings))
+
+
+def _set_auth_env(env: dict[str, str | None]) -> dict[str, str | None]:
+    """Put ``env`` into this process's environment, refreshing Ray's cached auth config when
+    anything changed; returns the previous values of the keys it set (to put them back)."""
+    previous = {key: os.environ.get(key) for key in env}
     changed = False
     for key, value in env.items():
         if os.environ.get(key) != value:
@@ -91,6 +108,7 @@ def apply_auth(settings: Any) -> None:
         # (ray._private.authentication.authentication_token_setup._enable_token_auth)
         Config.initialize("")
         AuthenticationTokenLoader.instance().reset_cache()
+    return previous
 
 
 def _token_source() -> str:
@@ -101,6 +119,16 @@ def _token_source() -> str:
     if os.environ.get("RAY_AUTH_TOKEN_PATH"):
         return f"the token in {os.environ['RAY_AUTH_TOKEN_PATH']} was rejected"
     return "the token in ~/.ray/auth_token was rejected (or is missing)"
+
+
+def _token_sent() -> str:
+    """Where the token this driver sends comes from (its auth mode is token)."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return "SYNTHTS_RAY_AUTH_TOKEN or RAY_AUTH_TOKEN is set"
+    if os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return f"SYNTHTS_RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN_PATH names " \
+               f"{os.environ['RAY_AUTH_TOKEN_PATH']}"
+    return "SYNTHTS_RAY_AUTH_MODE or RAY_AUTH_MODE is token"
 
 
 # ----------------------------------------------------------------------------- reachability
@@ -132,42 +160,81 @@ def reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> str | None:
         return f"nothing accepts connections at {address} ({exc.strerror or exc})"
 
 
-def preflight(address: str) -> None:
+def preflight(address: str) -> list[dict[str, float]] | None:
     """Fail within seconds, naming the cause, when ``address`` is not a Ray cluster this
-    driver may join: nothing listening, not a Ray GCS, or token auth rejected. The caller
-    has applied the auth settings (``apply_auth``)."""
+    driver may join: nothing listening, not a Ray GCS, token auth rejected (missing or wrong
+    token), or a token sent to a head without token auth. Returns each live node's resources
+    (None for an address left to ``ray.init``). The caller has applied the auth settings
+    (``apply_auth``) and no Ray is initialised in this process."""
     why = reachable(address)
     if why is not None:
         raise BackendUnavailableError("Ray", why, hint=HINT_ADDRESS)
     if split_address(address) is None:
-        return
-    outcome: list[BaseException | None] = []
+        return None
+    with AUTH_LOCK:
+        nodes, exc = _probe_gcs(address, with_nodes=True)
+        if isinstance(exc, TimeoutError):
+            raise BackendUnavailableError(
+                "Ray", f"{address} accepts connections but no Ray GCS answered within "
+                f"{AUTH_TIMEOUT_S:g} s", hint=HINT_ADDRESS)
+        if exc is not None and type(exc).__name__ == "AuthenticationError":
+            raise BackendUnavailableError(
+                "Ray", f"the cluster at {address} requires token auth ({_token_source()})",
+                hint=HINT_TOKEN) from None
+        if exc is not None:
+            raise BackendUnavailableError("Ray", f"{address}: {first_line(exc)}",
+                                          hint=HINT_ADDRESS) from None
+        if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+            # a head without token auth accepts any token: ask again sending none
+            previous = _set_auth_env({"RAY_AUTH_MODE": "disabled"})
+            try:
+                _, plain = _probe_gcs(address, with_nodes=False)
+            finally:
+                _set_auth_env(previous)
+            if plain is None:
+                raise BackendUnavailableError(
+                    "Ray", f"the cluster at {address} does not use token auth, but this "
+                    f"driver sends a token ({_token_sent()}): the cluster's nodes would call "
+                    "it back without one and every trial would be cancelled before it "
+                    "started", hint=HINT_NO_TOKEN)
+    return nodes
 
-    def probe() -> None:  # in a thread: a port that is no GCS keeps Ray's client 40 s
+
+def _probe_gcs(address: str, *, with_nodes: bool
+               ) -> tuple[list[dict[str, float]] | None, BaseException | None]:
+    """(live nodes' resources, None) when a GCS client connects to ``address`` within
+    ``AUTH_TIMEOUT_S`` with this process's auth config, else (None, the error); a
+    ``TimeoutError`` when nothing answered. In a thread: a port that is no GCS keeps Ray's
+    client 40 s."""
+    outcome: list[Any] = []
+
+    def probe() -> None:
         try:
             from ray._raylet import GcsClient
 
-            GcsClient(address=address)
-            outcome.append(None)
+            client = GcsClient(address=address)
+            outcome.append((_live_nodes(client) if with_nodes else None, None))
         except BaseException as exc:
-            outcome.append(exc)
+            outcome.append((None, exc))
 
     thread = threading.Thread(target=probe, name="synthts-ray-preflight", daemon=True)
     thread.start()
     thread.join(AUTH_TIMEOUT_S)
     if not outcome:
-        raise BackendUnavailableError(
-            "Ray", f"{address} accepts connections but no Ray GCS answered within "
-            f"{AUTH_TIMEOUT_S:g} s", hint=HINT_ADDRESS)
-    exc = outcome[0]
-    if exc is None:
-        return
-    if type(exc).__name__ == "AuthenticationError":
-        raise BackendUnavailableError(
-            "Ray", f"the cluster at {address} requires token auth ({_token_source()})",
-            hint=HINT_TOKEN) from None
-    raise BackendUnavailableError("Ray", f"{address}: {first_line(exc)}",
-                                  hint=HINT_ADDRESS) from None
+        return None, TimeoutError(address)
+    return outcome[0]
+
+
+def _live_nodes(client: Any) -> list[dict[str, float]] | None:
+    """Each live node's total resources from the GCS's node table (None if it cannot be read:
+    the resource check then waits for the job, which reads them through Ray)."""
+    try:
+        infos = client.get_all_node_info(timeout=NODE_INFO_TIMEOUT_S)
+    except Exception as exc:
+        log.debug("could not read the cluster's nodes: %s", exc)
+        return None
+    return [{k: float(v) for k, v in info.resources_total.items() if not k.startswith("node:")}
+            for info in infos.values() if int(info.state) == 0]  # 0: ALIVE
 
 
 def first_line(exc: BaseException, *, with_type: bool = True) -> str:
@@ -181,25 +248,42 @@ def first_line(exc: BaseException, *, with_type: bool = True) -> str:
 
 
 def ready_check(settings: Any) -> tuple[bool, str, str]:
-    """(ok, target, detail) for the API's /ready: the local default is fine ("local (started
-    per job)"); a configured cluster must accept connections and, if this process has not
-    joined it already, accept this driver's token."""
+    """(ok, target, detail) for the API's /ready and ``synthts config``: the local default is
+    fine ("local (started per job)"); a configured cluster must accept connections and, if
+    this process has not joined it already, this driver's token (or its lack of one), and have
+    a node that holds one trial (``SYNTHTS_RAY_CPUS_PER_TRIAL``/``_GPUS_PER_TRIAL``)."""
     address = settings.ray_address
     if not address:
+        try:
+            check_trial_settings(settings)
+        except BadInputError as exc:
+            return False, "local (started per job)", exc.message
         return True, "local (started per job)", "a local Ray starts with each job"
     import sys
 
-    ray = sys.modules.get("ray")
-    if ray is not None and ray.is_initialized():
-        why = reachable(address)
-        return (why is None), address, why or "connected (a job runs here)"
-    try:
-        apply_auth(settings)
-        preflight(address)
-    except (BackendUnavailableError, BadInputError) as exc:
-        return False, address, exc.message
-    return True, address, "reachable" + (", token accepted" if auth_env(settings).get(
-        "RAY_AUTH_MODE") == "token" else "")
+    with AUTH_LOCK:
+        ray = sys.modules.get("ray")
+        if ray is not None and ray.is_initialized():
+            why = reachable(address)
+            return (why is None), address, why or "connected (a job runs here)"
+        try:
+            apply_auth(settings)
+            nodes = preflight(address)
+            if nodes:
+                check_resources(settings, _totals(nodes), nodes)
+        except (BackendUnavailableError, BadInputError) as exc:
+            return False, address, exc.message
+    token = auth_env(settings).get("RAY_AUTH_MODE") == "token"
+    found = f", {describe(_totals(nodes), len(nodes))}" if nodes else ""
+    return True, address, "reachable" + (", token accepted" if token else "") + found
+
+
+def _totals(nodes: list[dict[str, float]]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for node in nodes:
+        for key, value in node.items():
+            totals[key] = totals.get(key, 0.0) + value
+    return totals
 
 
 # ----------------------------------------------------------------------------- resources

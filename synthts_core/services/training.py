@@ -658,6 +658,9 @@ def _fit(rt: Runtime, job: TrainingJob, resume: bool) -> Any:
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: Tune prints nothing
+    # a failed trial is recorded (and shown) as one line with its cause; Tune would also log
+    # the whole remote traceback (it stays in the trial's error.txt)
+    os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
     settings = rt.settings
     # SYNTHTS_RAY_STORAGE: a folder every node mounts, or a URI Tune accepts (s3://...)
     storage_uri = settings.ray_storage_uri
@@ -712,12 +715,12 @@ def _finish(rt: Runtime, job_id: str, results: Any, token: str) -> TrainingJob:
                             "stopped without recording its results", name=job_id)
     job = rt.storage.get_job(job_id)
     errors = list(job.errors)
-    for result in results:
+    causes = []  # what Ray said about each failed trial
+    for index, result in result_indices(results):
         if result.error is not None:
-            index = int(result.config["trial"]["index"])
             text = error_text(result.error)
-            errors.append(f"trial t{index:02d}: {text}")
-    errors = list(dict.fromkeys(errors))
+            causes.append(f"trial t{index:02d}: {text}" if index is not None else text)
+    errors = list(dict.fromkeys(errors + causes))
     from synthts_core.services import leases
 
     stop = leases.stop_request(job_id)
@@ -731,7 +734,8 @@ def _finish(rt: Runtime, job_id: str, results: Any, token: str) -> TrainingJob:
         return rt.storage.update_job(job_id, if_owner=token, status="cancelled",
                                      errors=errors, trials=stopped, **reason)
     # a time limit that cut trials short fails the job, but what they learnt is registered
-    timed_out = stop[1] if stop is not None and stop[0] == "timeout" and any(
+    # (or a trial whose worker never started: training_ray.JobRecorder._watch_starts)
+    timed_out = stop[1] if stop is not None and stop[0] in ("timeout", "failed") and any(
         t.epoch < t.epochs for t in job.trials) else None
     if timed_out:
         end_open_runs(rt, job, "FAILED")
@@ -744,6 +748,11 @@ def _finish(rt: Runtime, job_id: str, results: Any, token: str) -> TrainingJob:
         if timed_out:  # the limit is the cause; the empty-handed note stays in the history
             return rt.storage.update_job(job_id, if_owner=token, status="failed",
                                          errors=errors, error=timed_out)
+        never_ran = all(t.epoch == 0 for t in job.trials)
+        if never_ran and causes:  # Ray's own words are the cause (a worker, the cluster)
+            return rt.storage.update_job(job_id, if_owner=token, status="failed",
+                                         errors=errors, trials=stopped,
+                                         error=never_ran_text(causes))
         return rt.storage.update_job(job_id, if_owner=token, status="failed",
                                      errors=errors[:-1], error=errors[-1])
     index, checkpoint, score, scores, kept = best
@@ -766,6 +775,34 @@ def _finish(rt: Runtime, job_id: str, results: Any, token: str) -> TrainingJob:
     return rt.storage.update_job(job_id, if_owner=token, status="succeeded", errors=errors,
                                  model=ref, best_trial=state.trial_id, progress=1.0,
                                  trials=trials)
+
+
+def never_ran_text(causes: list[str]) -> str:
+    """The job's error when none of its trials finished an epoch: each distinct cause (what
+    Ray said, or the trial's own exception)."""
+    distinct = list(dict.fromkeys(causes))
+    shown = "; ".join(distinct[:3]) + (f"; and {len(distinct) - 3} more" if len(distinct) > 3
+                                        else "")
+    return f"no trial finished an epoch: {shown}"[:2000]
+
+
+def result_indices(results: Any) -> list[tuple[int | None, Any]]:
+    """Each Tune result with its trial's index in the job. A trial that never reported (its
+    worker never started) has no config in its result: Tune's record of the trial, in the same
+    order as the results, has it. None where neither does."""
+    analysis = getattr(results, "_experiment_analysis", None)
+    trials = list(getattr(analysis, "trials", None) or [])
+    out: list[tuple[int | None, Any]] = []
+    for position, result in enumerate(results):
+        config = result.config
+        if not config and position < len(trials):
+            config = getattr(trials[position], "config", None)
+        try:
+            index: int | None = int(config["trial"]["index"])  # type: ignore[index]
+        except (KeyError, TypeError, ValueError):
+            index = None
+        out.append((index, result))
+    return out
 
 
 def prune_finished(results: Any, keep: set[str]) -> int:
@@ -799,8 +836,8 @@ def _best_checkpoint(rt: Runtime, job: TrainingJob, results: Any,
     curve = curve_metric(rt.registries)
 
     candidates: list[tuple[int, Any, float, float]] = []
-    for result in results:
-        if result.error is not None:
+    for index, result in result_indices(results):
+        if result.error is not None or index is None:
             continue
         pairs = [(ck, m.get(metric), curve_tiebreak(curve, m))
                  for ck, m in (result.best_checkpoints or [])]
@@ -811,7 +848,7 @@ def _best_checkpoint(rt: Runtime, job: TrainingJob, results: Any,
         finite = [p for p in pairs if math.isfinite(p[1])] or pairs
         ck, score, tiebreak = (max if higher else min)(
             finite, key=lambda p: selection_key(p[1], p[2], higher))
-        candidates.append((int(result.config["trial"]["index"]), ck, score, tiebreak))
+        candidates.append((index, ck, score, tiebreak))
     if not candidates:
         return None
     from synthts_core.services.selection import rescore_checkpoint

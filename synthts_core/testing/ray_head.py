@@ -185,12 +185,14 @@ def _running(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
-def start_ray_head(tmp_path: Path, *, token: str | None = None, num_cpus: int = 2) -> RayHead:
+def start_ray_head(tmp_path: Path, *, token: str | None = None, num_cpus: int = 2,
+                   env: dict[str, str] | None = None) -> RayHead:
     """``ray start --head`` on 127.0.0.1 with a free port, its own temp folder and no dashboard;
     with ``token`` the head requires it (``RAY_AUTH_MODE=token``). Returns once it is up.
 
     ``tmp_path`` (a pytest tmp_path, or any folder of the caller's) holds the head's HOME and
-    its log; it must be absolute."""
+    its log; it must be absolute. ``env``: variables added to the head's environment (which
+    its raylet passes on to every worker it starts), e.g. to break its workers on purpose."""
     if not Path(tmp_path).is_absolute():
         raise ValueError(f"tmp_path must be an absolute folder, got {tmp_path!r}")
     tmp_path = Path(tmp_path)
@@ -201,8 +203,10 @@ def start_ray_head(tmp_path: Path, *, token: str | None = None, num_cpus: int = 
     home = Path(tempfile.mkdtemp(prefix="rayhome-", dir=tmp_path))
     log_path = tmp_path / f"ray-head-{temp_dir.name}.log"
     port = free_port()
+    extra = dict(env or {})
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
+    env.update(extra)
     env.update(HOME=str(home), RAY_USAGE_STATS_ENABLED="0",
                RAY_AUTH_MODE="token" if token is not None else "disabled")
     if token is not None:

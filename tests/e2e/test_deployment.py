@@ -40,6 +40,8 @@ def test_the_deployment_readme_works_on_loopback(tmp_path: Path) -> None:
     assert proc.returncode == 0, out[-6000:]
     for step in ("the dataset is in MongoDB", "the job succeeded on the Ray head",
                  "the documented 4 CPUs per trial are refused", "sample writes finite series",
+                 "synthts config names a token the head does not expect",
+                 "train refuses a token the head does not expect, naming it",
                  "the Ray head (token auth) is stopped", "the Ray head (no auth) is stopped"):
         assert step in out, out[-6000:]
     assert out.count("train registers the best trial") == 2

@@ -27,11 +27,13 @@ class HealthController(Controller):
     @get("/ready", operation_id="readiness", responses={
         503: ResponseSpec(data_container=ReadyRead, description="A backend is unreachable")})
     async def readiness(self, system: SystemService, show_paths: bool) -> Response[ReadyRead]:
-        """Storage and tracker answer a ping and a configured Ray cluster accepts connections
-        and this server's token (the local default Ray is started per job and always passes);
-        503 with the failing check otherwise, so a load balancer stops routing here while a
-        backend is down (also served at /ready). With SYNTHTS_API_TOKEN set, locations are
-        shown only to callers sending the token."""
+        """Storage and tracker answer a ping and a configured Ray cluster accepts connections,
+        this server's token (or its lack of one: a head without token auth refuses a driver
+        that sends one) and has a node that holds one trial (SYNTHTS_RAY_CPUS_PER_TRIAL,
+        SYNTHTS_RAY_GPUS_PER_TRIAL); the local default Ray is started per job and passes.
+        503 with the failing check, in words, otherwise, so a load balancer stops routing here
+        while a backend is down (also served at /ready). With SYNTHTS_API_TOKEN set, locations
+        are shown only to callers sending the token."""
         return await readiness_response(system, show_paths)
 
 

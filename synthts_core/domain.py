@@ -339,12 +339,16 @@ class JobSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class DataShape(msgspec.Struct, frozen=True, kw_only=True):
     """What an architecture sizes its defaults by: the training set's series, channels,
-    points per series and classes (0 for an unlabelled set)."""
+    points per series and classes (0 for an unlabelled set); and whether the job asks for
+    differential privacy (``private``: a ``dp_epsilon`` is set), so a default space leaves out
+    what reads the real data outside the private updates. (A field with a default, not a second
+    argument: a ``default_space(shape)`` written before it keeps working.)"""
 
     n_series: int
     n_channels: int
     length: int
     n_classes: int = 0
+    private: bool = False
 
 
 class JobOwner(msgspec.Struct, kw_only=True):

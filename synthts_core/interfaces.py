@@ -84,6 +84,21 @@ class GenerativeModel(Protocol):
     - ``sample_cost: float`` (1.0): network passes per generated series against a GAN
       generator's one (a diffusion model's sampling steps). A trial draws its per-epoch
       quality curve less often for a costly sampler.
+    - ``privacy_record(n_series: int) -> synthts_core.privacy.PrivacyRecord | None``: a model
+      of an architecture with ``supports_dp`` answers what its training spent so far (the
+      plan: noise multiplier, Poisson sample rate, planned steps, delta, clipping norm; the
+      steps taken and their epsilon), None when it was built without ``dp_epsilon``. The trial
+      logs it as run params and a metric each epoch and stores it in the version's config;
+      the steps taken are part of ``checkpoint()``, so a resumed trial goes on counting.
+    - ``privacy_exhausted: bool`` (False): True once a DP model has taken every step its
+      budget planned; the trial then stops (its last epoch is scored), and ``train_epoch``
+      must take no step past the plan.
+    - ``extends_length: bool`` (False): the model generates series longer than it was trained
+      on: ``generate(..., length=N)`` (and ``sampling_latents(n, seed, length=N)`` for a
+      batchable one) gives (n, n_channels, N), and ``latent_size(N)`` is the size of one
+      series' ``z`` at that length (a ``BadInputError`` naming ``length`` outside the
+      family's bounds). The core passes ``length`` only for a longer series, so a family
+      without it never sees the argument (its requests for another length are refused).
     """
 
     @property
@@ -171,7 +186,21 @@ class ModelArchitecture(Protocol):
       architecture is trained with when a job names no architectures, sized for the data
       (``synthts_core.domain.DataShape``); None leaves it out for that data (an unconditional
       model on a labelled set, say). Without it, ``in_default_search: bool`` (False) puts the
-      architecture in every such job with its plain defaults.
+      architecture in every such job with its plain defaults. ``shape.private`` is True when
+      the job asks for differential privacy: the space then suits DP and leaves off what the
+      family refuses with it (the built-in GANs: a small critic, no moment loss or mean
+      correction); an old ``default_space`` that ignores the field keeps working.
+    - ``supports_dp: bool`` (False): it trains with differential privacy when a config sets
+      ``dp_epsilon``. Its ``space`` must then hold ``synthts_core.privacy.dp_params()``
+      (``dp_epsilon``: the target epsilon, None = no DP; ``dp_delta``: None = 1/N;
+      ``dp_max_grad_norm``: the per-example clipping norm), and its model must clip each
+      example's gradient and add Gaussian noise on every update that reads real series, draw
+      those batches by Poisson sampling, set the noise with ``privacy.calibrate`` for the steps
+      it plans and answer ``privacy_record`` / ``privacy_exhausted`` (``GenerativeModel``; the
+      whole contract is ``synthts_core.privacy``'s docstring). Without it a job that sets a
+      DP field for the architecture is refused when submitted, naming the field, and a DP job
+      that names no architectures leaves it out of its default search. Its ``check`` refuses
+      what it cannot make private (the GANs: the moment loss and the mean correction).
     - ``check(config: dict, shape: DataShape) -> None``: refuse, with ``BadInputError`` naming
       the parameter, a drawn configuration that cannot run on the data (checked for every trial
       before a job is stored).

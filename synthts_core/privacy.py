@@ -19,10 +19,13 @@ holds ``dp_params()``. The model it builds, given ``dp_epsilon``, must
 - answer ``privacy_record(n_series)`` with ``PrivacyRecord`` (None when DP is off), and keep
   its step count in its checkpoints, so a resumed trial goes on counting.
 
-The core does the rest: ``check_request`` refuses a DP request for an architecture that does
-not support it before any trial starts; the trial (``services.training_trial``) logs the plan
-as run params, ε spent as a metric every epoch and the record in the model version's config;
-``summary`` is the line ``models show``, the API, the TUI and the report print.
+The core does the rest: a job that asks for DP and names no architectures trains the default
+search's architectures that support DP (``default_search``; their ``default_space`` sees
+``DataShape.private``, so it leaves out what DP refuses); ``check_request`` refuses a DP
+request for an architecture that does not support it before any trial starts; the trial
+(``services.training_trial``) logs the plan as run params, ε spent as a metric every epoch and
+the record in the model version's config; ``summary`` is the line ``models show``, the API,
+the TUI and the report print.
 
 The accountant is Opacus's RDP accountant (Mironov 2017; Mironov, Talwar & Zhang 2019 for the
 subsampled Gaussian): maintained, deterministic, and a tight enough bound for the few thousand
@@ -31,6 +34,7 @@ steps a trial takes.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -43,6 +47,7 @@ from synthts_core.schema import Param, float_param
 DP_FIELDS = ("dp_epsilon", "dp_delta", "dp_max_grad_norm")
 ACCOUNTANT = "rdp"
 EPSILON_RANGE = (0.01, 100.0)
+log = logging.getLogger("synthts.training")
 
 NOT_COVERED = (
     "class labels and their counts (the label set, and how many series each label has, are "
@@ -218,6 +223,46 @@ def check_request(registries: Any, spec: Any) -> None:
         if key != "dp_epsilon" and value is not None and not all(map(epsilon_on, arch_names)):
             raise BadInputError(field, "is set but dp_epsilon is not, so no differential "
                                 "privacy would be applied", allowed="dp_epsilon beside it")
+
+
+def requested(spec: Any) -> str | None:
+    """The field by which a job asks for DP (``search_space.dp_epsilon``, or an
+    ``architecture_spaces`` entry's), None when it sets no ``dp_epsilon``."""
+    if (spec.search_space or {}).get("dp_epsilon") is not None:
+        return "search_space.dp_epsilon"
+    for arch_name, entries in (spec.architecture_spaces or {}).items():
+        if entries.get("dp_epsilon") is not None:
+            return f"architecture_spaces.{arch_name}.dp_epsilon"
+    return None
+
+
+def default_search(registries: Any, spaces: Mapping[str, dict[str, Any]], field: str
+                   ) -> dict[str, dict[str, Any]]:
+    """The default search of a job that asks for DP (by ``field``) and names no
+    architectures: those of ``spaces`` (the default search for the data) that support DP,
+    the others left out and logged as such. Refused, naming ``field``, when none does: with
+    the families installed, and the DP architectures to name where there are some outside the
+    default search."""
+    registry = registries.architectures
+    kept = {name: space for name, space in spaces.items()
+            if name in registry and supports_dp(registry.get(name))}
+    if not kept and spaces:  # no default search at all: validate_spec says so
+        families = sorted({f"{getattr(a, 'family', '?')} ({a.name})" for a in registry
+                           if a.name in spaces})
+        raise BadInputError(field, "asks for differential privacy, but no architecture of the "
+                            "default search for this data supports it (families: "
+                            f"{', '.join(families)})",
+                            allowed="a job without dp_epsilon" + (
+                                f", or one naming {_supporting(registries)}"
+                                if any(supports_dp(a) for a in registry) else
+                                " (no installed architecture supports differential privacy)"))
+    left = [name for name in spaces if name not in kept]
+    if left:
+        log.warning("%s asks for differential privacy: the default search trains %s only "
+                    "(the architectures that support it); left out: %s", field,
+                    ", ".join(kept), ", ".join(
+                        f"{n} (family {getattr(registry.get(n), 'family', '?')})" for n in left))
+    return kept
 
 
 def record_of(model: Any, n_series: int) -> PrivacyRecord | None:

@@ -90,7 +90,9 @@ def data_shape(rt: Runtime, spec: JobSpec) -> DataShape:
 def default_spaces(registries: Any, shape: DataShape) -> dict[str, dict[str, Any]]:
     """The architectures a job that names none trains, each with the search space it declares
     for data of this ``shape`` (``default_space``; an architecture without one but with
-    ``in_default_search`` gets its plain defaults), by name."""
+    ``in_default_search`` gets its plain defaults), by name. (For a job that asks for
+    differential privacy, ``shape.private``, ``resolve_defaults`` keeps those that support
+    it.)"""
     spaces: dict[str, dict[str, Any]] = {}
     for arch in registries.architectures:
         declare = getattr(arch, "default_space", None)
@@ -143,11 +145,17 @@ def resolve_defaults(rt: Runtime, spec: JobSpec) -> JobSpec:
     (``None``): ``architectures`` with their spaces for this data (``default_spaces``),
     ``epochs`` (``default_epochs``; per architecture where one declares ``default_updates``)
     and ``select_metric`` (``default_select_metric``). What is still unset after that fails
-    ``validate_spec``."""
+    ``validate_spec``. A job that asks for differential privacy and names no architectures
+    trains those of the default search that support it (``privacy.default_search``), each
+    with the space it declares for a private job (``DataShape.private``)."""
     changes: dict[str, Any] = {}
     shape = data_shape(rt, spec) if spec.architectures is None or spec.epochs is None else None
     if spec.architectures is None:
-        spaces = default_spaces(rt.registries, shape)
+        dp_field = privacy.requested(spec)
+        private = msgspec.structs.replace(shape, private=dp_field is not None)
+        spaces = default_spaces(rt.registries, private)
+        if dp_field is not None:
+            spaces = privacy.default_search(rt.registries, spaces, dp_field)
         changes["architectures"] = list(spaces)
         changes["architecture_spaces"] = {**spaces, **spec.architecture_spaces}
     if spec.epochs is None:

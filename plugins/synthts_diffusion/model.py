@@ -13,6 +13,17 @@ Sampling solves the probability-flow ODE deterministically (DPM-Solver++(2M), or
 initial noise ``z`` (n, channels * length): the same
 weights, ``z`` and labels give the same series; a seed draws ``z`` on the CPU, so a seed gives
 the same series on every device.
+
+Series longer than the training window (``generate(..., length=N)``) are painted window by
+window: each next window overlaps the last by half a window, and while it is sampled that half
+is held to what was already generated (replacement inpainting: at every step the known points
+of the noisy series are set to the known series noised to that step's level with the window's
+own initial noise, and the network's clean estimate takes the known points; reconstruction
+guidance moves the estimate towards agreeing with them, ``CONTINUATION_GUIDANCE``), so the new
+half continues the old one rather than being joined to it. Why this and not an autoregressive model
+or a longer network: the trained network stays the only model (no second one to train), each
+window is an in-distribution window, and the half of context carries phase, level and class
+into the next. ``z`` is then every window's initial noise, (n, windows * channels * window).
 """
 
 from __future__ import annotations
@@ -37,6 +48,22 @@ GRAD_CLIP = 1.0
 CHUNK_TOKENS = 8192
 P_MEAN, P_STD = -1.2, 1.2  # log-normal training noise levels (edm weighting)
 LOSS_NAMES = ("loss", "mse", "spectral")
+MAX_LENGTH_FACTOR = 64  # longest series generate paints: this many training windows
+# Reconstruction guidance of a continued window: its clean estimate moves against the gradient
+# of its miss on the known points. Replacement alone decides a new window's coarse shape (its
+# phase) at high noise, where the known half is invisible, and then blurs the two together: on
+# two-class sines (64-point windows, 8 windows) the detector told windows straddling the joins
+# from real ones at 0.82 / 0.82 against 0.68 / 0.63 for single windows, and the amplitude sank
+# 4 %; with this weight 2 it was 0.72 / 0.68, the amplitude within 2 %, for about 2.2 times the
+# sampling time (one backward pass a step)
+CONTINUATION_GUIDANCE = 2.0
+
+
+def windows_for(length: int, window: int) -> tuple[int, int]:
+    """(windows, stride) that paint ``length`` points from windows of ``window`` points
+    overlapping by half a window (the stride is what each next window adds)."""
+    stride = window - window // 2
+    return 1 + max(0, math.ceil((length - window) / stride)), stride
 
 
 @dataclass(frozen=True)
@@ -76,6 +103,7 @@ class DiffusionModel:
     """Train and sample one diffusion model (the ``GenerativeModel`` contract)."""
 
     latent_kind = "initial_noise"
+    extends_length = True  # generate(length=N) paints series longer than the window
 
     def __init__(self, config: DiffusionConfig, device: str | torch.device = "cpu") -> None:
         self.config = config
@@ -238,10 +266,29 @@ class DiffusionModel:
     def _sampling_rng(self, seed: int | None) -> torch.Generator:
         return torch.Generator().manual_seed(self.config.seed + 1 if seed is None else seed)
 
+    def latent_size(self, length: int | None = None) -> int:
+        """Size of one series' ``z`` for ``length`` points: one window's initial noise
+        (``latent_dim``) for the trained length, every window's for a longer series."""
+        if length is None or length == self.config.length:
+            return self.latent_dim
+        return windows_for(self._check_length(length), self.config.length)[0] * self.latent_dim
+
+    def _check_length(self, length: int) -> int:
+        window = self.config.length
+        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or not (
+                window <= length <= MAX_LENGTH_FACTOR * window):
+            raise BadInputError("length", f"got {length!r}", allowed=(
+                f"an integer from the trained length {window} to "
+                f"{MAX_LENGTH_FACTOR * window} ({MAX_LENGTH_FACTOR} windows)"))
+        return int(length)
+
     @torch.no_grad()
-    def sampling_latents(self, n: int, seed: int | None = None) -> np.ndarray:
-        """The initial noise ``generate(n, seed=seed)`` starts from, (n, latent_dim)."""
-        return torch.randn(n, self.latent_dim, generator=self._sampling_rng(seed)).numpy()
+    def sampling_latents(self, n: int, seed: int | None = None, length: int | None = None
+                         ) -> np.ndarray:
+        """The initial noise ``generate(n, seed=seed, length=length)`` starts from,
+        (n, latent_size(length))."""
+        return torch.randn(n, self.latent_size(length),
+                           generator=self._sampling_rng(seed)).numpy()
 
     def sampling_noise(self, n: int, seed: int | None = None) -> None:
         """The deterministic samplers draw nothing after the initial noise."""
@@ -276,55 +323,95 @@ class DiffusionModel:
     @torch.no_grad()
     def generate(self, n: int, labels: np.ndarray | None = None, z: np.ndarray | None = None,
                  seed: int | None = None, label_weights: np.ndarray | None = None,
-                 noise: np.ndarray | None = None, chunk: int | None = None) -> np.ndarray:
-        """``n`` series (n, c, L) in [-1, 1] by ``sampling_steps`` ODE steps from the initial
-        noise ``z`` (n, channels * length), or from noise drawn from ``seed``. Conditional:
-        ``labels`` (n,) or ``label_weights`` (n, n_classes) mixing the class embeddings, or
-        classes drawn from ``seed`` when neither is given."""
+                 noise: np.ndarray | None = None, chunk: int | None = None,
+                 length: int | None = None) -> np.ndarray:
+        """``n`` series (n, c, length) in [-1, 1] by ``sampling_steps`` ODE steps from the
+        initial noise ``z`` (n, latent_size(length)), or from noise drawn from ``seed``.
+        Conditional: ``labels`` (n,) or ``label_weights`` (n, n_classes) mixing the class
+        embeddings, or classes drawn from ``seed`` when neither is given. ``length`` (default
+        the trained length, up to ``MAX_LENGTH_FACTOR`` times it): longer series are painted
+        window by window (the module docstring says how)."""
         if noise is not None:
             raise BadInputError("noise", "a diffusion model draws no per-point noise of its "
                                 "own (its sampler is deterministic)", allowed="no noise")
         rng = self._sampling_rng(seed)
         cfg = self.config
+        length = cfg.length if length is None else self._check_length(length)
+        size = self.latent_size(length)
         if z is None:
-            zt = torch.randn(n, self.latent_dim, generator=rng)
+            zt = torch.randn(n, size, generator=rng)
         else:
             zt = torch.as_tensor(np.asarray(z, np.float32))
-            if zt.shape != (n, self.latent_dim):
+            if zt.shape != (n, size):
                 raise BadInputError("z", f"got shape {tuple(zt.shape)}: z must be "
-                                    "(n, channels * length)",
-                                    allowed=f"shape ({n}, {self.latent_dim})")
+                                    "(n, windows * channels * window length)",
+                                    allowed=f"shape ({n}, {size})")
         cond = self._conditions(n, labels, label_weights, rng)
         net = self.sampling_net
         net.eval()
         chunk = chunk or max(1, CHUNK_TOKENS // net.tokens)
         out = []
         for s in range(0, n, chunk):
-            x = zt[s:s + chunk].to(self.device).view(-1, cfg.n_channels, cfg.length)
             c = None if cond is None else cond[s:s + chunk].to(self.device)
-            out.append(self._sample(net, x, c).cpu())
+            out.append(self._paint(net, zt[s:s + chunk].to(self.device), c, length).cpu())
         net.train()
         if not out:
-            return np.zeros((0, cfg.n_channels, cfg.length), np.float32)
+            return np.zeros((0, cfg.n_channels, length), np.float32)
         return (out[0] if len(out) == 1 else torch.cat(out)).numpy()
 
-    def _sample(self, net: Denoiser, x: torch.Tensor, cond: torch.Tensor | None
-                ) -> torch.Tensor:
+    def _paint(self, net: Denoiser, z: torch.Tensor, cond: torch.Tensor | None,
+               length: int) -> torch.Tensor:
+        """Series of ``length`` points from ``z`` (n, windows * c * window): the first window
+        as usual, each next one sampled with its first half held to the series so far."""
+        c, window = self.config.n_channels, self.config.length
+        count, stride = windows_for(length, window)
+        noise = z.view(len(z), count, c, window)
+        series = self._sample(net, noise[:, 0], cond)
+        for k in range(1, count):
+            keep = window - stride  # the overlap: the last points painted so far
+            known = series[..., -keep:]
+            part = self._sample(net, noise[:, k], cond, known=known)
+            series = torch.cat((series, part[..., keep:]), dim=-1)
+        return series[..., :length]
+
+    def _sample(self, net: Denoiser, x: torch.Tensor, cond: torch.Tensor | None,
+                known: torch.Tensor | None = None) -> torch.Tensor:
+        """One window from its initial noise ``x``; ``known`` (n, c, k): the window's first
+        ``k`` points are held to it (replacement inpainting)."""
         guided = self.guided and cond is not None
         if guided:
             assert cond is not None
             null = self._one_hot(torch.full((len(x),), self.n_classes, device=x.device))
             cond = torch.cat((cond, null))
+        k = 0 if known is None else known.shape[-1]
+        initial = x
+
+        def predict(x_t: torch.Tensor, tt: torch.Tensor) -> torch.Tensor:
+            if guided:
+                both = self._predict(net, torch.cat((x_t, x_t)), torch.cat((tt, tt)), cond)
+                cc, u = both.chunk(2)
+                return u + self.config.guidance_scale * (cc - u)
+            return self._predict(net, x_t, tt, cond)
 
         def estimate(x_t: torch.Tensor, t: float) -> torch.Tensor:
             tt = torch.full((len(x_t),), t, device=x_t.device)
-            if guided:
-                both = self._predict(net, torch.cat((x_t, x_t)), torch.cat((tt, tt)), cond)
-                c, u = both.chunk(2)
-                x0 = u + self.config.guidance_scale * (c - u)
+            if k:  # the known points at this step's noise level, from the window's own noise
+                ab = self.schedule.alpha_bar(torch.tensor(t, device=x_t.device))
+                x_t = x_t.clone()
+                x_t[..., :k] = ab.sqrt() * known + (1 - ab).sqrt() * initial[..., :k]
+            if k and CONTINUATION_GUIDANCE:  # reconstruction guidance (Ho et al. 2022)
+                with torch.enable_grad():
+                    xv = x_t.detach().requires_grad_(True)
+                    x0 = predict(xv, tt)
+                    miss = (x0[..., :k] - known).pow(2).sum()
+                    (grad,) = torch.autograd.grad(miss, xv)
+                x0 = (x0 - CONTINUATION_GUIDANCE * 0.5 * ab.sqrt() * grad).detach()
             else:
-                x0 = self._predict(net, x_t, tt, cond)
-            return x0.clamp(-1.0, 1.0)
+                x0 = predict(x_t, tt)
+            x0 = x0.clamp(-1.0, 1.0)
+            if k:
+                x0[..., :k] = known
+            return x0
 
         return self.sampler.sample(x, estimate).float()
 

@@ -10,6 +10,8 @@ architecture plugin the config names, and loads the weights, exactly as ``syntht
 * ``label``: a label name or index (conditional models; omit for unconditional ones),
 * ``count``: series of that label (default 1),
 * ``seed``: one seed for the whole request (optional; the same seed gives the same series),
+* ``length``: points per series for the whole request (optional; default the trained length,
+  longer only from a family that paints longer series, as ``synthts sample --length``),
 
 and returns one row per generated series: ``label`` (name), ``label_index`` and ``values``
 (channels x points, real units). Rows in the order given, so ``[{"label": "a", "count": 2},
@@ -28,7 +30,7 @@ from mlflow.pyfunc import PythonModel
 
 CONFIG_ARTIFACT = "config"
 WEIGHTS_ARTIFACT = "weights"
-COLUMNS = ("label", "count", "seed")
+COLUMNS = ("label", "count", "seed", "length")
 
 
 def _rows(model_input: Any) -> list[dict[str, Any]]:
@@ -53,10 +55,11 @@ def _rows(model_input: Any) -> list[dict[str, Any]]:
         frame = pd.DataFrame(model_input)
     else:
         raise TypeError(f"model_input: got {type(model_input).__name__}; allowed: a DataFrame, "
-                        "a dict or a list of dicts with columns label, count, seed")
+                        "a dict or a list of dicts with columns label, count, seed, length")
     unknown = sorted(set(map(str, frame.columns)) - set(COLUMNS))
     if unknown:
-        raise ValueError(f"model_input: unknown column(s) {unknown}; allowed: label, count, seed")
+        raise ValueError(f"model_input: unknown column(s) {unknown}; "
+                         f"allowed: {', '.join(COLUMNS)}")
     rows = []
     for record in frame.to_dict(orient="records"):
         rows.append({k: (None if _missing(v) else v) for k, v in record.items()})
@@ -70,12 +73,17 @@ def _missing(value: Any) -> bool:
         return False
 
 
+def _one(rows: list[dict[str, Any]], column: str) -> int | None:
+    """The one value of ``column`` for the whole request (None when no row gives it)."""
+    values = {int(r[column]) for r in rows if r.get(column) is not None}
+    if len(values) > 1:
+        raise ValueError(f"{column}: got {sorted(values)}; allowed: one {column} per request")
+    return values.pop() if values else None
+
+
 def _plan(rows: list[dict[str, Any]]) -> tuple[dict[str, int] | None, int | None, int | None]:
     """(counts by label or None, n for an unconditional model, seed)."""
-    seeds = {int(r["seed"]) for r in rows if r.get("seed") is not None}
-    if len(seeds) > 1:
-        raise ValueError(f"seed: got {sorted(seeds)}; allowed: one seed per request")
-    seed = seeds.pop() if seeds else None
+    seed = _one(rows, "seed")
     labelled = [r for r in rows if r.get("label") is not None]
     if labelled and len(labelled) != len(rows):
         raise ValueError("label: give a label on every row or on none")
@@ -127,11 +135,13 @@ class SynthtsGenerator(PythonModel):
 
         model = self.model
         try:
-            counts, n, seed = _plan(_rows(model_input))
+            rows = _rows(model_input)
+            counts, n, seed = _plan(rows)
             if not model.conditional and counts is not None:
                 raise ValueError("label: this model is unconditional; allowed: no labels")
             values, labels = model.generate(n=n, counts=counts, seed=seed,
-                                            max_values=self.max_values)
+                                            max_values=self.max_values,
+                                            length=_one(rows, "length"))
         except (ValueError, TypeError, SynthtsError) as exc:  # bad input: 400, not 500
             text = exc.message if isinstance(exc, SynthtsError) else str(exc)
             raise MlflowException.invalid_parameter_value(text) from exc

@@ -81,7 +81,22 @@ class LoadedModel:
         # generate() answers in: "real" for a model that learned values as imported,
         # "normalised" for one that learned a dataset an earlier synthts stored normalised
         self.data_normalisation, self.output_units = _recorded_data_units(self.config)
+        self.extends_length = bool(getattr(trainer, "extends_length", False))
         self._lock = threading.Lock()
+
+    def check_length(self, length: int | None) -> int:
+        """The length to generate: the trained one, or (a model whose family paints longer
+        series, ``extends_length``) any the model allows; anything else is refused naming
+        ``length``."""
+        if length is None or (isinstance(length, int) and not isinstance(length, bool)
+                              and length == self.length):
+            return self.length
+        if not self.extends_length:
+            family = self.config.get("architecture", "its architecture")
+            raise BadInputError("length", f"model {self.ref.name!r} ({family}) generates "
+                                f"only the length it was trained on", allowed=str(self.length))
+        self.trainer.latent_size(length)  # the family's own bounds (BadInputError naming length)
+        return int(length)
 
     def label_index(self, label: str | int) -> int:
         """A label by name; by index only as ``#3`` (or a Python int). A digit string that is
@@ -141,34 +156,39 @@ class LoadedModel:
         return np.repeat(np.array([self.label_index(x) for x in chosen], np.int64), per_label)
 
     def plan_request(self, n: int | None = None, labels: Sequence[str | int] | None = None,
-                     counts: Mapping[str, int] | None = None, max_values: int | None = None
-                     ) -> tuple[np.ndarray | None, int]:
-        """``plan`` and the number of series, checked before any work: bad labels are a
-        ``BadInputError``, more than ``max_values`` values a ``LimitExceededError``."""
+                     counts: Mapping[str, int] | None = None, max_values: int | None = None,
+                     length: int | None = None) -> tuple[np.ndarray | None, int]:
+        """``plan`` and the number of series, checked before any work: bad labels or length
+        are a ``BadInputError``, more than ``max_values`` values a ``LimitExceededError``."""
         label_idx = self.plan(n, labels, counts)
         total = len(label_idx) if label_idx is not None else _count(1 if n is None else n, "n")
+        length = self.check_length(length)
         if max_values is not None:
-            check_volume(total, self.n_channels, self.length, max_values,
+            check_volume(total, self.n_channels, length, max_values,
                          "generated values (series x channels x length)")
         return label_idx, total
 
     def generate(self, n: int | None = None, labels: Sequence[str | int] | None = None,
                  counts: Mapping[str, int] | None = None, seed: int | None = None,
                  max_values: int | None = None, z: np.ndarray | None = None,
-                 noise: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """(values float32 (n, c, L) in ``output_units``, which ``in_units`` converts, label
-        index per series or None); ``z`` fixes the latents and ``noise`` a noise-input
-        generator's per-point noise (the API's batching draws both per request)."""
-        label_idx, total = self.plan_request(n, labels, counts, max_values)
+                 noise: np.ndarray | None = None, length: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(values float32 (n, c, length) in ``output_units``, which ``in_units`` converts,
+        label index per series or None); ``z`` fixes the latents and ``noise`` a noise-input
+        generator's per-point noise (the API's batching draws both per request); ``length``
+        (default the trained length) longer series from a family that paints them."""
+        label_idx, total = self.plan_request(n, labels, counts, max_values, length)
         if seed is not None and (not isinstance(seed, int) or seed < 0):
             raise BadInputError("seed", f"got {seed!r}", allowed="an integer >= 0")
+        # only a longer series passes length on: every family's generate takes the default
+        extra = {} if length is None or length == self.length else {"length": int(length)}
         with self._lock:  # torch modules are not safe to run from several threads at once
             if z is None:
-                raw = self.trainer.generate(total, labels=label_idx, seed=seed)
+                raw = self.trainer.generate(total, labels=label_idx, seed=seed, **extra)
             elif noise is None:
-                raw = self.trainer.generate(total, labels=label_idx, z=z)
+                raw = self.trainer.generate(total, labels=label_idx, z=z, **extra)
             else:
-                raw = self.trainer.generate(total, labels=label_idx, z=z, noise=noise)
+                raw = self.trainer.generate(total, labels=label_idx, z=z, noise=noise, **extra)
         values = np.asarray(_to_numpy(raw), dtype=np.float32)
         values = values * self._scale + self._offset
         return values.astype(np.float32, copy=False), label_idx
@@ -335,16 +355,19 @@ class ModelService:
 
     def sample(self, ref_text: str, n: int | None = None,
                labels: Sequence[str | int] | None = None, seed: int | None = None,
-               counts: Mapping[str, int] | None = None, units: str = "real") -> Sample:
+               counts: Mapping[str, int] | None = None, units: str = "real",
+               length: int | None = None) -> Sample:
         """Load ``NAME[@version|alias]`` and generate from it (one-shot, no cache), in the
-        units the training data was imported in unless ``units="normalised"``."""
+        units the training data was imported in unless ``units="normalised"``; ``length``
+        longer than the trained one from a family that paints longer series."""
         from synthts_core.services.units import check_units
 
         check_units(units)
         name, version = parse_model_ref(ref_text)
         model = self.load(name, version)
         values, label_idx = model.generate(n, labels=labels, counts=counts, seed=seed,
-                                           max_values=self.rt.settings.max_generate_values)
+                                           max_values=self.rt.settings.max_generate_values,
+                                           length=length)
         return Sample(model.in_units(values, units), label_idx, model.label_names, model.ref,
                       seed, units=units, normalisation=model.data_normalisation)
 

@@ -58,6 +58,10 @@ def test_generate_per_label_counts_seed_and_formats(client, model):
 
     assert_problem(client.post(url, json={"n": 1, "labels": ["nope"]}), 422, "labels")
     assert_problem(client.post(url, json={"n": 0}), 422, "n")
+    # a GAN generates the length it was trained on; another is refused, naming the field
+    refused = assert_problem(client.post(url, json={"n": 1, "length": 128}), 422, "length")
+    assert "64" in refused["detail"]
+    assert client.post(url, json={"n": 1, "length": 64}).json()["shape"] == [10, 1, 64]
     assert_problem(client.post(url, json={"counts": {labels[0]: 1}, "n": 2}), 422, "counts")
     too_many = assert_problem(client.post(url, json={"n": 5000}), 413)  # 50000 x 64 > 2M
     assert too_many["setting"] == "SYNTHTS_MAX_GENERATE_VALUES"

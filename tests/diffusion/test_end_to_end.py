@@ -62,11 +62,14 @@ def test_the_search_registers_a_diffusion_model(trained: Runtime) -> None:
 
 def test_pyfunc_in_a_fresh_process_matches_synthts_sample(trained: Runtime,
                                                           tmp_path: Path) -> None:
+    """Longer than the 16-point window (painted window by window), through the CLI and
+    MLflow's pyfunc alike."""
     out = tmp_path / "sample.npy"
     sampled = CliRunner().invoke(cli, ["sample", "native-diffusion@best", "--n", "2", "--seed",
-                                       "5", "-o", str(out)], obj=trained)
+                                       "5", "--length", "40", "-o", str(out)], obj=trained)
     assert sampled.exit_code == 0, sampled.output
-    rows = [{"label": name, "count": 2, "seed": 5} for name in ("slow", "fast")]
+    assert np.load(out).shape == (4, 1, 40)
+    rows = [{"label": name, "count": 2, "seed": 5, "length": 40} for name in ("slow", "fast")]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNTHTS_", "MLFLOW_"))}
     env.update({"MLFLOW_TRACKING_URI": trained.settings.mlflow_tracking_uri,
                 "SYNTHTS_DEVICE": "cpu", "SYNTHTS_DATA_DIR": str(tmp_path / "unused")})
@@ -81,6 +84,30 @@ def test_pyfunc_in_a_fresh_process_matches_synthts_sample(trained: Runtime,
                                rtol=1e-5, atol=1e-5)
 
 
+def test_painted_series_are_the_same_batched_or_alone(trained: Runtime) -> None:
+    """The API's batcher runs requests for one version and length in one pass, each from its
+    own seed: a request's painted series match what the model gives it alone."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from synthts_core.api.batching import GenerationBatcher
+
+    model = trained.services.models.load("native-diffusion", "best")
+    alone = [model.generate(None, labels=["fast"], seed=s, length=37)[0] for s in (1, 2)]
+
+    async def together() -> list[np.ndarray]:
+        batcher = GenerationBatcher(ThreadPoolExecutor(1), max_batch_values=10_000)
+        plans = [model.plan_request(1, ["fast"], None, None, 37) for _ in (1, 2)]
+        runs = [batcher.generate(model, idx, total, seed, 37)
+                for (idx, total), seed in zip(plans, (1, 2), strict=True)]
+        out = await asyncio.gather(*runs)
+        assert batcher.passes == 1  # both requests in one pass
+        return [values for values, _ in out]
+
+    for got, want in zip(asyncio.run(together()), alone, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 def test_the_api_walks_the_initial_noise_and_the_classes(trained: Runtime) -> None:
     base = "/api/v1/models/native-diffusion/versions/best"
     with TestClient(create_app(trained.settings)) as c:
@@ -90,6 +117,17 @@ def test_the_api_walks_the_initial_noise_and_the_classes(trained: Runtime) -> No
         assert one["shape"] == [3, 1, 16]
         assert c.post(f"{base}/generate", json={"n": 3, "labels": ["fast"],
                                                "seed": 2}).json()["values"] == one["values"]
+        # longer than the window: painted, reproducible by seed, batched or not
+        body = {"n": 2, "labels": ["slow"], "seed": 4, "length": 50}
+        long = c.post(f"{base}/generate", json=body).json()
+        assert long["shape"] == [2, 1, 50]
+        assert c.post(f"{base}/generate", json=body).json()["values"] == long["values"]
+        other = c.post(f"{base}/generate", json={**body, "seed": 5}).json()["values"]
+        assert not np.allclose(np.asarray(other), np.asarray(long["values"]))
+        short = c.post(f"{base}/generate", json={**body, "length": 8})
+        assert short.status_code == 422 and "length" in short.text and "16" in short.text
+        too_long = c.post(f"{base}/generate", json={**body, "length": 16 * 64 + 1})
+        assert too_long.status_code == 422 and "1024" in too_long.text
         walk = c.post(f"{base}/interpolate", json={"steps": 5, "seed": 1,
                                                    "start_label": "slow"})
         assert walk.status_code == 200, walk.text

@@ -60,11 +60,13 @@ async def _generate(api: ApiState, name: str, version: str,
     max_values = api.runtime.settings.max_generate_values
     batcher = api.batcher
     if batcher is not None and can_batch(model):
-        label_idx, total = model.plan_request(data.n, data.labels, data.counts, max_values)
-        values, labels = await batcher.generate(model, label_idx, total, data.seed)
+        label_idx, total = model.plan_request(data.n, data.labels, data.counts, max_values,
+                                              data.length)
+        values, labels = await batcher.generate(model, label_idx, total, data.seed,
+                                                model.check_length(data.length))
         return model, values, labels
     run = partial(model.generate, data.n, labels=data.labels, counts=data.counts,
-                  seed=data.seed, max_values=max_values)
+                  seed=data.seed, max_values=max_values, length=data.length)
     values, labels = await asyncio.get_running_loop().run_in_executor(api.inference, run)
     return model, values, labels
 

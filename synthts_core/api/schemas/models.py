@@ -238,13 +238,16 @@ class VersionList(Struct):
 
 class GenerateCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     """How many series to generate: ``n`` for each of ``labels`` (all labels when omitted), or
-    ``counts`` per label name. An unconditional model takes ``n`` alone."""
+    ``counts`` per label name. An unconditional model takes ``n`` alone. ``length``: points
+    per series (default the trained length); longer only from a family that paints longer
+    series window by window (diffusion), up to 64 windows."""
 
     n: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
     labels: Annotated[list[Label], Meta(min_length=1, max_length=10_000)] | None = None
     counts: Annotated[dict[Label, Annotated[int, Meta(ge=0, le=1_000_000)]],
                       Meta(min_length=1, max_length=10_000)] | None = None
     seed: Seed | None = None
+    length: Annotated[int, Meta(ge=1, le=10_000_000)] | None = None
 
 
 class GenerateRead(Struct, kw_only=True):

@@ -33,6 +33,9 @@ PLOT_SERIES_PER_LABEL = 5
               show_default=True, help="real: the units the training data was imported in; "
               "normalised: through its recorded normalisation.")
 @click.option("--seed", type=int, default=None, help="Seed for reproducible latents.")
+@click.option("--length", type=int, default=None,
+              help="Points per series (default: the trained length). Longer series from a "
+              "family that paints them window by window (diffusion: up to 64 windows).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write .csv (long format), .npy (values; labels beside it) or .html (plot).")
 @click.option("--store", "store_as", default=None,
@@ -40,7 +43,8 @@ PLOT_SERIES_PER_LABEL = 5
 @click.pass_context
 def command(ctx: click.Context, model: str, n: int | None, labels: tuple[str, ...],
             counts_text: str | None, count_items: tuple[str, ...], units: str,
-            seed: int | None, output: Path | None, store_as: str | None) -> None:
+            seed: int | None, length: int | None, output: Path | None,
+            store_as: str | None) -> None:
     """Generate N series per label from MODEL (NAME, NAME@VERSION or NAME@ALIAS), or any
     number per label with --counts."""
     from synthts_core.errors import BadInputError
@@ -55,7 +59,7 @@ def command(ctx: click.Context, model: str, n: int | None, labels: tuple[str, ..
     with cli_runtime(ctx) as rt:
         result = rt.services.models.sample(model, n if counts is None else None,
                                            labels=list(labels) or None, seed=seed,
-                                           counts=counts, units=units)
+                                           counts=counts, units=units, length=length)
         if store_as:
             meta = rt.services.datasets.store(result.to_dataset(store_as))
             click.echo(f"stored dataset {meta.name!r} ({meta.n_series} series)")

@@ -37,6 +37,8 @@ SAMPLE_SCHEMA = [
      "help": "series per label"},
     {"name": "seed", "kind": "int", "default": 0, "low": 0, "high": 2**32 - 2,
      "help": "same seed, same series"},
+    {"name": "length", "kind": "int", "default": 0, "low": 0, "high": 10_000_000,
+     "help": "points per series (0 = trained; longer: diffusion)"},
     {"name": "steps", "kind": "int", "default": 16, "low": 2, "high": 512,
      "help": "interpolation frames"},
 ]
@@ -252,11 +254,14 @@ class ModelsScreen(BaseScreen):
             self.stop_animation()
             model, version, values, labels = request
             self.query_one("#model-status", Static).update("generating...")
-            self.generate(model, version, values["n"], labels, values["seed"])
+            self.generate(model, version, values["n"], labels, values["seed"],
+                          values.get("length") or None)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
-    def generate(self, model: str, version: str, n: int, labels: list[str], seed: int) -> None:
-        result = self.client.generate(model, version, n=n, labels=labels or None, seed=seed)
+    def generate(self, model: str, version: str, n: int, labels: list[str], seed: int,
+                 length: int | None = None) -> None:
+        result = self.client.generate(model, version, n=n, labels=labels or None, seed=seed,
+                                      length=length)
         self.deliver(SeriesGenerated(result, n, labels, seed))
 
     @on(SeriesGenerated)

@@ -14,6 +14,10 @@ holds ``dp_params()``. The model it builds, given ``dp_epsilon``, must
   every update whose loss touches a real series (nothing else reads the real data in training);
 - draw each such update's batch by Poisson sampling at rate ``q`` (every series in with
   probability q, independently), which is what the accountant's subsampling analysis assumes;
+- draw those masks and that noise (and whatever else the update draws in numbers that follow
+  the batch) from a generator that is neither seeded from the trial's seed (a logged run
+  param) nor saved in a checkpoint: replayed, the noise can be subtracted and the batches read
+  off (the GAN family's ``secret_generator``). A DP trial is therefore not reproducible;
 - set the noise multiplier with ``calibrate`` for the steps it plans, count the steps it takes,
   and take no step past the plan (``privacy_exhausted``);
 - answer ``privacy_record(n_series)`` with ``PrivacyRecord`` (None when DP is off), and keep
@@ -36,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -69,7 +73,8 @@ def dp_params() -> tuple[Param, ...]:
         Param("dp_epsilon", "float", None, "Differential privacy: the target epsilon of the "
               "whole trial (empty: no differential privacy). Per-example clipping and Gaussian "
               "noise on every update that reads real series, Poisson-sampled batches, RDP "
-              "accounting; the noise is set so the planned epochs spend exactly this.",
+              "accounting; the noise is set so the planned epochs spend at most this (and "
+              "within 1% of it).",
               low=low, high=high, nullable=True),
         Param("dp_delta", "float", None, "Differential privacy: delta (empty: 1/N for N "
               "training series).", low=0.0, high=0.1, low_exclusive=True, nullable=True),
@@ -142,8 +147,10 @@ def epsilon_spent(noise_multiplier: float, sample_rate: float, steps: int, delta
 
 def calibrate(target_epsilon: float, delta: float, sample_rate: float, steps: int,
               field: str = "dp_epsilon") -> float:
-    """The smallest noise multiplier (to 0.01 in ε) whose ``steps`` steps spend at most
-    ``target_epsilon``; a budget no noise can meet is a ``BadInputError`` naming ``field``."""
+    """The smallest noise multiplier (to 1 % of ε, never more than 0.01) whose ``steps`` steps
+    spend at most ``target_epsilon``; a budget no noise can meet is a ``BadInputError`` naming
+    ``field``. The tolerance is relative: Opacus's default (0.01 absolute) lets a target of
+    0.01 stop at half of it, twice the noise the budget pays for."""
     from opacus.accountants.utils import get_noise_multiplier
 
     if steps <= 0:
@@ -153,6 +160,7 @@ def calibrate(target_epsilon: float, delta: float, sample_rate: float, steps: in
         sigma = get_noise_multiplier(target_epsilon=float(target_epsilon),
                                      target_delta=float(delta), sample_rate=float(sample_rate),
                                      steps=int(steps), accountant=ACCOUNTANT,
+                                     epsilon_tolerance=min(0.01, 0.01 * float(target_epsilon)),
                                      alphas=orders())
     except ValueError as exc:
         raise BadInputError(field, f"epsilon {target_epsilon:g} cannot be met in {steps} steps "
@@ -223,6 +231,32 @@ def check_request(registries: Any, spec: Any) -> None:
         if key != "dp_epsilon" and value is not None and not all(map(epsilon_on, arch_names)):
             raise BadInputError(field, "is set but dp_epsilon is not, so no differential "
                                 "privacy would be applied", allowed="dp_epsilon beside it")
+    _check_every_architecture_private(registries, spec, epsilon_on)
+
+
+def _check_every_architecture_private(registries: Any, spec: Any,
+                                      epsilon_on: Callable[[str], bool]) -> None:
+    """A job that asks for DP is private as a whole or refused: a trial of an architecture
+    without ``dp_epsilon`` would train without DP and could be the registered model."""
+    field = requested(spec)
+    if field is None:
+        return
+    for name in spec.architectures or []:
+        if name not in registries.architectures:
+            continue  # validate_spec names an unknown architecture itself
+        arch = registries.architectures.get(name)
+        if not supports_dp(arch):
+            raise BadInputError("architectures", f"architecture {name!r} (family "
+                                f"{getattr(arch, 'family', '?')}) cannot train with "
+                                f"differential privacy, which {field} asks for: its trials "
+                                "would not be private and one could be the registered model",
+                                allowed=_supporting(registries))
+        if not epsilon_on(name):
+            raise BadInputError(f"architecture_spaces.{name}.dp_epsilon", "is not set while "
+                                f"{field} asks for differential privacy: the {name!r} trials "
+                                "would train without it and one could be the registered model",
+                                allowed="dp_epsilon for every architecture of the job "
+                                "(search_space.dp_epsilon sets it for all of them)")
 
 
 def requested(spec: Any) -> str | None:

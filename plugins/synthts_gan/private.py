@@ -30,6 +30,18 @@ is divided by the *expected* batch size ``q * N``, so the batch's actual size is
 The conditional WGAN-GP's generator update draws its labels uniformly instead of taking a real
 batch's. The critic must not mix examples (no BatchNorm: none of this family's critics has one).
 
+Where the randomness comes from. The guarantee rests on the noise and the Poisson masks being
+unknown to whoever reads the model: replayed, the noise can be subtracted from the update and
+each batch's members read off. The trial's seed is public (a run param in the tracker) and the
+trainer's seeded generator is saved in every checkpoint, so every draw of a critic update (the
+mask, the augmentation shifts, the fakes, the penalty's mixing weights, the dropout masks and
+the noise) comes from a second generator, ``secret_generator``, seeded from the operating
+system's entropy (``secrets``) and never logged nor saved: the counts of those draws follow the
+batch sizes, which the seeded generator's saved state would otherwise record. The generator's
+own updates, which read no real series, keep the seeded generator. The price, the same as
+Opacus's ``secure_mode``: a DP trial is not reproducible bit for bit, not from its seed and not
+from a checkpoint (a resumed trial goes on counting its steps and its budget, with fresh noise).
+
 Settings that work with DP differ from the non-private ones (benchmarks/privacy_harmonics.py):
 the noise is added to every critic parameter, so a small critic (conv, narrow) and a large
 Poisson batch help, and one critic step per generator step spends the budget where it teaches
@@ -40,6 +52,7 @@ DP alone, but under DP a large penalty also fills each example's clipped gradien
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +62,7 @@ from torch.func import functional_call, grad, vmap
 from torch.nn import functional as F
 
 from synthts_gan._errors import BadInputError
+from synthts_gan.backbones import set_dropout_rng, set_noise_rng
 from synthts_gan.epoch_data import circular_shift
 from synthts_gan.steps import LOSS_D, LOSS_G, LOSS_GNORM, LOSS_GP, StepContext
 
@@ -157,6 +171,14 @@ def private_critic_grads(critic: nn.Module, kind: str, real: torch.Tensor,
     return stats
 
 
+def secret_generator(device: torch.device) -> torch.Generator:
+    """A generator for the draws the guarantee rests on (see the module): seeded from the
+    operating system's entropy, never from the trial's seed; its state is kept nowhere."""
+    rng = torch.Generator(device=device)
+    rng.manual_seed(secrets.randbits(63))
+    return rng
+
+
 class PoissonBatches:
     """Each call a Poisson sample of the training set: every series in with probability
     ``rate``, independently (an empty batch is possible, and the update is then noise only)."""
@@ -179,11 +201,13 @@ class PoissonBatches:
 
 class DpStep:
     """The plan one DP trainer steps with: noise std ``sigma * C``, the expected batch size
-    ``q * N`` and the critic-update kind."""
+    ``q * N``, the critic-update kind, and ``secret``, the generator every critic update draws
+    from (``secret_generator``)."""
 
     def __init__(self, kind: str, batches: PoissonBatches, noise_multiplier: float,
-                 max_norm: float, generator_batch: int) -> None:
+                 max_norm: float, generator_batch: int, secret: torch.Generator) -> None:
         self.kind = kind
+        self.secret = secret
         self.batches = batches
         self.noise_std = float(noise_multiplier) * float(max_norm)
         self.max_norm = float(max_norm)
@@ -211,7 +235,21 @@ def _random_labels(ctx: StepContext, n: int, like: torch.Tensor,
 
 
 def _critic_update(ctx: StepContext, dp: DpStep, acc: torch.Tensor, gp_weight: float,
-                   rng: torch.Generator, weight: float) -> None:
+                   public: torch.Generator, weight: float) -> None:
+    """One private critic update, every draw from ``dp.secret`` (the networks' dropout and
+    noise inputs included, handed back to the ``public`` generator after)."""
+    rng = dp.secret
+    set_dropout_rng(ctx.critic, rng)
+    set_noise_rng(ctx.gen, rng)
+    try:
+        _private_critic_step(ctx, dp, acc, gp_weight, rng, weight)
+    finally:
+        set_dropout_rng(ctx.critic, public)
+        set_noise_rng(ctx.gen, public)
+
+
+def _private_critic_step(ctx: StepContext, dp: DpStep, acc: torch.Tensor, gp_weight: float,
+                         rng: torch.Generator, weight: float) -> None:
     x, y = dp.batches.draw(rng)
     b = x.shape[0]
     cond = ctx.n_classes > 0
@@ -255,7 +293,8 @@ def _generator_update(ctx: StepContext, dp: DpStep, acc: torch.Tensor,
 def dp_block(ctx: StepContext, dp: DpStep, block: int, acc: torch.Tensor, gp_weight: float,
              rng: torch.Generator) -> None:
     """WGAN-GP: ``block`` private critic updates, then one generator update. C-GAN: one
-    generator update, then one private discriminator update (the seed's order)."""
+    generator update, then one private discriminator update (the seed's order). ``rng`` (the
+    trainer's seeded generator) serves the generator updates only."""
     if dp.kind == "wgan":
         for _ in range(block):
             _critic_update(ctx, dp, acc, gp_weight, rng, 1.0 / block)

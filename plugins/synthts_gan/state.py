@@ -2,8 +2,9 @@
 
 Keys: ``generator.<param>``, ``critic.<param>``, and ``mean_gap`` when the mean correction is
 on; with the training state also ``opt_g.<i>.<moment>``, ``opt_d.<i>.<moment>`` (Adam's step and
-moments per parameter index), ``rng`` (the torch.Generator state as uint8) and
-``real_class_mean``. The epoch count (and the epoch the gap was measured at, and the DP steps
+moments per parameter index), ``rng`` (the seeded torch.Generator's state as uint8) and
+``real_class_mean``. A DP trainer's second generator, the one its masks and noise come from, is
+never saved (``synthts_gan.private``): a checkpoint must not let anyone replay them. The epoch count (and the epoch the gap was measured at, and the DP steps
 taken) rides in the metadata.
 """
 

@@ -170,10 +170,13 @@ class GanTrainer:
         # differential privacy: DP steps taken (in checkpoints), and the plan for N series
         self.dp_steps = 0
         self._dp_plan: dict[str, Any] | None = None
+        # the DP masks and noise: never from the (public) seed, never in a checkpoint
+        self._dp_rng: torch.Generator | None = None
         if config.private:
-            from synthts_gan.private import check_critic
+            from synthts_gan.private import check_critic, secret_generator
 
             check_critic(self.critic)
+            self._dp_rng = secret_generator(self.device)
 
     @property
     def latent_dim(self) -> int:
@@ -369,7 +372,7 @@ class GanTrainer:
         fewer when the plan has fewer left; none left is a ``BadInputError``."""
         from synthts_gan.private import DpStep, PoissonBatches, dp_block
 
-        assert self._values is not None
+        assert self._values is not None and self._dp_rng is not None
         cfg = self.config
         plan = self._privacy_plan(int(self._values.shape[0]))
         left = (plan["planned"] - self.dp_steps) // cfg.block
@@ -381,7 +384,7 @@ class GanTrainer:
         family = FAMILIES[cfg.architecture]
         dp = DpStep(family, PoissonBatches(self._values, self._labels, plan["rate"],
                                            cfg.augment),
-                    plan["sigma"], cfg.dp_max_grad_norm, plan["batch"])
+                    plan["sigma"], cfg.dp_max_grad_norm, plan["batch"], self._dp_rng)
         self.gen.train()
         self.critic.train()
         set_dropout_rng(self.critic, self.rng)
@@ -529,7 +532,9 @@ class GanTrainer:
 
     def checkpoint(self) -> bytes:
         """Weights plus optimiser moments, RNG state and epoch count (safetensors), so a
-        resumed trial continues exactly where it stopped."""
+        resumed trial continues exactly where it stopped; a DP trial's continues its step
+        count and budget, with fresh noise (the DP generator is never saved: see
+        ``synthts_gan.private``)."""
         return save_state(self, with_training_state=True)
 
     def load_checkpoint(self, data: bytes) -> None:

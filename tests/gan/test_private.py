@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+from safetensors.torch import load
 from synthts_gan.plugin import builtin_architectures
 
 from synthts_core import privacy
@@ -66,11 +68,51 @@ def test_a_resumed_trainer_goes_on_counting_its_steps() -> None:
     resumed.load_checkpoint(saved)
     assert resumed.dp_steps == steps
     resumed.train_epoch(values, labels)
-    # the same steps, noise and batches: exactly the same weights as without the interruption
+    # the same steps and budget as without the interruption (not the same weights: the noise
+    # is fresh, see the next test)
     assert resumed.dp_steps == first.dp_steps
-    np.testing.assert_array_equal(resumed.generate(4, labels=np.array([0, 1, 0, 1]), seed=1),
-                                  first.generate(4, labels=np.array([0, 1, 0, 1]), seed=1))
     assert resumed.privacy_record(40).epsilon == first.privacy_record(40).epsilon
+    resumed.train_epoch(values, labels)
+    assert resumed.privacy_exhausted and resumed.dp_steps == resumed.privacy_record(40).planned_steps
+
+
+def _critic(trainer) -> dict[str, np.ndarray]:
+    return {k: p.detach().numpy().copy() for k, p in trainer.critic.named_parameters()}
+
+
+def _all_differ(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    return all(not np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_the_noise_and_batches_cannot_be_replayed_from_the_seed_or_a_checkpoint() -> None:
+    """The seed is logged and the seeded generator is checkpointed: the DP masks and noise
+    come from neither. Two trainers from one config and seed, or two resumed from one
+    checkpoint, take different private updates (every critic tensor differs); the seeded
+    generator's state does not follow the secret batch sizes; without DP, runs still repeat."""
+    values, labels = _data()
+    one, two = _build("cwgan_gp", epochs=3), _build("cwgan_gp", epochs=3)
+    assert not _all_differ(_critic(one), _critic(two))  # the same start, from the seed
+    one.train_epoch(values, labels)
+    two.train_epoch(values, labels)
+    assert one.dp_steps == two.dp_steps
+    assert _all_differ(_critic(one), _critic(two)), "the same noise from the same seed"
+    # different masks, so different batch sizes, yet the seeded generator drew the same: its
+    # state (which checkpoints save) records nothing of the private draws
+    assert torch.equal(one.rng.get_state(), two.rng.get_state())
+    saved = one.checkpoint()
+    resumed = [_build("cwgan_gp", epochs=3) for _ in range(2)]
+    for r in resumed:
+        r.load_checkpoint(saved)
+        r.train_epoch(values, labels)
+    assert _all_differ(*map(_critic, resumed)), "the checkpoint replays the noise"
+    secret = one._dp_rng.get_state()
+    assert not any(t.shape == secret.shape and torch.equal(t, secret)
+                   for t in load(saved).values()), "the DP generator's state is saved"
+    plain = [_build("cwgan_gp", dp_epsilon=None) for _ in range(2)]
+    for t in plain:
+        t.train_epoch(values, labels)
+    a, b = map(_critic, plain)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def test_the_noise_grows_with_the_planned_epochs() -> None:

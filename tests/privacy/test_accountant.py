@@ -53,6 +53,18 @@ def test_calibrated_noise_spends_the_target(target: float, rate: float, steps: i
     assert privacy.epsilon_spent(sigma, rate, 2 * steps, delta) > target
 
 
+@pytest.mark.parametrize(("target", "rate", "steps"), [(0.01, 1.0, 10), (0.02, 1.0, 10),
+                                                         (0.05, 0.2, 10)])
+def test_a_small_target_is_spent_to_within_one_percent(target: float, rate: float,
+                                                       steps: int) -> None:
+    """The search's tolerance is relative: an absolute 0.01 (Opacus's default) stopped at
+    46 %, 64 % and 91 % of these targets, paying for twice the noise the budget allows."""
+    delta = 1e-3
+    spent = privacy.epsilon_spent(privacy.calibrate(target, delta, rate, steps), rate, steps,
+                                  delta)
+    assert 0.99 * target <= spent <= target
+
+
 def test_a_plan_without_steps_is_refused_naming_the_field() -> None:
     with pytest.raises(BadInputError) as err:
         privacy.calibrate(5.0, 1e-3, 0.1, 0)

@@ -56,6 +56,30 @@ def test_a_mixed_job_is_refused_too_not_half_private(runtime: Runtime) -> None:
     err = _refused(runtime, architectures=["cwgan_gp", "diffusion"],
                    architecture_spaces={"diffusion": {"dp_epsilon": 5.0}})
     assert err.extra["field"] == "architecture_spaces.diffusion.dp_epsilon"
+    # asked for through the GAN's own entries only: the diffusion trials are still not private
+    err = _refused(runtime, architectures=["cwgan_gp", "diffusion"],
+                   architecture_spaces={"cwgan_gp": {"dp_epsilon": 5.0}})
+    assert err.extra["field"] == "architectures"
+    assert "'diffusion' (family diffusion) cannot train with differential privacy" in str(err)
+    assert "architecture_spaces.cwgan_gp.dp_epsilon asks for" in str(err)
+    assert err.extra["allowed"] == ("architectures of a family that supports it: "
+                                    "gan (cgan, cwgan_gp, wgan_gp)")
+    # two GANs, one given an epsilon: the other's trials would train without DP
+    err = _refused(runtime, architectures=["cwgan_gp", "wgan_gp"],
+                   architecture_spaces={"cwgan_gp": {"dp_epsilon": 5.0}})
+    assert err.extra["field"] == "architecture_spaces.wgan_gp.dp_epsilon"
+    assert "'wgan_gp' trials would train without it" in str(err)
+    assert "search_space.dp_epsilon sets it for all" in err.extra["allowed"]
+    # a DP setting without epsilon for the other one is refused too (not private either)
+    err = _refused(runtime, architectures=["cwgan_gp", "wgan_gp"],
+                   architecture_spaces={"cwgan_gp": {"dp_epsilon": 5.0},
+                                        "wgan_gp": {"dp_max_grad_norm": 0.5}})
+    assert err.extra["field"] == "architecture_spaces.wgan_gp.dp_max_grad_norm"
+    # ... and given an epsilon each, the same job is accepted
+    job = training.submit_job(runtime, JobSpec(
+        dataset="tiny", architectures=["cwgan_gp", "wgan_gp"], num_trials=2, epochs=2,
+        architecture_spaces={"cwgan_gp": {"dp_epsilon": 5.0}, "wgan_gp": {"dp_epsilon": 2.0}}))
+    assert sorted(t.config["dp_epsilon"] for t in job.trials) == [2.0, 5.0]
 
 
 @pytest.mark.parametrize(("space", "field", "words"), [

@@ -9,6 +9,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from synthts_core.api.schemas.common import Finite, Label, Name, PageInfo, Seed, check_free_form
+from synthts_core.privacy import PrivacyRecord
 from synthts_core.services import job_form
 
 # ----------------------------------------------------------------------------- jobs
@@ -68,21 +69,10 @@ class TrialRead(Struct, kw_only=True):
     selection_score: float | None = None
 
 
-class PrivacyRead(Struct, kw_only=True):
-    """How a version was trained with differential privacy (synthts_core.privacy)."""
-
-    epsilon: float
-    target_epsilon: float
-    delta: float
-    max_grad_norm: float
-    noise_multiplier: float
-    sample_rate: float
-    steps: int
-    planned_steps: int
-    accountant: str
-    mechanism: str
-    sampling: str
-    not_covered: list[str]
+class PrivacyRead(PrivacyRecord, kw_only=True):
+    """How a version was trained with differential privacy: the record the version's config
+    holds (``synthts_core.privacy.PrivacyRecord``, whose fields this inherits so the two
+    cannot drift apart), under the API's own schema name."""
 
 
 class ModelVersionRead(Struct, kw_only=True):

@@ -475,7 +475,9 @@ class Verdict(msgspec.Struct, kw_only=True):
     metric: str
     threshold: float
     higher_is_better: bool = False
-    passed: bool = False  # every class passed (none failed, none inconclusive)
+    # every class passed (none failed, none inconclusive); None only for the privacy audit
+    # when it failed no class but could not vouch for some (an audit-only verdict included)
+    passed: bool | None = False
     summary: str = ""
     worst: str | None = None
     classes: list[ClassVerdict] = []

@@ -45,12 +45,16 @@ against the permutation distribution gives a normal-approximation p-value (a pla
 permutation count cannot go below 1 / (permutations + 1), too coarse once divided by the
 number of classes), the count itself is in the details.
 
-Both say *inconclusive* (NaN with the reason) without unseen series or with fewer than
-``min_series`` of any set. The verdict (``synthts_core.services.evaluation.privacy_audit``)
-fails a class only when its value is past the metric's ``privacy_threshold`` *and* its p-value
-is below ``privacy_alpha`` divided by the number of classes judged, and passes one only when
-its 95 % interval stays within ``privacy_ceiling`` (enough series to rule out a clear leak);
-anything else is inconclusive (docs/metrics.md).
+Both put a standard error in their details (``se``: Hanley & McNeil's at the observed AUC for
+``mia``, the permutation spread for ``nnaa``) and say *inconclusive* (NaN with the reason)
+without unseen series or with fewer than ``min_series`` of any set. The verdict
+(``synthts_core.services.evaluation.privacy_audit``) fails a class only when its value is past
+the metric's ``privacy_threshold`` by more than chance allows: the one-sided bound at
+``privacy_alpha`` divided by the number of classes judged, value - z * se, lies past the
+threshold. The p-values test against no leak at all (AUC 0.5, loss 0), not against the
+threshold, so they are reported but decide nothing. It passes a class only when its 95 %
+interval stays within ``privacy_ceiling`` (enough series to rule out a clear leak); anything
+else is inconclusive (docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -80,13 +84,18 @@ def _sets(real: np.ndarray, synthetic: np.ndarray, holdout: np.ndarray | None,
     return train, syn, held
 
 
-def auc_interval(auc: float, n_pos: int, n_neg: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % interval of an AUC from ``n_pos`` positives and ``n_neg`` negatives (Hanley &
-    McNeil 1982), clipped to [0, 1]."""
+def auc_se(auc: float, n_pos: int, n_neg: int) -> float:
+    """Standard error of an AUC from ``n_pos`` positives and ``n_neg`` negatives (Hanley &
+    McNeil 1982)."""
     q1, q2 = auc / (2.0 - auc), 2.0 * auc * auc / (1.0 + auc)
     var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc * auc)
            + (n_neg - 1) * (q2 - auc * auc)) / (n_pos * n_neg)
-    half = z * math.sqrt(max(var, 0.0))
+    return math.sqrt(max(var, 0.0))
+
+
+def auc_interval(auc: float, n_pos: int, n_neg: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % interval of an AUC (``auc_se``), clipped to [0, 1]."""
+    half = z * auc_se(auc, n_pos, n_neg)
     return max(0.0, auc - half), min(1.0, auc + half)
 
 
@@ -104,9 +113,10 @@ class MembershipInference:
     min_channels = 1
     per_class_by_default = True
     uses_holdout = True
-    # the privacy audit fails a class whose AUC is above this *and* beyond chance (p below
-    # privacy_alpha / classes judged), and passes one only when its 95 % interval stays at or
-    # below the ceiling (enough series to rule out a clear leak); the audit's lead metric
+    # the privacy audit fails a class whose AUC is above this beyond chance (its one-sided
+    # bound at privacy_alpha / classes judged, AUC - z * se, above it), and passes one only
+    # when its 95 % interval stays at or below the ceiling (enough series to rule out a clear
+    # leak); the audit's lead metric
     privacy_threshold = 0.55
     privacy_ceiling = 0.65
     privacy_alpha = 0.01
@@ -136,6 +146,7 @@ class MembershipInference:
         auc = float(test.statistic) / (len(d_member) * len(d_non))
         cut = np.quantile(d_non, 0.1)
         return Measured(auc, ci=auc_interval(auc, len(d_member), len(d_non)), extra={
+            "se": round(auc_se(auc, len(d_member), len(d_non)), 6),
             "p_value": float(test.pvalue),
             "tpr_at_10pct_fpr": round(float((d_member < cut).mean()), 4),
             "attack": "distance to the closest synthetic series (GAN-Leaks, black-box)",
@@ -159,8 +170,8 @@ class AdversarialAccuracy:
     per_class_by_default = True
     uses_holdout = True
     # the audit fails a class whose loss is above this (a fifth of a copying model's ~0.5)
-    # and beyond chance (p below privacy_alpha / classes judged); passes it when the loss's
-    # interval stays at or below the ceiling
+    # beyond chance (loss - z * se above it, se the permutation spread, z at privacy_alpha /
+    # classes judged); passes it when the loss's interval stays at or below the ceiling
     privacy_threshold = 0.1
     privacy_ceiling = 0.2
     privacy_alpha = 0.01
@@ -218,5 +229,6 @@ class AdversarialAccuracy:
         return Measured(loss, ci=(loss - 1.96 * spread, loss + 1.96 * spread), extra={
             "p_value": p_value, "p_permutation": round(p_count, 6),
             "aa_train": round(aa_train, 4), "aa_test": round(aa_test, 4),
-            "null_std": round(spread, 4), "permutations": self.permutations,
+            "se": round(spread, 6), "null_std": round(spread, 4),
+            "permutations": self.permutations,
             "n_per_set": n})

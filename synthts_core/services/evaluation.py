@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -185,7 +186,9 @@ def verdict(registries: Registries, results: Sequence[MetricResult],
     fails fails the verdict. A guard that cannot measure is shown with its reason and fails
     nothing. Metrics that state a ``privacy_threshold`` form the privacy audit
     (``privacy_audit``, in ``Verdict.privacy``): a class it fails fails the verdict too, an
-    audit that cannot be computed is named in the summary and fails nothing."""
+    audit that cannot be computed is named in the summary and fails nothing. Only privacy
+    metrics evaluated: the audit is the verdict, ``passed`` None when it is inconclusive (it
+    cannot vouch, but it failed nothing either)."""
     guards = []
     for result in results:
         alpha = _attribute(registries, result.name, "guard_threshold")
@@ -236,12 +239,19 @@ def privacy_audit(registries: Registries, results: Sequence[MetricResult]) -> Ve
     verdict, not computed again). None when no privacy metric was evaluated.
 
     A class fails a privacy metric only when its value is past the metric's
-    ``privacy_threshold`` *and* beyond chance: its ``p_value`` below ``privacy_alpha`` divided
-    by the number of classes judged (Bonferroni, as the guard does), so a model that leaks
-    nothing fails any class by chance at most at that rate. It passes when it does not fail
-    and its 95 % interval rules out a large leak: the interval's bad end within the metric's
-    ``privacy_ceiling``. Otherwise it is inconclusive: too few series to tell, never a pass.
-    No unseen real series: every class inconclusive with the reason, never a perfect score.
+    ``privacy_threshold`` by more than chance allows: the one-sided bound at ``privacy_alpha``
+    divided by the number of classes judged (Bonferroni, as the guard does), value - z * se
+    with the metric's standard error (``se`` in its details), lies past the threshold. So a
+    model whose true value sits at the threshold fails some class of that metric by chance
+    at roughly ``privacy_alpha`` (1.5 % for ``mia`` on ten classes of 200, normal
+    approximation: the standard error shrinks as the AUC grows), one that leaks less more
+    rarely; the audit's columns add up, docs/metrics.md. (The metrics' ``p_value``s test against no leak at all, not against the
+    threshold: a small leak well within it would reach them; they are shown, not used.) A
+    class passes when it does not fail and its 95 % interval rules out a large leak: the
+    interval's bad end within the metric's ``privacy_ceiling``. Otherwise it is inconclusive:
+    too few series to tell, never a pass. No unseen real series: every class inconclusive
+    with the reason, never a perfect score. The audit's ``passed``: False when a class fails
+    any column, None when none fails but some is inconclusive, True when every class passes.
     Classes failing any column come first, then the inconclusive ones, then those that pass,
     each group worst first by the leading metric."""
     audited = [r for r in results if _attribute(registries, r.name, "privacy_threshold")
@@ -299,7 +309,7 @@ def privacy_audit(registries: Registries, results: Sequence[MetricResult]) -> Ve
     else:
         lead.summary = (f"all {len(lead.classes)} class(es) pass the privacy audit ({rules}); "
                         f"worst {worst.label}{at}")
-    lead.passed = not failed and not unsure
+    lead.passed = False if failed else None if unsure else True
     return lead
 
 
@@ -329,26 +339,26 @@ def _privacy_verdict(registries: Registries, result: MetricResult) -> Verdict:
     rule = _rule(Verdict(metric=result.name, threshold=threshold, higher_is_better=higher))
     if failed:
         summary = (f"{len(failed)} of {len(classes)} class(es) fail {rule} beyond chance "
-                   f"(p < {judged_alpha:.2g}): {', '.join(failed[:5])}"
-                   f"{' ...' if len(failed) > 5 else ''}")
+                   f"(its one-sided {1 - judged_alpha:.4g} bound past it): "
+                   f"{', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''}")
     elif unsure:
         summary = f"inconclusive for {len(unsure)} of {len(classes)} class(es): " \
                   f"{classes[0].reason if classes[0].passed is None else ''}"
     else:
         summary = f"all {len(classes)} class(es) pass {rule}"
     return Verdict(metric=result.name, threshold=threshold, higher_is_better=higher,
-                   passed=not failed and not unsure, summary=summary,
+                   passed=False if failed else None if unsure else True, summary=summary,
                    worst=classes[0].label, classes=classes, pooled=pooled)
 
 
 def _privacy_judge(label: str, value: float, details: dict[str, Any], threshold: float,
                    ceiling: float, alpha: float, higher: bool) -> ClassVerdict:
-    """Fail (past ``threshold`` with p below ``alpha``), pass (not failed, and the 95 %
-    interval's bad end within ``ceiling``: a large leak is ruled out) or inconclusive, with
-    why."""
+    """Fail (past ``threshold`` beyond chance: the one-sided bound at ``alpha``, value -+
+    z * ``se``, past it), pass (not failed, and the 95 % interval's bad end within
+    ``ceiling``: a large leak is ruled out) or inconclusive, with why."""
     reason = details.get("inconclusive")
     ci = details.get("ci")
-    p = details.get("p_value")
+    se = details.get("se")
     finite = bool(np.isfinite(value))
     if reason is None and not finite:
         reason = "the metric returned no finite value"
@@ -356,15 +366,21 @@ def _privacy_judge(label: str, value: float, details: dict[str, Any], threshold:
     if reason is None:
         bad = value < threshold if higher else value > threshold
         far = None if not ci else (ci[0] if higher else ci[1])
-        if bad and p is not None and p < alpha:
+        z = NormalDist().inv_cdf(1.0 - alpha)
+        usable = se is not None and bool(np.isfinite(se)) and se >= 0
+        bound = None if not usable else (value + z * se if higher else value - z * se)
+        if bad and bound is not None and (bound < threshold if higher else bound > threshold):
             passed = False
+        elif bad and bound is None:
+            reason = "past the threshold and no standard error to tell it from chance"
         elif far is None:
             passed = None if bad else True
             reason = "past the threshold and no interval to judge it by" if bad else None
         elif far < ceiling if higher else far > ceiling:
+            edge = "" if bound is None else (
+                f"; fails when its one-sided bound, {bound:.3f} here, is past {threshold:g}")
             reason = (f"too few series to rule out a leak: {value:.3f}, its 95 % interval "
-                      f"reaches {far:.2f}, past {ceiling:g} (p = "
-                      f"{'?' if p is None else f'{p:.2g}'}; fails below {alpha:.2g})")
+                      f"reaches {far:.2f}, past {ceiling:g}{edge}")
         else:
             passed = True
     return ClassVerdict(label=label, value=float(value) if finite else None,

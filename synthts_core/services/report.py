@@ -39,9 +39,11 @@ def verdict_html(verdict: Any) -> str:
     if verdict is None:
         return ('<p class="verdict">No verdict: none of the evaluated metrics states a pass '
                 'threshold (add the detector metric).</p>')
-    state = "pass" if verdict.passed else "fail"
+    # None: an audit-only verdict that failed nothing but could not vouch for every class
+    state, word = {True: ("pass", "PASS"), None: ("unsure", "INCONCLUSIVE")}.get(
+        verdict.passed, ("fail", "FAIL"))
     sign = ">=" if verdict.higher_is_better else "<="
-    head = (f'<p class="verdict {state}">{"PASS" if verdict.passed else "FAIL"}: '
+    head = (f'<p class="verdict {state}">{word}: '
             f"{html.escape(verdict.summary)}</p>"
             f'<p class="muted">A class passes when its {html.escape(verdict.metric)} is '
             f"{sign} {verdict.threshold:g} and the metric could vouch for it"

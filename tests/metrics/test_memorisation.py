@@ -13,9 +13,8 @@ from synthts_metrics.memorisation import MemorisationGuard
 
 from synthts_core.domain import Dataset
 from synthts_core.services import evaluation
+from tests.metrics.memoriser import harmonics
 
-LENGTH = 64
-NAMES = ["2Hz", "5Hz"]
 
 
 @pytest.fixture
@@ -24,16 +23,6 @@ def metric_registries(synthts_pm, register_plugin):
 
     register_plugin(plugin, name="metrics")
     return synthts_pm.registries
-
-
-def harmonics(per_class: int, seed: int, noise: float = 0.2) -> Dataset:
-    """Two classes of fixed-phase sines plus white noise (the seed's harmonics, small)."""
-    rng = np.random.default_rng(seed)
-    t = np.linspace(0.0, 1.0, LENGTH)
-    parts = [2.0 * np.sin(2 * np.pi * f * t)[None, None, :]
-             + noise * rng.standard_normal((per_class, 1, LENGTH)) for f in (2, 5)]
-    labels = np.repeat(np.arange(2), per_class)
-    return Dataset.build("harmonics", np.concatenate(parts).astype(np.float32), labels, NAMES)
 
 
 def jittered_copies(train: Dataset, scale: float = 0.05, seed: int = 9) -> np.ndarray:

@@ -130,7 +130,10 @@ def results(heads: dict[str, RayHead], tmp_path_factory: pytest.TempPathFactory)
     }
     home = work / "home"  # no ~/.ray/auth_token of this machine's user
     home.mkdir()
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "SYNTHTS_"))}
+    # no CONDA_EXE (nor RAY_CONDA_HOME, a RAY_ name): Ray's words for the missing conda env
+    # name the conda it looked for, which differs where conda is installed
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("RAY_", "SYNTHTS_")) and k != "CONDA_EXE"}
     env = {**base, "HOME": str(home), "OMP_NUM_THREADS": "1", "SYNTHTS_DEVICE": "cpu",
            "SYNTHTS_DATA_DIR": str(work / "data")}
     proc = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(cases), json.dumps(TRAIN)],
@@ -200,9 +203,11 @@ def test_workers_that_die_at_start_fail_the_job_with_rays_cause(results) -> None
     assert code != 0 and "Traceback" not in output and "TypeError" not in output, output
     job = case["job"]
     assert job["status"] == "failed", job
-    # Ray's words: what failed, then why
-    assert job["error"] == ("no trial finished an epoch: trial t00: Failed to set up runtime environment. "
-                            "(ValueError: Could not find Conda executable at conda.)"), job
+    # Ray's words: what failed, then why (the why names the conda Ray looked for, which
+    # depends on the machine, so only its presence is asserted)
+    assert job["error"].startswith("no trial finished an epoch: trial t00: Failed to set up "
+                                   "runtime environment. ("), job
+    assert job["error"].endswith(")") and len(job["error"].split("(", 1)[1]) > 2, job
     assert job["errors"][0] == job["error"].removeprefix("no trial finished an epoch: "), job
     trial = job["trials"][0]
     assert trial["status"] == "failed" and trial["epoch"] == 0 and trial["run_id"] is None

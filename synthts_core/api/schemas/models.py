@@ -313,7 +313,8 @@ class GuardRead(Struct, kw_only=True):
     metric: str
     threshold: float
     higher_is_better: bool
-    passed: bool
+    passed: bool | None  # null: the privacy audit (or a column of it) failed nothing but
+    # could not vouch for some class (see PrivacyAuditRead)
     summary: str
     worst: str | None
     classes: list[ClassVerdictRead]
@@ -324,8 +325,10 @@ class PrivacyAuditRead(GuardRead, kw_only=True):
     """The privacy audit per class, worst first: a membership-inference attack's AUC (the
     ``metric``), and beside it the nearest-neighbour adversarial accuracy's privacy loss and
     the memorisation guard's distance to the closest record (``guards``). ``passed`` is false
-    when a class fails or the audit cannot vouch for one (no or too few unseen real series:
-    each class's ``reason`` says which; its ``passed`` is null)."""
+    when a class fails, null when none fails but the audit cannot vouch for one (no or too
+    few unseen real series: each class's ``reason`` says which; its ``passed`` is null too),
+    true when every class passes. An evaluation of privacy metrics alone returns the audit as
+    its verdict, with the same ``passed``."""
 
     guards: list[GuardRead] = []
 

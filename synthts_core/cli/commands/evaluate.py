@@ -87,8 +87,10 @@ def print_verdict(console, verdict) -> None:
         console.print("[yellow]no verdict: no evaluated metric states a pass threshold "
                       "(add --metrics detector,...)[/yellow]")
         return
-    colour = "green" if verdict.passed else "red"
-    console.print(f"[bold {colour}]{'PASS' if verdict.passed else 'FAIL'}[/]: {verdict.summary}")
+    # None: an audit-only verdict that failed nothing but could not vouch for every class
+    colour, word = {True: ("green", "PASS"), None: ("yellow", "INCONCLUSIVE")}.get(
+        verdict.passed, ("red", "FAIL"))
+    console.print(f"[bold {colour}]{word}[/]: {verdict.summary}")
     _print_classes(console, verdict, "verdict")
     audit = verdict.privacy
     if audit is not None:

@@ -49,9 +49,11 @@ def verdict_text(verdict: dict[str, Any] | None) -> Text:
     if not verdict:
         return Text("no verdict: no evaluated metric states a pass threshold (tick detector)",
                     style="yellow")
-    passed = bool(verdict.get("passed"))
+    # null: an audit-only verdict that failed nothing but could not vouch for every class
+    word, style = {True: ("PASS", "bold green"), None: ("INCONCLUSIVE", "bold yellow")}.get(
+        verdict.get("passed"), ("FAIL", "bold red"))
     out = Text()
-    out.append("PASS" if passed else "FAIL", style="bold green" if passed else "bold red")
+    out.append(word, style=style)
     out.append(f": {verdict.get('summary', '')}\n")
     _class_lines(out, verdict)
     audit = verdict.get("privacy")

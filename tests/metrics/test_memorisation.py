@@ -16,7 +16,6 @@ from synthts_core.services import evaluation
 from tests.metrics.memoriser import harmonics
 
 
-
 @pytest.fixture
 def metric_registries(synthts_pm, register_plugin):
     from synthts_metrics import plugin

@@ -64,7 +64,7 @@ from torch.nn import functional as F
 from synthts_gan._errors import BadInputError
 from synthts_gan.backbones import set_dropout_rng, set_noise_rng
 from synthts_gan.epoch_data import circular_shift
-from synthts_gan.steps import LOSS_D, LOSS_G, LOSS_GNORM, LOSS_GP, StepContext
+from synthts_gan.steps import LOSS_D, LOSS_GNORM, LOSS_GP, StepContext, generator_step
 
 MECHANISM = ("DP-SGD on the critic: per-example gradient of the whole critic loss (WGAN-GP "
              "penalty included, torch.func) clipped to C, Gaussian noise sigma*C, Poisson "
@@ -282,12 +282,7 @@ def _generator_update(ctx: StepContext, dp: DpStep, acc: torch.Tensor,
     with ctx.amp():
         scores = ctx.critic(ctx.gen(z, y), y).float()
     loss_g = -scores.mean() if dp.kind == "wgan" else F.mse_loss(scores, torch.ones_like(scores))
-    ctx.opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    ctx.opt_g.step()
-    ctx.update_ema()
-    ctx.critic.requires_grad_(True)
-    acc[LOSS_G].add_(loss_g.detach())
+    generator_step(ctx, loss_g, acc)
 
 
 def dp_block(ctx: StepContext, dp: DpStep, block: int, acc: torch.Tensor, gp_weight: float,

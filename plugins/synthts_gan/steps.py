@@ -150,6 +150,12 @@ def wgan_gp_block(ctx: StepContext, real: torch.Tensor, labels: torch.Tensor | N
         loss_g = -ctx.critic(fake, y).float().mean()
     if ctx.moment_weight > 0:
         loss_g = loss_g + ctx.moment_weight * moment_loss(ctx, fake, y)
+    generator_step(ctx, loss_g, acc)
+
+
+def generator_step(ctx: StepContext, loss_g: torch.Tensor, acc: torch.Tensor) -> None:
+    """One generator update from ``loss_g`` (the critic frozen by the caller), the averaged
+    weights after it, the critic trainable again, the loss accumulated."""
     ctx.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     ctx.opt_g.step()

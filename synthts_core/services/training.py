@@ -46,7 +46,7 @@ from synthts_core.domain import (
     check_name,
     utcnow,
 )
-from synthts_core.errors import BadInputError, ConflictError, SynthtsError
+from synthts_core.errors import BadInputError, ConflictError, NotFoundError, SynthtsError
 from synthts_core.schema import Param
 from synthts_core.services import job_form
 from synthts_core.storage_support import owner_text
@@ -391,7 +391,8 @@ def run_job(rt: Runtime, job_id: str, *, resume: bool = False,
         raise
     finally:
         # each step on its own: one that fails must not skip the others
-        for step in (beat.stop, restore, functools.partial(leases.forget, job_id)):
+        for step in (beat.stop, restore, functools.partial(leases.forget, job_id),
+                     functools.partial(sweep_staging, rt, job_id)):
             try:
                 step()
             except Exception as exc:
@@ -811,6 +812,35 @@ def result_indices(results: Any) -> list[tuple[int | None, Any]]:
             index = None
         out.append((index, result))
     return out
+
+
+def sweep_staging(rt: Runtime, job_id: str) -> int:
+    """Delete the checkpoint staging folders (``training_trial.staging_dir``) of every job no
+    process runs any more (finished, or gone from storage), ``job_id``'s once it has ended:
+    what trials killed mid-write left, which a resume of their job would reuse and nothing
+    else would. Returns how many job folders were deleted."""
+    import shutil
+
+    from synthts_core.services.leases import LIVE_STATUSES
+    from synthts_core.services.training_trial import STAGING
+
+    root = rt.settings.data_dir / STAGING
+    if not root.is_dir():
+        return 0
+    freed = 0
+    for folder in root.iterdir():
+        # ``job_id`` too is kept while live: this process may have lost it to another owner
+        try:
+            if rt.storage.get_job(folder.name).status in LIVE_STATUSES:
+                continue
+        except NotFoundError:
+            pass
+        except Exception as exc:  # storage down: leave it for the next job
+            log.warning("staging folder %s kept: %s", folder, exc)
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        freed += 1
+    return freed
 
 
 def prune_finished(results: Any, keep: set[str]) -> int:

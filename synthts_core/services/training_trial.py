@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ STATE_FILE = "state.safetensors"  # weights + optimiser + RNG: resumes the trial
 WEIGHTS_FILE = "weights.safetensors"  # what a model version holds
 CONFIG_FILE = "config.json"  # the model config (architecture, hyper-parameters, data, scale)
 PROGRESS_FILE = "trial.json"  # epoch, history and tracker run id of the trial
+STAGING = "staging"  # folder of the data folder where trials write checkpoints (``staging_dir``)
 EVAL_PER_CLASS = 200  # real series per class (at most) for the quality score
 N_SCORES = 5  # epochs per trial scored with the job's (strong, costly) metric
 CURVE_SERIES = 256  # series the cheap quality curve (``curve_metric``) compares every epoch
@@ -65,7 +66,6 @@ class CheckpointPruner:
         return {p for p in self.trial_dir.glob("checkpoint_*") if p.is_dir()}
 
     def after_report(self, score: float, tiebreak: float = float("nan")) -> None:
-        import shutil
         import time
 
         known = {f for f, _, _, _ in self.seen} | self.before
@@ -284,6 +284,15 @@ def eval_subset(labels: np.ndarray | None, n: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(picks))
 
 
+def staging_dir(data_dir: Path, job_id: str, index: int) -> Path:
+    """Where trial ``index`` of ``job_id`` writes an epoch's checkpoint before Tune copies it
+    into the job's storage: one folder per trial under the data folder, emptied after each
+    report. Never a fresh temporary folder: a trial killed mid-write would leave one behind
+    in /tmp each time (about 15 MB for a diffusion model); this one is reused when the trial
+    runs again and removed with its job (``training.sweep_staging``)."""
+    return Path(data_dir) / STAGING / job_id / f"t{int(index):02d}"
+
+
 def _trial_storage_dir(tune: Any) -> str | None:
     """Where Tune writes this trial's checkpoints, when that is a local folder. (The context's
     ``get_trial_dir()`` is a staging folder: pruning there finds nothing.)"""
@@ -372,6 +381,7 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
     curve_by = curve_metric(rt.registries)  # ``curve``: the series it compares
     scored = scored_epochs(epochs)
     every = curve_every(trainer)
+    stage = staging_dir(rt.settings.data_dir, ctx["job_id"], int(trial["index"]))
     try:
         for epoch in range(resumed_from + 1, epochs + 1):
             if privacy.exhausted(trainer):
@@ -405,18 +415,22 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
             progress["epoch"] = epoch
             progress["history"].append({"epoch": epoch, **metrics})
             progress["run_id"] = run.run_id
-            with tempfile.TemporaryDirectory() as d:
-                folder = Path(d)
-                (folder / STATE_FILE).write_bytes(trainer.checkpoint())
-                (folder / WEIGHTS_FILE).write_bytes(trainer.weights())
+            shutil.rmtree(stage, ignore_errors=True)  # what a killed run of this trial left
+            stage.mkdir(parents=True)
+            try:
+                (stage / STATE_FILE).write_bytes(trainer.checkpoint())
+                (stage / WEIGHTS_FILE).write_bytes(trainer.weights())
                 config_out = {**model_config, "epoch": epoch}
                 if record is not None:
                     config_out["privacy"] = msgspec.to_builtins(record)
-                (folder / CONFIG_FILE).write_text(json.dumps(config_out))
-                (folder / PROGRESS_FILE).write_text(json.dumps(progress))
+                (stage / CONFIG_FILE).write_text(json.dumps(config_out))
+                (stage / PROGRESS_FILE).write_text(json.dumps(progress))
+                # Tune copies the folder into the job's storage before ``report`` returns
                 tune.report({**metrics, "epoch": epoch, "trial_index": int(trial["index"]),
                              "resumed_from_epoch": resumed_from, "run_id": run.run_id or ""},
-                            checkpoint=tune.Checkpoint.from_directory(d))
+                            checkpoint=tune.Checkpoint.from_directory(str(stage)))
+            finally:
+                shutil.rmtree(stage, ignore_errors=True)
             pruner.after_report(score, curve_tiebreak(curve_by, metrics))
     except BaseException:
         run.end("FAILED")

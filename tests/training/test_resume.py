@@ -13,6 +13,7 @@ import pytest
 
 from synthts_core.errors import ConflictError
 from synthts_core.services import training
+from synthts_core.services.training_trial import STAGING, STATE_FILE
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -60,8 +61,15 @@ def test_a_killed_job_resumes_from_its_checkpoints(rt, dataset, tiny_spec, local
 
     with pytest.raises(ConflictError, match="--resume"):
         training.run_job(rt, job.id)  # a second run would clash with the experiment folder
+    # checkpoints are staged under the data folder, never in /tmp: what a killed trial left
+    # there (or a job gone from storage left) is deleted when a job ends, this job's too
+    staging = rt.settings.data_dir / STAGING
+    gone = staging / "job-gone" / "t00"
+    gone.mkdir(parents=True)
+    (gone / STATE_FILE).write_bytes(b"left by a killed trial")
     done = training.resume_job(rt, job.id)
     assert done.status == "succeeded", done.errors
+    assert not any(staging.iterdir()), sorted(staging.rglob("*"))
     assert done.model is not None
     for trial in done.trials:
         assert trial.epoch == epochs and trial.status == "succeeded"

@@ -23,28 +23,31 @@ def standardised(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     return [((x - mu) / sd).reshape(len(x), -1) for x in (train, *others)]
 
 
-def pairwise(query: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """(len(query), len(reference)) Euclidean distances between rows."""
+def _squared_blocks(query: np.ndarray, reference: np.ndarray):
+    """(start, squared distances of query rows ``start:start + BLOCK`` to every reference row),
+    block by block: the one loop ``pairwise``, ``nearest_two`` and ``nearest`` reduce."""
     ref_sq = (reference * reference).sum(axis=1)
-    out = np.empty((len(query), len(reference)))
     for start in range(0, len(query), BLOCK):
         q = query[start:start + BLOCK]
-        d2 = (q * q).sum(axis=1)[:, None] + ref_sq[None, :] - 2.0 * (q @ reference.T)
-        out[start:start + BLOCK] = np.sqrt(np.maximum(d2, 0.0))
+        yield start, (q * q).sum(axis=1)[:, None] + ref_sq[None, :] - 2.0 * (q @ reference.T)
+
+
+def pairwise(query: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(len(query), len(reference)) Euclidean distances between rows."""
+    out = np.empty((len(query), len(reference)))
+    for start, d2 in _squared_blocks(query, reference):
+        out[start:start + len(d2)] = np.sqrt(np.maximum(d2, 0.0))
     return out
 
 
 def nearest_two(query: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Euclidean distance of each query row to its closest and second-closest reference row
     (rows are flattened series)."""
-    ref_sq = (reference * reference).sum(axis=1)
     first, second = np.empty(len(query)), np.empty(len(query))
-    for start in range(0, len(query), BLOCK):
-        q = query[start:start + BLOCK]
-        d2 = (q * q).sum(axis=1)[:, None] + ref_sq[None, :] - 2.0 * (q @ reference.T)
+    for start, d2 in _squared_blocks(query, reference):
         two = np.sqrt(np.maximum(np.partition(d2, 1, axis=1)[:, :2], 0.0))
         two.sort(axis=1)
-        first[start:start + BLOCK], second[start:start + BLOCK] = two[:, 0], two[:, 1]
+        first[start:start + len(d2)], second[start:start + len(d2)] = two[:, 0], two[:, 1]
     return first, second
 
 
@@ -52,12 +55,9 @@ def nearest(query: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Distance of each query row to its closest reference row (the DCR when ``reference`` is
     the training set; the attack score of ``privacy.MembershipInference`` when it is the
     synthetic set)."""
-    ref_sq = (reference * reference).sum(axis=1)
     out = np.empty(len(query))
-    for start in range(0, len(query), BLOCK):
-        q = query[start:start + BLOCK]
-        d2 = (q * q).sum(axis=1)[:, None] + ref_sq[None, :] - 2.0 * (q @ reference.T)
-        out[start:start + BLOCK] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+    for start, d2 in _squared_blocks(query, reference):
+        out[start:start + len(d2)] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
     return out
 
 

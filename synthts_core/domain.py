@@ -508,6 +508,11 @@ def to_builtins(obj: Any) -> Any:
     """Structs to JSON-ready builtins (datetimes as ISO strings)."""
     return msgspec.to_builtins(obj)
 
+    @property
+    def word(self) -> str:
+        """PASS, FAIL, or INCONCLUSIVE (``passed`` None), as every front end writes it."""
+        return {True: "PASS", None: "INCONCLUSIVE"}.get(self.passed, "FAIL")
+
 
 def from_builtins(data: Any, type_: type) -> Any:
     """Builtins to a Struct, raising ``BadInputError`` that names the offending field."""

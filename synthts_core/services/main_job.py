@@ -173,7 +173,7 @@ def run_main_job(rt: Runtime, opts: MainJobOptions, log: Log = print) -> MainJob
                                         pooled_only=opts.pooled_only)
         verdict = run.report.verdict
         if verdict is not None:
-            log(f"verdict: {'PASS' if verdict.passed else 'FAIL'}: {verdict.summary}")
+            log(f"verdict: {verdict.word}: {verdict.summary}")
         for m in run.report.metrics:
             log(f"  {m.name:<28} {m.value:.4f}" + (f" ± {m.std:.4f}" if m.std else ""))
 

@@ -40,8 +40,8 @@ def verdict_html(verdict: Any) -> str:
         return ('<p class="verdict">No verdict: none of the evaluated metrics states a pass '
                 'threshold (add the detector metric).</p>')
     # None: an audit-only verdict that failed nothing but could not vouch for every class
-    state, word = {True: ("pass", "PASS"), None: ("unsure", "INCONCLUSIVE")}.get(
-        verdict.passed, ("fail", "FAIL"))
+    word = verdict.word
+    state = {"PASS": "pass", "INCONCLUSIVE": "unsure"}.get(word, "fail")
     sign = ">=" if verdict.higher_is_better else "<="
     head = (f'<p class="verdict {state}">{word}: '
             f"{html.escape(verdict.summary)}</p>"

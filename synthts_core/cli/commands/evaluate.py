@@ -88,9 +88,8 @@ def print_verdict(console, verdict) -> None:
                       "(add --metrics detector,...)[/yellow]")
         return
     # None: an audit-only verdict that failed nothing but could not vouch for every class
-    colour, word = {True: ("green", "PASS"), None: ("yellow", "INCONCLUSIVE")}.get(
-        verdict.passed, ("red", "FAIL"))
-    console.print(f"[bold {colour}]{word}[/]: {verdict.summary}")
+    colour = {"PASS": "green", "INCONCLUSIVE": "yellow"}.get(verdict.word, "red")
+    console.print(f"[bold {colour}]{verdict.word}[/]: {verdict.summary}")
     _print_classes(console, verdict, "verdict")
     audit = verdict.privacy
     if audit is not None:

@@ -114,11 +114,13 @@ def _value_text(value: Any) -> str:
               help="Job spec file (.toml or .json); flags override its fields.")
 @click.option("--arch", "architectures", multiple=True, help="Architecture (repeatable; default: "
               "the ones whose plugins declare a search space for this data, each with it: "
-              "cwgan_gp and diffusion on a labelled set, wgan_gp and diffusion otherwise).")
+              "cwgan_gp and diffusion on a labelled set, wgan_gp and diffusion otherwise; with "
+              "--set dp_epsilon=E, those that train privately; on a dataset with missing "
+              "points, those that learn from it).")
 @click.option("--label", "labels", multiple=True, help="Train on these labels only.")
 @click.option("--trials", "num_trials", type=FormInt("num_trials"), help="Number of trials.")
 @click.option("--epochs", type=FormInt("epochs"), help="Epochs per trial (default: sized for the "
-              "data, about 2000 updates a trial).")
+              "data, the updates a trial each family declares: about 2000, diffusion 5000).")
 @click.option("--metric", "select_metric", help="Quality metric that picks the best trial.")
 @click.option("--model-name", help="Registered model name (default: DATASET-FAMILY, e.g. "
               "DATASET-gan or DATASET-diffusion; DATASET-model for a search over families).")

@@ -13,6 +13,9 @@ flags (the search space and epochs the installed plugins declare for that data: 
 families), bounded by ``--time-limit``; the JSON then also holds the real-vs-real floor: the
 same detector per class on two disjoint halves of the training series.
 
+Series of unequal lengths (e.g. JapaneseVowels): ``lengths`` holds, per class, the median and
+10th/90th percentiles of the training series' lengths beside those of sampled series.
+
 Goals (issue #22): TSTR/TRTR >= 0.95 on the held-out series, the detector within 0.10 of its
 real-vs-real floor, the memorisation guard passing.
 
@@ -64,20 +67,53 @@ def real_floor(data: Path, name: str) -> dict[str, float]:
     import numpy as np
     from synthts_metrics.detector import Detector
 
+    from synthts_core.missing import fill
     from synthts_core.runtime import Runtime
     from synthts_core.services import holdout
     from synthts_core.settings import Settings
 
     with Runtime(Settings(data_dir=data, _env_file=None)) as rt:
         dataset = holdout.training_part(rt.storage.read_dataset(name))
+    values = fill(dataset.values)  # missing points and padding filled alike on both halves
     out = {}
     for k, label in enumerate(dataset.meta.label_names):
         idx = np.random.default_rng(k).permutation(np.flatnonzero(dataset.labels == k))
         half = len(idx) // 2
-        value = Detector().compute(dataset.values[idx[:half]], dataset.values[idx[half:2 * half]],
+        value = Detector().compute(values[idx[:half]], values[idx[half:2 * half]],
                                    np.random.default_rng(k))
         out[label] = round(float(value), 4)
     return out
+
+
+def length_spread(data: Path, name: str, model: str, env: dict[str, str]) -> dict | None:
+    """Series of unequal lengths: per class, the median and the 10th and 90th percentiles
+    of the training series' lengths beside those of as many series sampled from ``model``
+    (``synthts sample``, lengths drawn as a user gets them). None for equal lengths."""
+    import numpy as np
+
+    from synthts_core.runtime import Runtime
+    from synthts_core.services import holdout
+    from synthts_core.settings import Settings
+
+    with Runtime(Settings(data_dir=data, _env_file=None)) as rt:
+        dataset = holdout.training_part(rt.storage.read_dataset(name))
+    if dataset.lengths is None:
+        return None
+    names = dataset.meta.label_names
+    counts = ",".join(f"{label}={int((dataset.labels == k).sum())}"
+                      for k, label in enumerate(names))
+    out_file = data / "lengths-sample.npy"
+    synthts(["sample", model, "--counts", counts, "--seed", "7", "-o", str(out_file)], env)
+    generated = np.load(out_file.with_name(out_file.stem + ".lengths.npy"))
+    labels = np.load(out_file.with_name(out_file.stem + ".labels.npy"))
+
+    def stats(x: np.ndarray) -> dict[str, float]:
+        p10, median, p90 = np.percentile(x, [10, 50, 90])
+        return {"median": float(median), "p10": float(p10), "p90": float(p90)}
+
+    return {label: {"real": stats(dataset.lengths[dataset.labels == k]),
+                    "generated": stats(generated[labels == k])}
+            for k, label in enumerate(names)}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -152,6 +188,8 @@ def main(argv: list[str] | None = None) -> dict:
                {"arch": args.archs or ["cwgan_gp"], "set": args.sets or (
                    DEFAULT_SET if not args.archs or args.archs == ["cwgan_gp"] else [])},
                "real_vs_real": real_floor(data, args.name),
+               "lengths": length_spread(data, args.name, f"{model.group(1)}@{model.group(2)}",
+                                        env),
                "train_s": round(train_s, 1),
                "metrics": {m["name"]: {"value": m["value"], "per_class": m["per_class"]}
                            for m in report["metrics"]},

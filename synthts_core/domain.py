@@ -166,6 +166,16 @@ class DatasetMeta(msgspec.Struct, kw_only=True):
     holdout: HoldoutSplit | None = None
     # set when the values were stored normalised by an earlier synthts and converted on open
     migrated: ValuesMigration | None = None
+    # values that are NaN: missing points, kept as they were imported (never filled in);
+    # derived from the values like the checksum (records written before read as 0)
+    n_missing: int = 0
+    # the shortest series when series differ in length (``length`` is the longest; the
+    # lengths themselves are stored beside the labels); None when every series has ``length``
+    # points (records written before read as None)
+    min_length: int | None = None
+    # the series' own points (the sum of their lengths) when they differ, else None; what a
+    # share of missing points is of (padding is neither observed nor missing)
+    n_points: int | None = None
 
     @property
     def n_holdout(self) -> int:
@@ -178,6 +188,39 @@ class DatasetMeta(msgspec.Struct, kw_only=True):
     @property
     def nbytes(self) -> int:
         return self.n_values * 4
+
+    @property
+    def n_own_values(self) -> int:
+        """Values within each series' length: ``n_values`` less the padding of shorter
+        series."""
+        if self.n_points is None:
+            return self.n_values
+        return self.n_points * self.n_channels
+
+    @property
+    def missing_share(self) -> float:
+        """The fraction of the series' own values that are missing (0 for a complete
+        dataset; padding past a shorter series' length is not counted either way)."""
+        return self.n_missing / self.n_own_values if self.n_own_values else 0.0
+
+
+def missing_text(n_missing: int, n_values: int) -> str:
+    """``"12.5 % of points (800 values)"``: how the CLI and the TUI state missing points (a
+    share that rounds to 0 or 100 % still says there are some, or some observed)."""
+    share = 100.0 * n_missing / n_values if n_values else 0.0
+    text = f"{share:.1f}"
+    if n_missing and text == "0.0":
+        text = "< 0.1"
+    elif n_missing < n_values and text == "100.0":
+        text = "> 99.9"
+    return f"{text} % of points ({n_missing:,} value{'' if n_missing == 1 else 's'})"
+
+
+def lengths_text(shortest: int, longest: int, median: float | None = None) -> str:
+    """``"lengths 7-29 points, median 21"``: how the CLI and the TUI state series of different
+    lengths (the median when the lengths were read)."""
+    text = f"lengths {shortest}–{longest} points"
+    return text if median is None else f"{text}, median {median:g}"
 
 
 def human_bytes(nbytes: int) -> str:
@@ -193,12 +236,18 @@ def human_bytes(nbytes: int) -> str:
 @dataclass
 class Dataset:
     """Values (series, channels, length) float32; labels (series,) int64 or None; times
-    (series, length) float64 for irregular sampling, else None."""
+    (series, length) float64 for irregular sampling, else None. A NaN value is a missing
+    point (``observed`` is the mask); never an infinity.
+
+    Series of different lengths are stored padded to the longest: ``lengths`` (series,) int64
+    gives each one's points, and every value (and time) past a series' length is NaN, padding
+    rather than a missing point. None when every series has the full length."""
 
     meta: DatasetMeta
     values: np.ndarray
     labels: np.ndarray | None = None
     times: np.ndarray | None = None
+    lengths: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.values = np.ascontiguousarray(self.values, dtype=np.float32)
@@ -216,14 +265,28 @@ class Dataset:
             if self.times.shape != (self.values.shape[0], self.values.shape[2]):
                 raise BadInputError("times", f"has shape {self.times.shape}",
                                     allowed=f"(series, length) = {(self.values.shape[0], self.values.shape[2])}")
+        if self.lengths is not None:
+            self.lengths = check_lengths(self.values, self.lengths, self.times)
 
     @classmethod
     def build(cls, name: str, values: np.ndarray, labels: np.ndarray | None = None,
               label_names: list[str] | None = None, times: np.ndarray | None = None,
-              **meta: Any) -> Dataset:
-        """Construct with derived metadata (shape, label counts, checksum) filled in."""
+              lengths: np.ndarray | None = None, **meta: Any) -> Dataset:
+        """Construct with derived metadata (shape, label counts, checksum, missing points,
+        shortest length) filled in. ``lengths`` equal to the full length everywhere are
+        dropped (None: the equal-length dataset, stored and hashed as before); padding past
+        the longest series is cut off."""
         check_name(name)
-        ds = cls(DatasetMeta(name=name, n_series=0, n_channels=0, length=0), values, labels, times)
+        ds = cls(DatasetMeta(name=name, n_series=0, n_channels=0, length=0), values, labels, times,
+                 lengths)
+        if ds.lengths is not None:
+            longest = int(ds.lengths.max(initial=0))
+            if longest < ds.values.shape[2]:
+                ds.values = np.ascontiguousarray(ds.values[:, :, :longest])
+                if ds.times is not None:
+                    ds.times = np.ascontiguousarray(ds.times[:, :longest])
+            if (ds.lengths == ds.values.shape[2]).all():
+                ds.lengths = None
         n, c, length = ds.values.shape
         names = list(label_names or [])
         counts: list[int] = []
@@ -236,11 +299,31 @@ class Dataset:
             counts = np.bincount(ds.labels, minlength=len(names)).tolist()
         if times is not None and "time_axis" not in meta:
             meta["time_axis"] = TimeAxis(kind="irregular")
+        meta.pop("n_missing", None)  # derived from the values, never taken as given
+        meta.pop("min_length", None)
+        meta.pop("n_points", None)
         ds.meta = DatasetMeta(
             name=name, n_series=n, n_channels=c, length=length, label_names=names,
-            label_counts=counts, checksum=checksum(ds.values, ds.labels, ds.times), **meta,
+            label_counts=counts, checksum=checksum(ds.values, ds.labels, ds.times, ds.lengths),
+            n_missing=count_missing(ds.values, ds.lengths),
+            min_length=min_length(ds.lengths), n_points=n_points(ds.lengths), **meta,
         )
         return ds
+
+    def series_lengths(self) -> np.ndarray:
+        """Points of each series (series,) int64: ``lengths``, or the full length for all."""
+        if self.lengths is not None:
+            return self.lengths
+        return np.full(self.values.shape[0], self.values.shape[2], dtype=np.int64)
+
+    def within(self) -> np.ndarray:
+        """(series, length) bool: True at a series' own points, False at padding."""
+        return within_lengths(self.series_lengths(), self.values.shape[2])
+
+    def observed(self) -> np.ndarray:
+        """True where a value is observed, False where it is missing (NaN) or padding past a
+        series' length; same shape as ``values``."""
+        return ~np.isnan(self.values)
 
     def time_grid(self) -> np.ndarray:
         """Times of each point: (length,) when regular, (series, length) when irregular."""
@@ -250,7 +333,7 @@ class Dataset:
         return ax.start + ax.step * np.arange(self.meta.length, dtype=np.float64)
 
     def verify(self) -> None:
-        actual = checksum(self.values, self.labels, self.times)
+        actual = checksum(self.values, self.labels, self.times, self.lengths)
         if self.meta.checksum and actual != self.meta.checksum:
             from synthts_core.errors import SynthtsError
 
@@ -260,11 +343,70 @@ class Dataset:
             )
 
 
+def count_missing(values: np.ndarray, lengths: np.ndarray | None = None) -> int:
+    """How many values are NaN (missing points) within each series' length (padding past
+    it is not a missing point; it is all NaN, see ``check_lengths``)."""
+    total = int(np.count_nonzero(np.isnan(values)))
+    if lengths is None:
+        return total
+    _, c, length = values.shape
+    return total - c * int((length - np.asarray(lengths, np.int64)).sum())
+
+
+def min_length(lengths: np.ndarray | None) -> int | None:
+    """The shortest series of a ragged dataset (``DatasetMeta.min_length``), None if equal."""
+    return None if lengths is None or not len(lengths) else int(np.min(lengths))
+
+
+def n_points(lengths: np.ndarray | None) -> int | None:
+    """The sum of a ragged dataset's lengths (``DatasetMeta.n_points``), None if equal."""
+    return None if lengths is None else int(np.sum(lengths))
+
+
+def within_lengths(lengths: np.ndarray, length: int) -> np.ndarray:
+    """(series, length) bool: True at index < the series' length."""
+    return np.arange(length)[None, :] < np.asarray(lengths)[:, None]
+
+
+def check_lengths(values: np.ndarray, lengths: Any, times: np.ndarray | None = None
+                  ) -> np.ndarray:
+    """``lengths`` as int64 (series,), each 1..L, with every value (and time) past a series'
+    length NaN; refused otherwise, naming ``lengths`` (or ``times``) and the series."""
+    n, _, length = values.shape
+    arr = np.asarray(lengths)
+    if arr.shape != (n,) or (arr.size and arr.dtype.kind not in "iu"):
+        raise BadInputError("lengths", f"has shape {arr.shape} ({arr.dtype})",
+                            allowed=f"one integer per series ({n},)")
+    arr = np.ascontiguousarray(arr, dtype=np.int64)
+    bad = (arr < 1) | (arr > length)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise BadInputError("lengths", f"series {i} has length {int(arr[i])}",
+                            allowed=f"1..{length} (the stored series' points)")
+    pad = ~within_lengths(arr, length)
+    if pad.any():
+        stray = (~np.isnan(values) & pad[:, None, :]).any(axis=(1, 2))
+        if stray.any():
+            i = int(np.argmax(stray))
+            raise BadInputError("lengths", f"series {i} has a value past its length "
+                                f"{int(arr[i])}", allowed="NaN at every point past a series' "
+                                "length (padding)")
+        if times is not None:
+            stray = (~np.isnan(times) & pad).any(axis=1)
+            if stray.any():
+                i = int(np.argmax(stray))
+                raise BadInputError("times", f"series {i} has a time past its length "
+                                    f"{int(arr[i])}", allowed="NaN at every point past a "
+                                    "series' length (padding)")
+    return arr
+
+
 def checksum(values: np.ndarray, labels: np.ndarray | None = None,
-             times: np.ndarray | None = None) -> str:
-    """sha256 over the little-endian bytes of values, labels and times, and the shape. The
-    values are the float32 values as imported (never a normalised form), so the checksum
-    names what the user gave."""
+             times: np.ndarray | None = None, lengths: np.ndarray | None = None) -> str:
+    """sha256 over the little-endian bytes of values, labels, times and lengths (when series
+    differ in length), and the shape. The values are the float32 values as imported (never a
+    normalised form), so the checksum names what the user gave (a missing point is the NaN
+    stored there, hashed as it is)."""
     h = hashlib.sha256()
     h.update(repr(tuple(values.shape)).encode())
     h.update(np.ascontiguousarray(values, dtype="<f4").data)
@@ -274,6 +416,9 @@ def checksum(values: np.ndarray, labels: np.ndarray | None = None,
     if times is not None:
         h.update(b"times")
         h.update(np.ascontiguousarray(times, dtype="<f8").data)
+    if lengths is not None:
+        h.update(b"lengths")
+        h.update(np.ascontiguousarray(lengths, dtype="<i8").data)
     return "sha256:" + h.hexdigest()
 
 
@@ -490,6 +635,11 @@ class Verdict(msgspec.Struct, kw_only=True):
     # record), per class worst first, its own verdict; a class it fails fails this one too
     privacy: Verdict | None = None
 
+    @property
+    def word(self) -> str:
+        """PASS, FAIL, or INCONCLUSIVE (``passed`` None), as every front end writes it."""
+        return {True: "PASS", None: "INCONCLUSIVE"}.get(self.passed, "FAIL")
+
 
 class EvaluationReport(msgspec.Struct, kw_only=True):
     model: ModelVersionRef | None = None
@@ -507,11 +657,6 @@ class EvaluationReport(msgspec.Struct, kw_only=True):
 def to_builtins(obj: Any) -> Any:
     """Structs to JSON-ready builtins (datetimes as ISO strings)."""
     return msgspec.to_builtins(obj)
-
-    @property
-    def word(self) -> str:
-        """PASS, FAIL, or INCONCLUSIVE (``passed`` None), as every front end writes it."""
-        return {True: "PASS", None: "INCONCLUSIVE"}.get(self.passed, "FAIL")
 
 
 def from_builtins(data: Any, type_: type) -> Any:

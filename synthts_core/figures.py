@@ -44,28 +44,36 @@ def _groups(labels: np.ndarray | None, label_names: Sequence[str], n: int,
 
 
 def _add_series(fig: go.Figure, values: np.ndarray, rows: np.ndarray, times: np.ndarray | None,
-                *, row: int, col: int, colour: str | None, group: str, show: bool) -> None:
+                *, row: int, col: int, colour: str | None, group: str, show: bool,
+                lengths: np.ndarray | None = None) -> None:
+    """One trace per series and channel; a series shorter than the longest (``lengths``)
+    simply ends (its padding is not drawn)."""
     channels = values.shape[1]
     for k, i in enumerate(rows):
+        end = values.shape[2] if lengths is None else int(lengths[i])
         for ch in range(channels):
             name = group if channels == 1 else f"{group} ch{ch}"
             fig.add_trace(go.Scatter(
-                x=_x_axis(values.shape[2], times, int(i)), y=values[i, ch], mode="lines",
+                x=_x_axis(values.shape[2], times, int(i))[:end], y=values[i, ch, :end],
+                mode="lines",
+                connectgaps=False,  # a missing point (NaN) is a gap, never a joined line
                 line={"width": 1, **({"color": colour} if colour else {})}, opacity=0.8,
                 name=name, legendgroup=name, showlegend=show and k == 0 and row == 1,
             ), row=row, col=col)
 
 
 def dataset_figure(values: np.ndarray, labels: np.ndarray | None, label_names: Sequence[str],
-                   times: np.ndarray | None = None, per_label: int = 3) -> go.Figure:
-    """A few series of each label, one panel per label."""
+                   times: np.ndarray | None = None, per_label: int = 3,
+                   lengths: np.ndarray | None = None) -> go.Figure:
+    """A few series of each label, one panel per label; a missing point (NaN) is a gap, a
+    shorter series (``lengths``) ends where it ends."""
     values = np.asarray(values)
     groups = _groups(labels, label_names, len(values), per_label)
     fig = make_subplots(rows=len(groups), cols=1, shared_xaxes=True,
                         subplot_titles=[g[0] for g in groups], vertical_spacing=0.04)
     for r, (_, rows) in enumerate(groups, start=1):
         _add_series(fig, values, rows, times, row=r, col=1, colour=None, group="series",
-                    show=False)
+                    show=False, lengths=lengths)
     fig.update_layout(height=max(300, 180 * len(groups)), showlegend=False,
                       title="Dataset: examples per label")
     return fig
@@ -73,8 +81,11 @@ def dataset_figure(values: np.ndarray, labels: np.ndarray | None, label_names: S
 
 def real_vs_synthetic_figure(real: np.ndarray, real_labels: np.ndarray | None,
                              synthetic: np.ndarray, synthetic_labels: np.ndarray | None,
-                             label_names: Sequence[str], per_label: int = 3) -> go.Figure:
-    """Real series (left) beside synthetic ones (right), one row per label."""
+                             label_names: Sequence[str], per_label: int = 3, *,
+                             real_lengths: np.ndarray | None = None,
+                             synthetic_lengths: np.ndarray | None = None) -> go.Figure:
+    """Real series (left) beside synthetic ones (right), one row per label; series of
+    different lengths end where they end."""
     from synthts_core.services.evaluation import first_per_label
 
     real, synthetic = np.asarray(real), np.asarray(synthetic)
@@ -84,14 +95,14 @@ def real_vs_synthetic_figure(real: np.ndarray, real_labels: np.ndarray | None,
                         row_titles=[g[0] for g in groups], vertical_spacing=0.04)
     for r, (name, rows) in enumerate(groups, start=1):
         _add_series(fig, real, rows, None, row=r, col=1, colour=REAL_COLOUR, group="real",
-                    show=True)
+                    show=True, lengths=real_lengths)
         if synthetic_labels is None:
             syn_rows = np.arange(min(per_label, len(synthetic)))
         else:
             idx = label_names.index(name) if name in label_names else -1
             syn_rows = first_per_label(np.asarray(synthetic_labels), [idx], per_label)
         _add_series(fig, synthetic, syn_rows, None, row=r, col=2, colour=SYNTHETIC_COLOUR,
-                    group="synthetic", show=True)
+                    group="synthetic", show=True, lengths=synthetic_lengths)
     fig.update_layout(height=max(320, 180 * len(groups)), title="Real vs synthetic")
     return fig
 

@@ -201,6 +201,14 @@ class ModelArchitecture(Protocol):
       DP field for the architecture is refused when submitted, naming the field, and a DP job
       that names no architectures leaves it out of its default search. Its ``check`` refuses
       what it cannot make private (the GANs: the moment loss and the mean correction).
+    - ``supports_missing: bool`` (False): it learns from series with missing points. Its
+      model's ``train_epoch`` may then get NaN where a point is missing (the scaling fitted on
+      observed points only) and must ignore those points (masked losses; no NaN reaches a
+      loss or the weights), train exactly as before on data without NaN, and ``generate``
+      complete series. Without it a job on a dataset with missing points is refused when
+      submitted (``synthts_core.missing.require_support``), and one that names no
+      architectures leaves it out. Generation draws the learnt pattern of missing points on
+      request (``missing="learned"``): the core's work, not the model's.
     - ``check(config: dict, shape: DataShape) -> None``: refuse, with ``BadInputError`` naming
       the parameter, a drawn configuration that cannot run on the data (checked for every trial
       before a job is stored).

@@ -2,9 +2,10 @@
 listing-query checks and the job update rules.
 
 Kept in the core so that SQLite, Mongo and third-party backends store datasets the same way
-(float32 values, int64 labels, float64 times as little-endian bytes cut into chunks) and agree
-on what a sliced read, a bad query or a job change means. Nothing here touches a database: the
-backends hand in a ``fetch`` callable that returns chunk bytes.
+(float32 values, int64 labels, float64 times and, for series of different lengths, int64
+lengths, as little-endian bytes cut into chunks) and agree on what a sliced read, a bad query
+or a job change means. Nothing here touches a database: the backends hand in a ``fetch``
+callable that returns chunk bytes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from synthts_core.domain import (
     TrialState,
     ValuesMigration,
     checksum,
+    count_missing,
     from_builtins,
+    min_length,
+    n_points,
     to_builtins,
     utcnow,
 )
@@ -44,7 +48,7 @@ FETCH_BATCH_BYTES = 64 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Stream:
-    """One array of a dataset (values, labels or times), stored as fixed-size byte chunks.
+    """One array of a dataset (values, labels, times or lengths), stored as fixed-size byte chunks.
 
     ``chunk_bytes`` is a whole number of series whenever one series fits the target, so the
     common sliced reads touch only the chunks holding the requested series.
@@ -80,6 +84,8 @@ def dataset_arrays(dataset: Dataset) -> dict[str, np.ndarray]:
         arrays["labels"] = np.ascontiguousarray(dataset.labels, dtype="<i8")
     if dataset.times is not None:
         arrays["times"] = np.ascontiguousarray(dataset.times, dtype="<f8")
+    if dataset.lengths is not None:  # its own stream beside the labels, never in the meta
+        arrays["lengths"] = np.ascontiguousarray(dataset.lengths, dtype="<i8")
     return arrays
 
 
@@ -89,18 +95,23 @@ def check_storable(dataset: Dataset) -> DatasetMeta:
     if n < 1 or c < 1 or length < 1:
         raise BadInputError("values", f"has shape {dataset.values.shape}",
                             allowed="at least one series, one channel and one time step")
-    if not np.isfinite(dataset.values).all():
-        raise BadInputError("values", "contain NaN or infinite numbers", allowed="finite floats")
+    if np.isinf(dataset.values).any():
+        s, c, t = np.argwhere(np.isinf(dataset.values))[0]
+        raise BadInputError("values", f"series {s}, channel {c}, point {t} is infinite",
+                            allowed="finite floats, or NaN for a missing point")
     meta = dataset.meta
     check_normalisation(meta)
     check_holdout(meta, n)
     if (meta.n_series, meta.n_channels, meta.length) != (n, c, length):
         meta = msgspec.structs.replace(meta, n_series=n, n_channels=c, length=length)
-    actual = checksum(dataset.values, dataset.labels, dataset.times)
+    actual = checksum(dataset.values, dataset.labels, dataset.times, dataset.lengths)
     if meta.checksum and meta.checksum != actual:
-        raise BadInputError("checksum", "does not match the values, labels and times",
+        raise BadInputError("checksum", "does not match the values, labels, times and lengths",
                             allowed=f"{actual} or empty")
-    return msgspec.structs.replace(meta, checksum=actual)
+    return msgspec.structs.replace(meta, checksum=actual,
+                                   n_missing=count_missing(dataset.values, dataset.lengths),
+                                   min_length=min_length(dataset.lengths),
+                                   n_points=n_points(dataset.lengths))
 
 
 VALUES_LAYOUT = 2
@@ -135,8 +146,9 @@ def as_imported_values(old: Dataset) -> Dataset | None:
     limit = np.finfo(np.float32).max  # a value at the edge of float32 may round past it
     np.clip(real, -limit, limit, out=real)
     migrated = ValuesMigration(previous_checksum=meta.checksum)
-    new = Dataset(meta, real, old.labels, old.times)
-    new.meta = msgspec.structs.replace(meta, checksum=checksum(real, old.labels, old.times),
+    new = Dataset(meta, real, old.labels, old.times, old.lengths)
+    new.meta = msgspec.structs.replace(meta, checksum=checksum(real, old.labels, old.times,
+                                                               old.lengths),
                                        migrated=migrated)
     return new
 
@@ -343,7 +355,9 @@ def read_selected(meta: DatasetMeta, streams: Mapping[str, Stream], fetch: Fetch
     values = values.reshape(n, meta.n_channels, meta.length)
     lab = part("labels")
     times = part("times")
-    ds = Dataset(meta, values, lab, None if times is None else times.reshape(n, meta.length))
+    lengths = part("lengths")  # None: equal lengths, or a record written before lengths
+    ds = Dataset(meta, values, lab, None if times is None else times.reshape(n, meta.length),
+                 lengths)
     if whole:
         try:
             ds.verify()
@@ -358,12 +372,18 @@ def read_selected(meta: DatasetMeta, streams: Mapping[str, Stream], fetch: Fetch
             holdout = msgspec.structs.replace(holdout, series=np.flatnonzero(
                 np.isin(rows, holdout.series)).tolist())
         ds.meta = msgspec.structs.replace(meta, n_series=n, label_counts=counts,
-                                          checksum=checksum(ds.values, ds.labels, ds.times),
-                                          holdout=holdout)
+                                          checksum=checksum(ds.values, ds.labels, ds.times,
+                                                            ds.lengths),
+                                          holdout=holdout,
+                                          n_missing=count_missing(ds.values, ds.lengths),
+                                          min_length=min_length(ds.lengths),
+                                          n_points=n_points(ds.lengths))
     if wanted_channels is not None:
         ds.values = np.ascontiguousarray(ds.values[:, wanted_channels])
         ds.meta = msgspec.structs.replace(ds.meta, n_channels=len(wanted_channels),
-                                          checksum=checksum(ds.values, ds.labels, ds.times))
+                                          checksum=checksum(ds.values, ds.labels, ds.times,
+                                                            ds.lengths),
+                                          n_missing=count_missing(ds.values, ds.lengths))
     return ds
 
 

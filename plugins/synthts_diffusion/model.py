@@ -9,6 +9,31 @@ classifier-free guidance (Ho & Salimans 2022) needs. The network's output is pre
 Karras et al. (2022): the estimate is a noise-level-dependent mix of the input and the network,
 so at low noise the network only corrects what the input already says.
 
+Missing points (NaN in the training values: the architecture declares ``supports_missing``).
+As in masked-loss training of diffusion models on incomplete data (CSDI, Tashiro et al. 2021;
+Ambient Diffusion, Daras et al. 2023), a missing point never counts in the loss: the squared
+error is summed over observed points and divided by their count, and the spectral term is taken
+of the residual at observed points only (zero at missing ones), each row's spectrum scaled by
+points / observed points, so that under points missing at random it is an unbiased estimate of
+the whole residual's spectrum. What the network sees at a missing point of the noised series
+``x_t``: the linear interpolation of the *noised* observed points around it plus fresh noise of
+the variance an interpolation loses. Why: sampling generates every point, so the network keeps
+its one input (no mask channel it would see all-observed only at sampling), and a missing point
+should look like an observed one at the same noise level while telling the network nothing about
+a target that the sampling-time input would not (the care Ambient Diffusion takes over what the
+network may see of what it is scored on). Filling the *clean* series by interpolation and then
+noising it breaks that: a filled point holds its neighbours' clean values under independent
+noise, a second look at them, so the network learns to read a point's value off its neighbours
+and, at sampling, where neighbours are independent, blends them. On the harmonics (20 % of
+points missing at random, 60 epochs) that model's noise came out correlated from point to point
+(lag-1 autocorrelation 0.13, against 0.04 for the model trained on complete data and 0.01 for
+the data) and its worst-class detector rose from 0.668 to 0.785; the clean fill with its lost
+variance restored still gave 0.12 and 0.763; this input gives 0.03 and 0.665. (Masked losses with
+the true values as input gave 0.04 and 0.685: the losses were not the trouble.) The
+interpolation is only ever an input, never a target. A batch with no missing point runs the code
+complete data always ran and draws nothing more, so complete data train exactly as before (the
+same losses for the same seed).
+
 Sampling solves the probability-flow ODE deterministically (DPM-Solver++(2M), or DDIM) from
 initial noise ``z`` (n, channels * length): the same
 weights, ``z`` and labels give the same series; a seed draws ``z`` on the CPU, so a seed gives
@@ -57,6 +82,39 @@ MAX_LENGTH_FACTOR = 64  # longest series generate paints: this many training win
 # 4 %; with this weight 2 it was 0.72 / 0.68, the amplitude within 2 %, for about 2.2 times the
 # sampling time (one backward pass a step)
 CONTINUATION_GUIDANCE = 2.0
+
+
+def residual_variance(values: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Per channel, the variance ``v`` of a point about the line through its two neighbours,
+    from observed points whose two neighbours are observed (``x_i - (x_{i-1} + x_{i+1}) / 2``
+    has variance 1.5 v for white residuals); 0 where no such point exists. (c,)"""
+    mid = seen[..., 1:-1] & seen[..., :-2] & seen[..., 2:]
+    with np.errstate(invalid="ignore"):
+        e = values[..., 1:-1] - 0.5 * (values[..., :-2] + values[..., 2:])
+    e = np.where(mid, e, 0.0)
+    counts = mid.sum(axis=(0, 2))
+    return np.where(counts > 0, (e * e).sum(axis=(0, 2)) / np.maximum(counts, 1) / 1.5,
+                    0.0).astype(np.float32)
+
+
+def gap_neighbours(seen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For every point, the nearest observed point before and after it in its row (indices
+    clipped into the row) and the linear-interpolation weights on them: (a, b) with a + b = 1
+    between two observed points, (0, 1) before the first and (1, 0) after the last; (0, 0) in a
+    row with no observed point."""
+    length = seen.shape[-1]
+    grid = np.broadcast_to(np.arange(length), seen.shape)
+    prev = np.maximum.accumulate(np.where(seen, grid, -1), axis=-1)
+    nxt = np.flip(np.minimum.accumulate(np.flip(np.where(seen, grid, length), -1), axis=-1),
+                  -1)
+    has_prev, has_next = prev >= 0, nxt < length
+    both = has_prev & has_next
+    span = np.maximum(nxt - prev, 1)
+    a = np.where(both, (nxt - grid) / span, has_prev.astype(np.float64))
+    b = np.where(both, (grid - prev) / span, (has_next & ~has_prev).astype(np.float64))
+    return (np.clip(prev, 0, length - 1).astype(np.int32),
+            np.clip(nxt, 0, length - 1).astype(np.int32), a.astype(np.float32),
+            b.astype(np.float32))
 
 
 def windows_for(length: int, window: int) -> tuple[int, int]:
@@ -131,6 +189,8 @@ class DiffusionModel:
         self.updates = 0
         self._data_key: tuple | None = None
         self._values: torch.Tensor | None = None
+        self._observed: torch.Tensor | None = None  # None when no point is missing
+        self._gaps: dict[str, torch.Tensor] = {}
         self._labels: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ declarations
@@ -171,7 +231,33 @@ class DiffusionModel:
         if values.ndim != 3 or values.shape[1:] != (self.config.n_channels, self.config.length):
             raise BadInputError("values", f"got shape {values.shape}", allowed=(
                 f"(n, {self.config.n_channels}, {self.config.length})"))
-        self._values = torch.as_tensor(np.asarray(values, np.float32), device=self.device)
+        values = np.asarray(values, np.float32)
+        if np.isinf(values).any():
+            where = tuple(int(i) for i in np.argwhere(np.isinf(values))[0])
+            raise BadInputError("values", f"infinite value at (series, channel, point) "
+                                f"{where}", allowed="finite values, NaN where a point is missing")
+        gaps = np.isnan(values)
+        self._observed, self._gaps = None, {}
+        if gaps.any():
+            if gaps.all():
+                raise BadInputError("values", "no point is observed (all NaN)",
+                                    allowed="at least one observed point")
+            self._observed = torch.as_tensor(~gaps, device=self.device)
+            prev, nxt, wa, wb = gap_neighbours(~gaps)
+            dev = self.device
+            self._gaps = {"prev": torch.as_tensor(prev, device=dev),
+                          "next": torch.as_tensor(nxt, device=dev),
+                          "a": torch.as_tensor(wa, device=dev),
+                          "b": torch.as_tensor(wb, device=dev),
+                          "redraw": torch.as_tensor(gaps & ((wa + wb) > 0), device=dev),
+                          "var": torch.as_tensor(residual_variance(values, ~gaps),
+                                                 device=dev).view(1, -1, 1)}
+            # a missing point's clean value is never a target and never seen (``_noised_gaps``
+            # redraws it), except in a row with no observed point: there, the channel's mean
+            counts = np.maximum((~gaps).sum(axis=(0, 2)), 1)
+            means = (np.where(gaps, 0.0, values).sum(axis=(0, 2)) / counts).astype(np.float32)
+            values = np.where(gaps, means[None, :, None], values)
+        self._values = torch.as_tensor(values, device=self.device)
         self._labels = None
         if self.conditional:
             lab = np.zeros(len(values), np.int64) if labels is None else np.asarray(labels)
@@ -191,8 +277,9 @@ class DiffusionModel:
 
     def train_epoch(self, values: np.ndarray, labels: np.ndarray | None = None
                     ) -> dict[str, float]:
-        """One pass over ``values`` (n, c, L) scaled to [-1, 1], in shuffled batches (the
-        remainder waits for the next epoch's permutation); returns mean losses."""
+        """One pass over ``values`` (n, c, L) scaled to [-1, 1], NaN where a point is missing,
+        in shuffled batches (the remainder waits for the next epoch's permutation); returns mean
+        losses (a batch's losses over its observed points: the module docstring says how)."""
         self._to_device(values, labels)
         assert self._values is not None
         cfg = self.config
@@ -217,10 +304,18 @@ class DiffusionModel:
                 y = self._labels[idx]
                 drop = torch.rand(batch, generator=rng, device=dev) < cfg.cond_drop
                 cond = self._one_hot(torch.where(drop, self.n_classes, y))
-            x0_hat = self._predict(self.net, self.schedule.add_noise(x0, noise, t), t, cond)
-            mse = (self._loss_weight(t) * (x0_hat - x0).pow(2)).mean()
-            spectral = (torch.fft.rfft(x0_hat, norm="ortho")
-                        - torch.fft.rfft(x0, norm="ortho")).abs().mean()
+            seen = None if self._observed is None else self._observed[idx]
+            complete = seen is None or bool(seen.all())
+            x_t = self.schedule.add_noise(x0, noise, t)
+            if not complete:
+                x_t = self._noised_gaps(x_t, t, idx)
+            x0_hat = self._predict(self.net, x_t, t, cond)
+            if complete:
+                mse = (self._loss_weight(t) * (x0_hat - x0).pow(2)).mean()
+                spectral = (torch.fft.rfft(x0_hat, norm="ortho")
+                            - torch.fft.rfft(x0, norm="ortho")).abs().mean()
+            else:
+                mse, spectral = self._masked_losses(x0_hat, x0, t, seen)
             loss = mse + cfg.fft_weight * spectral
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -232,6 +327,41 @@ class DiffusionModel:
         out = dict(zip(LOSS_NAMES, (totals / max(steps, 1)).tolist(), strict=True))
         out["samples"] = float(steps * batch)
         return out
+
+    def _noised_gaps(self, x_t: torch.Tensor, t: torch.Tensor, idx: torch.Tensor
+                     ) -> torch.Tensor:
+        """``x_t`` of the series ``idx`` with each missing point redrawn from the noised
+        observed points around it: their linear interpolation plus fresh noise of the variance
+        the interpolation lost, ``(1 - a^2 - b^2) ((1 - alpha_bar) + alpha_bar v)`` (the
+        diffusion noise's and the series' own point-to-point variance ``v``), so a missing
+        point varies like an observed one yet tells the network nothing about any target it
+        does not see at that target itself (the module docstring says why)."""
+        g = self._gaps
+        a, b = g["a"][idx], g["b"][idx]
+        guess = (a * x_t.gather(-1, g["prev"][idx].long())
+                 + b * x_t.gather(-1, g["next"][idx].long()))
+        ab = self.schedule.alpha_bar(t).view(-1, 1, 1)
+        var = (1 - a * a - b * b).clamp_min(0.0) * ((1 - ab) + ab * g["var"])
+        z = torch.randn(x_t.shape, generator=self.rng, device=self.device)
+        return torch.where(g["redraw"][idx], guess + var.sqrt() * z, x_t)
+
+    def _masked_losses(self, x0_hat: torch.Tensor, x0: torch.Tensor, t: torch.Tensor,
+                       seen: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The weighted squared error over the observed points (``seen``) divided by their
+        count, and the spectral L1 error of the residual with missing points set to zero, each
+        (series, channel) row's spectrum scaled by points / observed points (the expected
+        spectrum of a residual seen at a random share p of its points is p times its own) and
+        averaged over the rows with an observed point. Both equal the unmasked losses when every
+        point is observed; neither depends on the network's output at a missing point."""
+        mask = seen.to(x0.dtype)
+        residual = (x0_hat - x0) * mask
+        mse = (self._loss_weight(t) * residual.pow(2)).sum() / mask.sum().clamp_min(1.0)
+        count = mask.sum(dim=-1)  # (batch, c) observed points per row
+        rows = count > 0
+        per_row = torch.fft.rfft(residual, norm="ortho").abs().mean(dim=-1)
+        scale = x0.shape[-1] / count.clamp_min(1.0)
+        spectral = (per_row * scale)[rows].sum() / rows.sum().clamp_min(1)
+        return mse, spectral
 
     def _training_times(self, batch: int) -> torch.Tensor:
         """Training times: uniform, or (``edm``) noise levels log-normal around the data's

@@ -82,6 +82,9 @@ class DiffusionArchitecture:
                    "series under a cosine noise schedule with a spectral loss, classifier-free "
                    "guidance, weight averaging and deterministic DDIM / DPM-Solver++ sampling.")
     conditional = True
+    # learns from series with missing points: masked losses over the observed points (the
+    # model module's docstring says how and why), complete series generated
+    supports_missing = True
     space = SPACE
     scaling = "minmax"
     conformance_params = CONFORMANCE_PARAMS

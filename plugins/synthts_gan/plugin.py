@@ -154,6 +154,9 @@ class GanArchitectureEntry:
     family = "gan"
     scaling = "minmax"  # the generator ends in tanh
     supports_dp = True  # synthts_core.privacy's contract: see synthts_gan.private
+    # NaN in train_epoch's values = a missing point: the critic sees real and fake through the
+    # same masks (AmbientGAN; synthts_gan.steps), so the generator learns complete series
+    supports_missing = True
 
     def __init__(self, name: str, description: str, conditional: bool,
                  space: ParamSchema, *, main_job_space: dict[str, Any] | None = None,

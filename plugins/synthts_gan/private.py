@@ -42,6 +42,17 @@ own updates, which read no real series, keep the seeded generator. The price, th
 Opacus's ``secure_mode``: a DP trial is not reproducible bit for bit, not from its seed and not
 from a checkpoint (a resumed trial goes on counting its steps and its budget, with fresh noise).
 
+Missing points. The real series hold 0 where a point is missing and each example's fake
+partner is seen through that example's own mask (``clipped_grad_sum``'s ``mask``), the
+AmbientGAN masking of ``synthts_gan.steps``, inside the example's clipped gradient: one
+example's mask reaches no other example's gradient. The generator's updates must score masked
+fakes too, but the real masks are private data and reach training only through the clipped
+critic step; so there each point of a fake is kept independently with the training set's share
+of observed points (one number about the data that the guarantee does not cover:
+``MISSING_NOT_COVERED``, added to the record). That matches the critic's view exactly when
+points go missing independently at random; for gaps with structure (runs, whole channels) the
+generator's view is an approximation.
+
 Settings that work with DP differ from the non-private ones (benchmarks/privacy_harmonics.py):
 the noise is added to every critic parameter, so a small critic (conv, narrow) and a large
 Poisson batch help, and one critic step per generator step spends the budget where it teaches
@@ -69,6 +80,8 @@ from synthts_gan.steps import LOSS_D, LOSS_GNORM, LOSS_GP, StepContext, generato
 MECHANISM = ("DP-SGD on the critic: per-example gradient of the whole critic loss (WGAN-GP "
              "penalty included, torch.func) clipped to C, Gaussian noise sigma*C, Poisson "
              "sampling; the generator learns from the private critic only")
+MISSING_NOT_COVERED = ("the share of missing points (the generator's updates mask their "
+                       "fakes at that rate)")
 PER_CHUNK_VALUES = 2**24  # per-example gradient values held at once (64 MiB of float32)
 
 
@@ -121,12 +134,19 @@ def _example_loss(critic: nn.Module, buffers: dict[str, torch.Tensor], kind: str
 def clipped_grad_sum(critic: nn.Module, kind: str, real: torch.Tensor,
                      labels: torch.Tensor | None, fake: torch.Tensor,
                      fake_labels: torch.Tensor | None, mix: torch.Tensor, gp_weight: float,
-                     max_norm: float) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+                     max_norm: float, mask: torch.Tensor | None = None
+                     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """The sum over the batch of each example's critic-loss gradient clipped to ``max_norm``
     (one L2 norm over all parameters), by parameter name; and the per-example stats summed
     (loss, gp, grad norm). ``real``/``fake`` (b, c, L), ``mix`` (b,) in [0, 1] (the
-    penalty's interpolation weights), labels (b,) or None for an unconditional critic. Adding
-    or removing one real example changes the sum by at most ``max_norm``."""
+    penalty's interpolation weights), labels (b,) or None for an unconditional critic.
+    ``mask`` (b, c, L), 1 where the real point is observed: each real example is 0 at its
+    missing points and its fake partner is seen through the same mask, so the penalty
+    interpolates the masked pair. Adding or removing one real example (its mask with it)
+    changes the sum by at most ``max_norm``."""
+    if mask is not None:
+        real = torch.where(mask > 0, real, torch.zeros_like(real))
+        fake = fake * mask
     params = {k: p.detach() for k, p in critic.named_parameters()}
     buffers = dict(critic.named_buffers())
     sums = {k: torch.zeros_like(p) for k, p in params.items()}
@@ -159,12 +179,13 @@ def private_critic_grads(critic: nn.Module, kind: str, real: torch.Tensor,
                          labels: torch.Tensor | None, fake: torch.Tensor,
                          fake_labels: torch.Tensor | None, mix: torch.Tensor, gp_weight: float,
                          max_norm: float, noise_std: float, expected_batch: float,
-                         rng: torch.Generator | None) -> torch.Tensor:
+                         rng: torch.Generator | None, mask: torch.Tensor | None = None
+                         ) -> torch.Tensor:
     """Set each critic parameter's ``.grad`` to (clipped sum + N(0, noise_std^2)) / expected
     batch size, the DP-SGD gradient the optimiser then steps with. Returns the summed stats
-    (``clipped_grad_sum``)."""
+    (``clipped_grad_sum``, ``mask`` included)."""
     sums, stats = clipped_grad_sum(critic, kind, real, labels, fake, fake_labels, mix,
-                                   gp_weight, max_norm)
+                                   gp_weight, max_norm, mask)
     for name, p in critic.named_parameters():
         noise = torch.randn(p.shape, device=p.device, dtype=p.dtype, generator=rng)
         p.grad = (sums[name] + noise_std * noise) / expected_batch
@@ -181,22 +202,27 @@ def secret_generator(device: torch.device) -> torch.Generator:
 
 class PoissonBatches:
     """Each call a Poisson sample of the training set: every series in with probability
-    ``rate``, independently (an empty batch is possible, and the update is then noise only)."""
+    ``rate``, independently (an empty batch is possible, and the update is then noise only).
+    ``mask`` (the shape of ``values``, 1 = observed) is drawn and shifted with its series."""
 
     def __init__(self, values: torch.Tensor, labels: torch.Tensor | None, rate: float,
-                 augment: bool) -> None:
+                 augment: bool, mask: torch.Tensor | None = None) -> None:
         self.values, self.labels, self.rate, self.augment = values, labels, rate, augment
+        self.mask = mask
 
-    def draw(self, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def draw(self, rng: torch.Generator
+             ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         n = self.values.shape[0]
         keep = torch.rand(n, generator=rng, device=self.values.device) < self.rate
         idx = keep.nonzero().squeeze(1)
         x = self.values.index_select(0, idx)
+        m = None if self.mask is None else self.mask.index_select(0, idx)
         if self.augment and len(idx):
             shifts = torch.randint(0, x.shape[-1], (len(idx),), generator=rng, device=x.device)
             x = circular_shift(x, shifts)
+            m = None if m is None else circular_shift(m, shifts)
         y = None if self.labels is None else self.labels.index_select(0, idx)
-        return x, y
+        return x, y, m
 
 
 class DpStep:
@@ -213,6 +239,9 @@ class DpStep:
         self.max_norm = float(max_norm)
         self.expected = batches.rate * batches.values.shape[0]
         self.generator_batch = generator_batch
+        # the generator's updates keep each point of a fake with this probability (None:
+        # complete data, no masking); see the module's note on missing points
+        self.observed_share = None if batches.mask is None else float(batches.mask.mean())
 
 
 def _fakes(ctx: StepContext, n: int, labels: torch.Tensor | None, like: torch.Tensor,
@@ -250,7 +279,7 @@ def _critic_update(ctx: StepContext, dp: DpStep, acc: torch.Tensor, gp_weight: f
 
 def _private_critic_step(ctx: StepContext, dp: DpStep, acc: torch.Tensor, gp_weight: float,
                          rng: torch.Generator, weight: float) -> None:
-    x, y = dp.batches.draw(rng)
+    x, y, m = dp.batches.draw(rng)
     b = x.shape[0]
     cond = ctx.n_classes > 0
     # WGAN-GP: the fake partner has the example's label (as the non-private step); C-GAN: a
@@ -260,7 +289,7 @@ def _private_critic_step(ctx: StepContext, dp: DpStep, acc: torch.Tensor, gp_wei
     mix = torch.rand(b, device=x.device, generator=rng)
     stats = private_critic_grads(ctx.critic, dp.kind, x, y if cond else None, fake,
                                  fake_labels if cond else None, mix, gp_weight, dp.max_norm,
-                                 dp.noise_std, dp.expected, rng)
+                                 dp.noise_std, dp.expected, rng, m)
     ctx.opt_d.step()
     ctx.opt_d.zero_grad(set_to_none=True)
     # the logged losses, on the batch's own size (a diagnostic, not private: see the module)
@@ -273,14 +302,19 @@ def _private_critic_step(ctx: StepContext, dp: DpStep, acc: torch.Tensor, gp_wei
 
 def _generator_update(ctx: StepContext, dp: DpStep, acc: torch.Tensor,
                       rng: torch.Generator) -> None:
-    """From the private critic alone; labels drawn uniformly, never a real batch's."""
+    """From the private critic alone; labels drawn uniformly, never a real batch's; with
+    missing points, each point of a fake kept with the set's observed share (the module)."""
     b = dp.generator_batch
     like = dp.batches.values
     y = _random_labels(ctx, b, like, rng)
     ctx.critic.requires_grad_(False)
     z = torch.randn(b, ctx.latent_dim, device=like.device, generator=rng)
     with ctx.amp():
-        scores = ctx.critic(ctx.gen(z, y), y).float()
+        fake = ctx.gen(z, y)
+        if dp.observed_share is not None:
+            keep = torch.rand(fake.shape, device=fake.device, generator=rng)
+            fake = fake * (keep < dp.observed_share).to(fake.dtype)
+        scores = ctx.critic(fake, y).float()
     loss_g = -scores.mean() if dp.kind == "wgan" else F.mse_loss(scores, torch.ones_like(scores))
     generator_step(ctx, loss_g, acc)
 

@@ -6,6 +6,21 @@ WGAN-GP: ``n_critic`` critic updates (one per batch), then one generator update 
 device tensor ``acc`` so a whole epoch costs one sync, and the same Python code can be captured
 as a CUDA graph. Randomness comes from ``rng`` (``None`` = the device's default generator,
 which is what a CUDA graph capture needs).
+
+Missing points (AmbientGAN, Bora et al. 2018). With ``mask`` (1 observed, 0 missing, the
+shape of ``real``) the real batch holds 0 at its missing points, and every fake the critic
+scores gets a real series' mask before it is scored: the WGAN-GP's fakes the mask of the real
+series at their own position (generated for its label), the C-GAN's fakes (random labels) that
+of a real series of their class (``partner_masks``). Real and fake are then seen through the
+same measurement, so which points are missing tells the critic nothing, and the generator,
+whose whole output is judged through random masks, learns the complete series. The gradient
+penalty interpolates the masked pair; the generator's loss goes through the masked critic; the
+moment loss compares complete fakes with real statistics taken over observed points
+(``GanTrainer``). The critic gets no mask channel: both sides of every pair carry the same mask,
+so the channel could carry no real-or-fake information, and it would change the critic's
+weights (a model trained with and without missing points would no longer share a layout).
+Without ``mask`` not one operation differs from the complete-data step, and a mask of ones
+gives the same numbers (a product with 1 is exact; ``partner_masks`` draws nothing).
 """
 
 from __future__ import annotations
@@ -109,6 +124,20 @@ def moment_loss(ctx: StepContext, fake: torch.Tensor, labels: torch.Tensor | Non
     return (per_class * weight).sum() / weight.sum().clamp(min=1.0)
 
 
+def partner_masks(mask: torch.Tensor, real_labels: torch.Tensor, fake_labels: torch.Tensor
+                  ) -> torch.Tensor:
+    """A mask (B, c, L) for each fake of a batch: that of the first real series of the fake's
+    class at or after the fake's own position (cyclically), the fake's own position when no
+    real series of its class is in the batch. The batch is a random draw, so this is a random
+    series of the class; it is picked without the RNG, so masking leaves every draw of the run
+    where it was."""
+    b = mask.shape[0]
+    pos = torch.arange(b, device=mask.device)
+    ahead = (pos[None, :] - pos[:, None]).remainder(b)  # [fake i, real j]: j - i mod b
+    same = real_labels[None, :] == fake_labels[:, None]
+    return mask.index_select(0, torch.where(same, ahead, ahead + b).argmin(1))
+
+
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
                      labels: torch.Tensor | None, rng: torch.Generator | None
                      ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,8 +151,11 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
 
 
 def wgan_gp_block(ctx: StepContext, real: torch.Tensor, labels: torch.Tensor | None,
-                  acc: torch.Tensor, gp_weight: float, rng: torch.Generator | None) -> None:
-    """``real`` (k, B, c, L): k critic updates, then one generator update."""
+                  acc: torch.Tensor, gp_weight: float, rng: torch.Generator | None,
+                  mask: torch.Tensor | None = None) -> None:
+    """``real`` (k, B, c, L): k critic updates, then one generator update. ``mask`` (the
+    shape of ``real``, 1 = observed; ``real`` 0 where it is 0): each fake is seen through the
+    mask of the real series at its position (the module's note on missing points)."""
     k, b = real.shape[0], real.shape[1]
     cond = ctx.n_classes > 0
     ctx.critic.requires_grad_(True)
@@ -132,6 +164,8 @@ def wgan_gp_block(ctx: StepContext, real: torch.Tensor, labels: torch.Tensor | N
         y = labels[j] if cond else None
         with torch.no_grad(), ctx.amp():
             fake = ctx.gen(_noise(ctx, b, x, rng), y).float()
+        if mask is not None:
+            fake = fake * mask[j]
         with ctx.amp():
             scores = ctx.critic(torch.cat((x, fake)), None if y is None else torch.cat((y, y)))
         d_real, d_fake = scores.float().split(b)
@@ -147,7 +181,8 @@ def wgan_gp_block(ctx: StepContext, real: torch.Tensor, labels: torch.Tensor | N
     y = labels[k - 1] if cond else None
     with ctx.amp():
         fake = ctx.gen(_noise(ctx, b, real, rng), y)
-        loss_g = -ctx.critic(fake, y).float().mean()
+        seen = fake if mask is None else fake * mask[k - 1]
+        loss_g = -ctx.critic(seen, y).float().mean()
     if ctx.moment_weight > 0:
         loss_g = loss_g + ctx.moment_weight * moment_loss(ctx, fake, y)
     generator_step(ctx, loss_g, acc)
@@ -165,11 +200,13 @@ def generator_step(ctx: StepContext, loss_g: torch.Tensor, acc: torch.Tensor) ->
 
 
 def cgan_block(ctx: StepContext, real: torch.Tensor, labels: torch.Tensor | None,
-               acc: torch.Tensor, gp_weight: float, rng: torch.Generator | None) -> None:
+               acc: torch.Tensor, gp_weight: float, rng: torch.Generator | None,
+               mask: torch.Tensor | None = None) -> None:
     """``real`` (1, B, c, L): generator update on random labels, then discriminator update on
     real and fake, least-squares targets 1 / 0 (the seed's order). The discriminator scores the
     fakes once for both updates: its weights do not change in between, so the seed's second
-    pass over ``fake.detach()`` only redrew the dropout masks."""
+    pass over ``fake.detach()`` only redrew the dropout masks. ``mask`` (1, B, c, L): each
+    fake is scored through the mask of a real series of its class (``partner_masks``)."""
     x = real[0]
     b = x.shape[0]
     y_real = labels[0] if labels is not None else torch.zeros(b, dtype=torch.long,
@@ -178,7 +215,8 @@ def cgan_block(ctx: StepContext, real: torch.Tensor, labels: torch.Tensor | None
     ones = torch.ones(b, device=x.device)
     with ctx.amp():
         fake = ctx.gen(_noise(ctx, b, x, rng), y_fake)
-        scores = ctx.critic(torch.cat((fake, x)), torch.cat((y_fake, y_real))).float()
+        seen = fake if mask is None else fake * partner_masks(mask[0], y_real, y_fake)
+        scores = ctx.critic(torch.cat((seen, x)), torch.cat((y_fake, y_real))).float()
     s_fake, s_real = scores.split(b)
     loss_g = F.mse_loss(s_fake, ones)
     if ctx.moment_weight > 0:

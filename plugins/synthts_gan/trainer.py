@@ -3,7 +3,8 @@
 Pure torch + numpy so the benchmark runs on a box without synthts installed. On CUDA the whole
 block step (all critic and generator updates of ``n_critic`` batches, optimiser steps included)
 is captured once as a CUDA graph and replayed with static input buffers; CPU runs never touch
-CUDA graphs or autocast.
+CUDA graphs or autocast. Data with missing points trains eagerly (no graph): its masked steps
+have not been measured on a GPU yet.
 """
 
 from __future__ import annotations
@@ -161,6 +162,11 @@ class GanTrainer:
         self._data_key: tuple | None = None
         self._values: torch.Tensor | None = None
         self._labels: torch.Tensor | None = None
+        # missing points: 1 observed / 0 missing (n, c, L), None for complete data (then no
+        # masking code runs at all); ``_joined`` = values and mask as 2c channels, so an
+        # epoch's shuffle and shifts move both together with the draws a complete set makes
+        self._mask: torch.Tensor | None = None
+        self._joined: torch.Tensor | None = None
         self._graph: _GraphedBlock | None = None
         # mean correction: the real per-class mean (k, c, L) of the training set, and the gap
         # between it and the sampler's own class mean, measured after ``_gap_epoch`` epochs
@@ -201,7 +207,15 @@ class GanTrainer:
         if values.ndim != 3 or values.shape[1:] != (self.config.n_channels, self.config.length):
             raise BadInputError("values", f"got shape {values.shape}",
                                 allowed=f"(n, {self.config.n_channels}, {self.config.length})")
+        observed = self._observed_mask(values)
         self._values = torch.as_tensor(np.ascontiguousarray(values, np.float32)).to(self.device)
+        self._mask = self._joined = None
+        if observed is not None:
+            seen = torch.as_tensor(observed).to(self.device)
+            # a missing point becomes 0 (the middle of the range) and is never read as a value
+            self._values = torch.where(seen, self._values, torch.zeros_like(self._values))
+            self._mask = seen.to(self._values.dtype)
+            self._joined = torch.cat((self._values, self._mask), dim=1)
         self._labels = None
         if self.conditional:
             lab = np.zeros(len(values), np.int64) if labels is None else labels
@@ -209,13 +223,29 @@ class GanTrainer:
         self._data_key = key
         self._set_moments()
         if self.config.mean_correction:
-            self.real_class_mean = self._class_means(self._values, self._labels)
+            self.real_class_mean = self._class_means(self._values, self._labels, self._mask)
+
+    @staticmethod
+    def _observed_mask(values: np.ndarray) -> np.ndarray | None:
+        """Where ``values`` are observed (bool, their shape), or None when every point is:
+        a NaN is a missing point (the architecture declares ``supports_missing``). An
+        infinite value is refused (the core refuses it at import; it would poison the
+        weights)."""
+        missing = np.isnan(values)
+        if np.isinf(values).any():
+            where = tuple(int(i) for i in np.argwhere(np.isinf(values))[0])
+            raise BadInputError("values", f"infinite value at (series, channel, point) {where}",
+                                allowed="finite values, NaN for a missing point")
+        return ~missing if missing.any() else None
 
     def _set_moments(self) -> None:
         """Per-class, per-point mean and std of the training set for the moment loss."""
         assert self._values is not None
         self.ctx.moment_weight = self.config.moment_weight
         if self.config.moment_weight <= 0:
+            return
+        if self._mask is not None:
+            self._set_observed_moments()
             return
         k = self.n_classes if self.conditional else 1
         lab = self._labels if self._labels is not None else torch.zeros(
@@ -232,9 +262,55 @@ class GanTrainer:
         self.ctx.class_mean = torch.stack(means)
         self.ctx.class_std = torch.stack(stds).clamp(min=floor)
 
-    def _class_means(self, values: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        """Per-class, per-point mean (k, c, L); NaN for a class without series."""
+    def _set_observed_moments(self) -> None:
+        """``_set_moments`` over observed points only (an increment counts where both its
+        points are observed). A class with fewer than 2 observations at a point takes the
+        pooled statistics there, as a class with fewer than 2 series does; a point with fewer
+        than 2 in the whole set gets mean 0 and the floor's std (the loss is then weak there,
+        never NaN)."""
+        assert self._values is not None and self._mask is not None
+        x, m = self._values.float(), self._mask.float()
+        x = torch.cat((x, x.diff(dim=-1)), dim=-1)
+        m = torch.cat((m, m[..., 1:] * m[..., :-1]), dim=-1)
         k = self.n_classes if self.conditional else 1
+        lab = self._labels if self._labels is not None and k > 1 else torch.zeros(
+            len(x), dtype=torch.long, device=self.device)
+
+        def stats(w: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            n = w.clamp(min=1.0)
+            mean = s1 / n
+            var = (s2 - n * mean * mean).clamp(min=0.0) / (n - 1.0).clamp(min=1.0)
+            return w, mean, var.sqrt()
+
+        def sums(index: torch.Tensor, groups: int) -> tuple[torch.Tensor, ...]:
+            shape = (groups, *x.shape[1:])
+            zero = torch.zeros(shape, device=x.device)
+            return (zero.index_add(0, index, m), zero.index_add(0, index, m * x),
+                    zero.index_add(0, index, m * x * x))
+
+        pooled_n, pooled_mean, pooled_std = stats(*sums(torch.zeros_like(lab), 1))
+        count, mean, std = stats(*sums(lab, k))
+        enough = count >= 2
+        pooled_ok = pooled_n >= 2
+        mean = torch.where(enough, mean, torch.where(pooled_ok, pooled_mean, 0.0))
+        std = torch.where(enough, std, torch.where(pooled_ok, pooled_std, 0.0))
+        floor = 1e-3 * float(self._values.abs().max().clamp(min=1e-6))
+        self.ctx.class_mean = mean
+        self.ctx.class_std = std.clamp(min=floor)
+
+    def _class_means(self, values: torch.Tensor, labels: torch.Tensor | None,
+                     mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-class, per-point mean (k, c, L) over observed points (``mask``, 1 = observed;
+        ``values`` 0 where it is 0); NaN for a class without series, or without an observed
+        value at a point."""
+        k = self.n_classes if self.conditional else 1
+        if mask is not None:
+            lab = labels if labels is not None and k > 1 else torch.zeros(
+                len(values), dtype=torch.long, device=values.device)
+            zero = torch.zeros((k, *values.shape[1:]), device=values.device)
+            sums = zero.index_add(0, lab, values.float() * mask)
+            return sums / zero.index_add(0, lab, mask.float())  # 0 / 0: NaN, as below
         if labels is None or k == 1:
             return values.float().mean(0, keepdim=True)
         sums = torch.zeros((k, *values.shape[1:]), device=values.device).index_add_(
@@ -286,7 +362,9 @@ class GanTrainer:
 
     def train_epoch(self, values: np.ndarray, labels: np.ndarray | None = None
                     ) -> dict[str, float]:
-        """One pass over ``values`` (n, c, L) scaled to [-1, 1]; returns mean losses."""
+        """One pass over ``values`` (n, c, L) scaled to [-1, 1], NaN at a missing point
+        (masked as ``synthts_gan.steps`` describes; a set without one takes the complete-data
+        path, unchanged); returns mean losses."""
         self._to_device(values, labels)
         assert self._values is not None
         cfg = self.config
@@ -294,20 +372,31 @@ class GanTrainer:
         if cfg.private:
             return self._train_private_epoch()
         batch = fit_batch(self._values.shape[0], cfg.batch_size, cfg.block)
-        data, lab = epoch_blocks(self._values, self._labels, batch, cfg.block, self.rng,
-                                 augment=cfg.augment)
+        mask = None
+        if self._joined is None:
+            data, lab = epoch_blocks(self._values, self._labels, batch, cfg.block, self.rng,
+                                     augment=cfg.augment)
+        else:  # the same draws as complete data; values and mask travel together
+            joined, lab = epoch_blocks(self._joined, self._labels, batch, cfg.block, self.rng,
+                                       augment=cfg.augment)
+            c = cfg.n_channels
+            data, mask = joined[..., :c, :].contiguous(), joined[..., c:, :].contiguous()
         self.gen.train()
         self.critic.train()
         n_blocks = data.shape[0]
-        if self.use_graphs:
+        if self.use_graphs and mask is None:  # masked steps run eagerly (no graph capture)
             acc = self._graphed(data.shape[1:], lab is not None).run(data, lab)
         else:
             set_dropout_rng(self.critic, self.rng)
             set_noise_rng(self.gen, self.rng)
             acc = torch.zeros(len(LOSS_NAMES), device=self.device)
             for i in range(n_blocks):
-                self._block_fn(self.ctx, data[i], None if lab is None else lab[i], acc,
-                               cfg.gp_weight, self.rng)
+                if mask is None:
+                    self._block_fn(self.ctx, data[i], None if lab is None else lab[i], acc,
+                                   cfg.gp_weight, self.rng)
+                else:
+                    self._block_fn(self.ctx, data[i], None if lab is None else lab[i], acc,
+                                   cfg.gp_weight, self.rng, mask[i])
         self.epochs_done += 1
         values_out = (acc / n_blocks).tolist()  # the one host sync of the epoch
         names = LOSS_NAMES if self._block_fn is wgan_gp_block else LOSS_NAMES[:2]
@@ -360,12 +449,17 @@ class GanTrainer:
 
         plan = self._privacy_plan(n_series)
         eps = epsilon_spent(plan["sigma"], plan["rate"], self.dp_steps, plan["delta"])
+        not_covered = list(NOT_COVERED)
+        if self._mask is not None:
+            from synthts_gan.private import MISSING_NOT_COVERED
+
+            not_covered.append(MISSING_NOT_COVERED)
         return PrivacyRecord(
             epsilon=eps, target_epsilon=float(self.config.dp_epsilon or 0.0),
             delta=plan["delta"], max_grad_norm=float(self.config.dp_max_grad_norm),
             noise_multiplier=plan["sigma"], sample_rate=plan["rate"], steps=self.dp_steps,
             planned_steps=plan["planned"], accountant=accountant_name(), mechanism=MECHANISM,
-            not_covered=list(NOT_COVERED))
+            not_covered=not_covered)
 
     def _train_private_epoch(self) -> dict[str, float]:
         """One epoch of DP steps (``synthts_gan.private``): as many as a non-private epoch,
@@ -383,7 +477,7 @@ class GanTrainer:
                                 allowed="a larger dp_epsilon or more planned epochs")
         family = FAMILIES[cfg.architecture]
         dp = DpStep(family, PoissonBatches(self._values, self._labels, plan["rate"],
-                                           cfg.augment),
+                                           cfg.augment, self._mask),
                     plan["sigma"], cfg.dp_max_grad_norm, plan["batch"], self._dp_rng)
         self.gen.train()
         self.critic.train()

@@ -54,7 +54,8 @@ def signature() -> Any:
     inputs = Schema([ColSpec("string", "label", required=False),
                      ColSpec("long", "count", required=False),
                      ColSpec("long", "seed", required=False),
-                     ColSpec("long", "length", required=False)])
+                     ColSpec("long", "length", required=False),
+                     ColSpec("string", "missing", required=False)])
     outputs = Schema([ColSpec("string", "label"), ColSpec("long", "label_index"),
                       ColSpec(Array(Array("float")), "values")])
     return ModelSignature(inputs=inputs, outputs=outputs)

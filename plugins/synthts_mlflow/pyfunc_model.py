@@ -12,10 +12,14 @@ architecture plugin the config names, and loads the weights, exactly as ``syntht
 * ``seed``: one seed for the whole request (optional; the same seed gives the same series),
 * ``length``: points per series for the whole request (optional; default the trained length,
   longer only from a family that paints longer series, as ``synthts sample --length``),
+* ``missing``: ``none`` (complete series, the default) or ``learned`` (NaN where the pattern of
+  missing points the model learnt draws a gap, as ``synthts sample --missing learned``),
 
 and returns one row per generated series: ``label`` (name), ``label_index`` and ``values``
-(channels x points, real units). Rows in the order given, so ``[{"label": "a", "count": 2},
-{"label": "b", "count": 2}]`` is what ``synthts sample --n 2`` makes for a two-label model.
+(channels x points, real units; a model that learnt series of unequal lengths gives each
+series its own length, drawn from those of its class). Rows in the order given, so
+``[{"label": "a", "count": 2}, {"label": "b", "count": 2}]`` is what ``synthts sample --n 2``
+makes for a two-label model.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from mlflow.pyfunc import PythonModel
 
 CONFIG_ARTIFACT = "config"
 WEIGHTS_ARTIFACT = "weights"
-COLUMNS = ("label", "count", "seed", "length")
+COLUMNS = ("label", "count", "seed", "length", "missing")
 
 
 def _rows(model_input: Any) -> list[dict[str, Any]]:
@@ -55,7 +59,8 @@ def _rows(model_input: Any) -> list[dict[str, Any]]:
         frame = pd.DataFrame(model_input)
     else:
         raise TypeError(f"model_input: got {type(model_input).__name__}; allowed: a DataFrame, "
-                        "a dict or a list of dicts with columns label, count, seed, length")
+                        "a dict or a list of dicts with columns label, count, seed, length, "
+                        "missing")
     unknown = sorted(set(map(str, frame.columns)) - set(COLUMNS))
     if unknown:
         raise ValueError(f"model_input: unknown column(s) {unknown}; "
@@ -79,6 +84,16 @@ def _one(rows: list[dict[str, Any]], column: str) -> int | None:
     if len(values) > 1:
         raise ValueError(f"{column}: got {sorted(values)}; allowed: one {column} per request")
     return values.pop() if values else None
+
+
+def _missing_mode(rows: list[dict[str, Any]]) -> str:
+    """The one ``missing`` mode of the request (``none`` when no row gives it)."""
+    modes = {r["missing"] for r in rows if r.get("missing") is not None}
+    if any(not isinstance(m, str) for m in modes):
+        raise ValueError(f"missing: got {sorted(map(repr, modes))}; allowed: none, learned")
+    if len(modes) > 1:
+        raise ValueError(f"missing: got {sorted(modes)}; allowed: one mode per request")
+    return modes.pop() if modes else "none"
 
 
 def _plan(rows: list[dict[str, Any]]) -> tuple[dict[str, int] | None, int | None, int | None]:
@@ -139,9 +154,11 @@ class SynthtsGenerator(PythonModel):
             counts, n, seed = _plan(rows)
             if not model.conditional and counts is not None:
                 raise ValueError("label: this model is unconditional; allowed: no labels")
+            length, missing = _one(rows, "length"), _missing_mode(rows)
+            model.gaps_pattern(missing, length)  # refused before any work
             values, labels = model.generate(n=n, counts=counts, seed=seed,
-                                            max_values=self.max_values,
-                                            length=_one(rows, "length"))
+                                            max_values=self.max_values, length=length)
+            values, lengths = model.finish(values, labels, seed, missing, length)
         except (ValueError, TypeError, SynthtsError) as exc:  # bad input: 400, not 500
             text = exc.message if isinstance(exc, SynthtsError) else str(exc)
             raise MlflowException.invalid_parameter_value(text) from exc
@@ -151,7 +168,9 @@ class SynthtsGenerator(PythonModel):
                      (labels.tolist() if labels is not None else [0] * len(values))]
         index_col = [-1] * len(values) if labels is None else [int(i) for i in labels]
         return pd.DataFrame({"label": label_col, "label_index": index_col,
-                             "values": [v.tolist() for v in values]})
+                             "values": [v.tolist() if lengths is None else v[:, :n].tolist()
+                                        for v, n in zip(values, lengths if lengths is not None
+                                                        else [None] * len(values), strict=True)]})
 
 
 mlflow.models.set_model(SynthtsGenerator())

@@ -58,7 +58,8 @@ class DatasetDocumentBase(Document):
 
 
 class ChunkDocumentBase(Document):
-    """One chunk of one array (values, labels or times) of one upload, raw little-endian."""
+    """One chunk of one array (values, labels, times or lengths) of one upload, raw
+    little-endian."""
 
     meta = {"abstract": True}
 

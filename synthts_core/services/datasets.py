@@ -229,7 +229,8 @@ class DatasetService:
         ds = self.read_selection(selection, "real")
         meta = selection.meta
         return meta, figures.dataset_figure(ds.values, ds.labels, meta.label_names,
-                                            times=ds.time_grid(), per_label=per_label)
+                                            times=ds.time_grid(), per_label=per_label,
+                                            lengths=ds.lengths)
 
     # ------------------------------------------------------------------------ change
 
@@ -324,7 +325,11 @@ def export_bytes(ds: Dataset, fmt: ExportFormat, *, layout: ExportLayout = "long
     """CSV or Parquet (``long``: one row per value with series, label, channel, time;
     ``wide``: one row per series and channel, a column per time), ``.npy`` of the values,
     ``.npz`` with values, labels, label names and times, or sktime ``.ts``. Every one of them
-    imports back (``synthts import`` recognises the tables it writes) to the same dataset."""
+    imports back (``synthts import`` recognises the tables it writes) to the same dataset. A
+    missing point is an empty cell (a null) in a table, ``?`` in ``.ts``, NaN in ``.npy`` and
+    ``.npz``. Series of different lengths: ``.npy`` holds them padded with NaN, ``.npz`` adds
+    ``lengths``, ``.ts`` says ``@equalLength false``, a long table has rows only up to each
+    series' length and a wide one ends a shorter series' row in empty cells."""
     check_export(fmt, layout)
     values = _values_in(ds, units)
     if fmt in ("npy", "npz"):
@@ -337,6 +342,8 @@ def export_bytes(ds: Dataset, fmt: ExportFormat, *, layout: ExportLayout = "long
                 arrays["labels"] = ds.labels
                 arrays["label_names"] = np.asarray(ds.meta.label_names, dtype=str)
             arrays["times"] = ds.time_grid()
+            if ds.lengths is not None:
+                arrays["lengths"] = ds.lengths
             np.savez_compressed(buf, allow_pickle=False, **arrays)
         return buf.getvalue()
     if fmt == "ts":
@@ -344,7 +351,7 @@ def export_bytes(ds: Dataset, fmt: ExportFormat, *, layout: ExportLayout = "long
 
         names = list(ds.meta.label_names)
         texts = None if ds.labels is None else [names[i] for i in ds.labels.tolist()]
-        return write_ts(values, texts, names, ds.meta.name)
+        return write_ts(values, texts, names, ds.meta.name, ds.lengths)
     table = to_table(ds, layout, values)
     buf = io.BytesIO()
     if fmt == "csv":
@@ -380,12 +387,18 @@ def to_table(ds: Dataset, layout: ExportLayout = "long",
         series_ix = np.broadcast_to(np.arange(n)[:, None, None], shape).ravel()
         time_col = (np.broadcast_to(times[:, None, :], shape) if times.ndim == 2
                     else np.broadcast_to(times, shape)).ravel()
+        channel = np.broadcast_to(np.arange(c)[None, :, None], shape).ravel()
+        flat = values.ravel()
+        if ds.lengths is not None:  # rows only up to each series' length
+            own = np.broadcast_to(ds.within()[:, None, :], shape).ravel()
+            series_ix, time_col, channel, flat = (series_ix[own], time_col[own], channel[own],
+                                                  flat[own])
         return pa.table({
             "series": series_ix,
             "label": pa.array(label[series_ix], type=pa.string()),
-            "channel": np.broadcast_to(np.arange(c)[None, :, None], shape).ravel(),
+            "channel": channel,
             "time": time_col,
-            "value": values.ravel(),
+            "value": _column(flat),
         })
     rows = np.repeat(np.arange(n), c)
     columns: dict[str, object] = {
@@ -393,11 +406,31 @@ def to_table(ds: Dataset, layout: ExportLayout = "long",
         "label": pa.array(label[rows], type=pa.string()),
         "channel": np.tile(np.arange(c), n),
     }
+    if _ends_ambiguous(values, ds.series_lengths()):
+        columns["length"] = np.repeat(ds.series_lengths(), c)
     flat = values.reshape(n * c, length)
     if times.ndim == 2:
         per_row = np.repeat(times, c, axis=0)
-        columns.update({f"v{j}": flat[:, j] for j in range(length)})
+        columns.update({f"v{j}": _column(flat[:, j]) for j in range(length)})
         columns.update({f"t{j}": per_row[:, j] for j in range(length)})
     else:
-        columns.update({repr(float(t)): flat[:, j] for j, t in enumerate(times)})
+        columns.update({repr(float(t)): _column(flat[:, j]) for j, t in enumerate(times)})
     return pa.table(columns)
+
+
+def _ends_ambiguous(values: np.ndarray, lengths: np.ndarray) -> bool:
+    """Whether a wide table's trailing empty cells would misstate a length: a series whose
+    last own point is missing in every channel reads as a shorter one (the UCR convention),
+    so such a table says each row's ``length`` in a column of its own."""
+    last = values[np.arange(len(values)), :, lengths - 1]  # (series, channels)
+    return bool(np.isnan(last).all(axis=1).any())
+
+
+def _column(values: np.ndarray):  # -> pyarrow.Array
+    """A value column: a missing point (NaN) as null, which CSV writes as an empty cell and
+    every table reader (synthts import included) reads as missing."""
+    import pyarrow as pa
+
+    if not np.isnan(values).any():
+        return pa.array(values)
+    return pa.array(values, mask=np.isnan(values))

@@ -30,6 +30,7 @@ from synthts_core.domain import (
 )
 from synthts_core.errors import BadInputError
 from synthts_core.measured import split_result
+from synthts_core.missing import alike, comparable, has_missing
 
 if TYPE_CHECKING:
     from synthts_core.registry import Registries
@@ -107,8 +108,21 @@ def compare(registries: Registries, real: Dataset, synthetic_values: np.ndarray,
     to the metrics that declare ``uses_holdout`` (per class: that class's), whose details say
     in ``scored_on`` what they were scored on (``holdout_text``, or the training series).
     Metrics named in ``pooled_only`` skip the per-class values; by default (None) those whose
-    ``per_class_by_default`` is False do (the post-hoc classifiers: tens of seconds per fit)."""
+    ``per_class_by_default`` is False do (the post-hoc classifiers: tens of seconds per fit).
+    Real series with missing points (trained on or held out): every metric compares the sets
+    as ``missing.alike`` makes them (each series also gets the gaps of a series of its class
+    from every other set, then all are filled alike), said in each result's
+    ``details["missing_points"]``."""
     values = _check_synthetic(real, synthetic_values, synthetic_labels)
+    gapped = has_missing(real.values) or (holdout is not None and has_missing(holdout.values))
+    if gapped:
+        sets = [(real.values, real.labels)]
+        if holdout is not None:
+            sets.append((holdout.values, holdout.labels))
+        filled, values = alike(sets, values, synthetic_labels, np.random.default_rng([seed, 3]))
+        real = Dataset(real.meta, filled[0], real.labels, real.times)
+        if holdout is not None:
+            holdout = Dataset(holdout.meta, filled[1], holdout.labels, holdout.times)
     names = _metric_names(registries, metrics)
     labelled = real.labels is not None and synthetic_labels is not None
     skipped = skipped_metrics(registries, names, real.meta.n_channels, labelled=labelled)
@@ -151,6 +165,8 @@ def compare(registries: Registries, real: Dataset, synthetic_values: np.ndarray,
         if getattr(metric, "uses_holdout", False):
             details["scored_on"] = holdout_text if holdout is not None else \
                 f"the {len(real.values)} training series (no held-out series)"
+        if gapped:
+            details["missing_points"] = MISSING_NOTE
         if per_std:
             details["per_class_std"] = per_std
         if per_extra:
@@ -159,6 +175,12 @@ def compare(registries: Registries, real: Dataset, synthetic_values: np.ndarray,
                                     higher_is_better=bool(metric.higher_is_better),
                                     details=details))
     return results
+
+
+MISSING_NOTE = ("real series (trained on or held out) have missing points: every series was "
+                "also given the gaps of a series of the same class from each other set, then "
+                "all were filled by linear interpolation along the series, so no set differs "
+                "from another by its gaps")
 
 
 def _class_part(data: Dataset | None, index: int) -> Dataset | None:
@@ -616,7 +638,9 @@ class EvaluationService:
                                                  run.synthetic_labels, label_names)]
         for method in ("pca", "tsne"):
             r_pts, s_pts = embeddings(real.values, run.synthetic_values, method,
-                                      max_points=1000 if method == "pca" else 500)
+                                      max_points=1000 if method == "pca" else 500,
+                                      real_labels=real.labels,
+                                      synthetic_labels=run.synthetic_labels)
             figs.append(figures.embedding_figure(r_pts, s_pts, method))
         ref = run.report.model
         title = f"Evaluation of {ref.name}@{ref.version} on {run.report.dataset}" if ref else \
@@ -673,7 +697,7 @@ def _normalised(dataset: Dataset, norm: Any) -> Dataset:
     from synthts_core.services.units import to_normalised
 
     return Dataset(dataset.meta, to_normalised(dataset.values, norm), dataset.labels,
-                   dataset.times)
+                   dataset.times, dataset.lengths)
 
 
 def _relabel_for_model(real: Dataset, model_labels: list[str]) -> Dataset:
@@ -683,7 +707,8 @@ def _relabel_for_model(real: Dataset, model_labels: list[str]) -> Dataset:
         return real
     new = label_map(real.meta.label_names, model_labels)[real.labels]
     keep = new >= 0
-    return Dataset.build(real.meta.name, real.values[keep], new[keep], model_labels)
+    return Dataset.build(real.meta.name, real.values[keep], new[keep], model_labels,
+                         lengths=None if real.lengths is None else real.lengths[keep])
 
 
 # ------------------------------------------------------------------ choosing and projecting
@@ -735,11 +760,14 @@ def pca_2d(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def embeddings(real: np.ndarray, synthetic: np.ndarray,
                method: Literal["pca", "tsne"] = "pca", max_points: int = 1000,
-               seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+               seed: int = 0, real_labels: np.ndarray | None = None,
+               synthetic_labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """2-D points for real and synthetic series (each flattened), fitted on both together.
 
     At most ``max_points`` series per set (bounded by 5000) are embedded; t-SNE is slow, keep it
-    at a few thousand points in all."""
+    at a few thousand points in all. Missing points are filled as ``missing.comparable``
+    does for the metrics (gaps taken from a real series of the same class when both sets'
+    labels are given)."""
     if method not in ("pca", "tsne"):
         raise BadInputError("method", f"got {method!r}", allowed="pca, tsne")
     if not 2 <= int(max_points) <= MAX_EMBED_POINTS:
@@ -747,7 +775,7 @@ def embeddings(real: np.ndarray, synthetic: np.ndarray,
                             allowed=f"2..{MAX_EMBED_POINTS}")
     rng = np.random.default_rng(seed)
     sets = []
-    for arr in (real, synthetic):
+    for arr in comparable(real, synthetic, rng, real_labels, synthetic_labels):
         a = np.asarray(arr, dtype=np.float64)
         a = a[subsample_index(len(a), max_points, rng)]
         sets.append(a.reshape(len(a), -1))

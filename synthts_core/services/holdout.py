@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
-from synthts_core.domain import Dataset, DatasetMeta, checksum
+from synthts_core.domain import (
+    Dataset,
+    DatasetMeta,
+    checksum,
+    count_missing,
+    min_length,
+    n_points,
+)
 from synthts_core.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -45,11 +52,14 @@ def _part(dataset: Dataset, keep: np.ndarray) -> Dataset:
     values = dataset.values[keep]
     labels = None if dataset.labels is None else dataset.labels[keep]
     times = None if dataset.times is None else dataset.times[keep]
+    lengths = None if dataset.lengths is None else dataset.lengths[keep]
     counts = (np.bincount(labels, minlength=len(dataset.meta.label_names)).tolist()
               if labels is not None else [])
     meta = msgspec.structs.replace(dataset.meta, n_series=len(values), label_counts=counts,
-                                   checksum=checksum(values, labels, times), holdout=None)
-    return Dataset(meta, values, labels, times)
+                                   checksum=checksum(values, labels, times, lengths),
+                                   holdout=None, n_missing=count_missing(values, lengths),
+                                   min_length=min_length(lengths), n_points=n_points(lengths))
+    return Dataset(meta, values, labels, times, lengths)
 
 
 def training_part(dataset: Dataset) -> Dataset:

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from synthts_core.runtime import Runtime
 
 DEFAULT_VERSION = "latest"
+GAPS_STREAM = 0x67617073  # the stream a seeded request's gaps come from (``finish``)
+LENGTHS_STREAM = 0x6C656E73  # ... and its series' lengths
 
 
 def parse_model_ref(text: str) -> tuple[str, str]:
@@ -45,6 +47,19 @@ def version_privacy(config: Mapping[str, Any] | None) -> tuple[dict[str, Any] | 
     from synthts_core import privacy
 
     return privacy.of_config(config), privacy.summary(config)
+
+
+def version_gaps(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], str]:
+    """A version's config with its pattern of missing points summarised (its encoded rates
+    replaced by their size: ``--json`` shows them) and the one line ``models show`` prints
+    about that pattern (``synthts_core.missing``)."""
+    from synthts_core.missing import describe_pattern
+
+    config = dict(config or {})
+    pattern = config.get("missing")
+    if isinstance(pattern, Mapping) and pattern.get("rates_u8"):
+        config["missing"] = {**pattern, "rates_u8": f"({len(pattern['rates_u8'])} characters)"}
+    return config, describe_pattern(pattern if isinstance(pattern, Mapping) else None)
 
 
 def check_volume(n_series: int, n_channels: int, length: int, max_values: int,
@@ -91,6 +106,9 @@ class LoadedModel:
         if length is None or (isinstance(length, int) and not isinstance(length, bool)
                               and length == self.length):
             return self.length
+        if self.config.get("lengths") and isinstance(length, int) and \
+                not isinstance(length, bool) and 1 <= length < self.length:
+            return int(length)  # one that learnt unequal lengths: cut at any of them
         if not self.extends_length:
             family = self.config.get("architecture", "its architecture")
             raise BadInputError("length", f"model {self.ref.name!r} ({family}) generates "
@@ -129,6 +147,61 @@ class LoadedModel:
         if units == "real":
             return to_real(values, self.data_normalisation)
         return to_normalised(values, self.data_normalisation)
+
+    def gaps_pattern(self, missing: str = "none", length: int | None = None
+                     ) -> Mapping[str, Any] | None:
+        """What ``finish`` draws gaps from for ``missing`` at ``length`` (None: complete
+        series), checked before any work: a DP model, whose pattern was withheld, and a series
+        longer than the trained length are refused naming ``missing``."""
+        from synthts_core.missing import check_mode
+
+        if check_mode(missing) == "none":
+            return None
+        pattern = self.config.get("missing")
+        if not isinstance(pattern, Mapping):
+            return None  # it learnt complete series: they stay complete
+        if pattern.get("withheld"):
+            raise BadInputError("missing", f"model {self.ref.name!r} does not keep the pattern "
+                                f"of missing points: {pattern['withheld']}", allowed="none")
+        if length is not None and length > self.length:
+            raise BadInputError("missing", f"the pattern was learnt on {self.length} points, "
+                                f"the request asks for {length}",
+                                allowed=f"none, or learned up to the trained length "
+                                        f"{self.length}")
+        return pattern
+
+    def generation_length(self, length: int | None) -> int:
+        """The length the network paints for a request of ``length``: longer series as asked
+        (a family that extends them), anything else at the trained length, then cut."""
+        return int(length) if length is not None and length > self.length else self.length
+
+    def finish(self, values: np.ndarray, labels: np.ndarray | None, seed: int | None,
+               missing: str = "none", length: int | None = None
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+        """What a request gets from the generated ``values``: cut at the requested ``length``
+        when shorter than the trained one; a model that learnt unequal lengths, asked for none,
+        cuts each series at a length drawn from its class's training lengths (NaN past it;
+        ``synthts_core.lengths``); then, with ``missing="learned"``, NaN where the pattern of
+        missing points it learnt draws a gap (``synthts_core.missing``). Each draw comes from
+        ``seed`` on its own stream: the same request and seed give the same series, batched
+        or not. Returns (values, each series' length or None when all are as long)."""
+        from synthts_core import lengths as spans
+        from synthts_core.missing import draw_missing
+
+        pattern = self.gaps_pattern(missing, values.shape[2])
+        learnt = self.config.get("lengths")
+        lengths = None
+        if length is not None and length < values.shape[2]:
+            values = np.ascontiguousarray(values[:, :, :length])
+        elif length is None and isinstance(learnt, Mapping) and learnt.get("by_class"):
+            rng = np.random.default_rng(None if seed is None else [seed, LENGTHS_STREAM])
+            lengths = spans.draw_lengths(learnt, labels if self.conditional else None,
+                                         len(values), rng)
+            values = spans.cut(values, lengths)
+        if pattern is not None:  # (a shorter request draws the pattern's first points)
+            rng = np.random.default_rng(None if seed is None else [seed, GAPS_STREAM])
+            values = draw_missing(values, pattern, labels, rng)
+        return values, lengths
 
     def plan(self, n: int | None = None, labels: Sequence[str | int] | None = None,
              counts: Mapping[str, int] | None = None) -> np.ndarray | None:
@@ -181,7 +254,9 @@ class LoadedModel:
         if seed is not None and (not isinstance(seed, int) or seed < 0):
             raise BadInputError("seed", f"got {seed!r}", allowed="an integer >= 0")
         # only a longer series passes length on: every family's generate takes the default
-        extra = {} if length is None or length == self.length else {"length": int(length)}
+        # (a shorter one is cut from it by ``finish``)
+        paint = self.generation_length(length)
+        extra = {} if paint == self.length else {"length": paint}
         with self._lock:  # torch modules are not safe to run from several threads at once
             if z is None:
                 raw = self.trainer.generate(total, labels=label_idx, seed=seed, **extra)
@@ -264,6 +339,7 @@ class Sample:
     seed: int | None = None
     units: str = "real"
     normalisation: Any = None  # the training set's import normalisation
+    lengths: np.ndarray | None = None  # each series' length (NaN past it); None: all as long
 
     def to_dataset(self, name: str, config: Mapping[str, Any] | None = None) -> Dataset:
         """A synthetic dataset (``source="synthetic"``) recording which version made it,
@@ -276,7 +352,7 @@ class Sample:
         values = to_real(self.values, norm) if self.units == "normalised" else self.values
         return Dataset.build(
             name, values, self.labels, self.label_names if self.labels is not None else None,
-            source="synthetic", spec=spec, tags=["synthetic"], normalisation=norm,
+            lengths=self.lengths, source="synthetic", spec=spec, tags=["synthetic"], normalisation=norm,
             description=f"sampled from {self.ref.name}@{self.ref.version}")
 
 
@@ -356,20 +432,26 @@ class ModelService:
     def sample(self, ref_text: str, n: int | None = None,
                labels: Sequence[str | int] | None = None, seed: int | None = None,
                counts: Mapping[str, int] | None = None, units: str = "real",
-               length: int | None = None) -> Sample:
+               length: int | None = None, missing: str = "none") -> Sample:
         """Load ``NAME[@version|alias]`` and generate from it (one-shot, no cache), in the
         units the training data was imported in unless ``units="normalised"``; ``length``
-        longer than the trained one from a family that paints longer series."""
+        longer than the trained one from a family that paints longer series; ``missing``
+        ``learned`` for the learnt pattern of missing points (``LoadedModel.with_gaps``)."""
+        from synthts_core.missing import check_mode
         from synthts_core.services.units import check_units
 
         check_units(units)
+        check_mode(missing)
         name, version = parse_model_ref(ref_text)
         model = self.load(name, version)
+        model.gaps_pattern(missing, length)  # refused before any work
         values, label_idx = model.generate(n, labels=labels, counts=counts, seed=seed,
                                            max_values=self.rt.settings.max_generate_values,
                                            length=length)
+        values, lengths = model.finish(values, label_idx, seed, missing, length)
         return Sample(model.in_units(values, units), label_idx, model.label_names, model.ref,
-                      seed, units=units, normalisation=model.data_normalisation)
+                      seed, units=units, normalisation=model.data_normalisation,
+                      lengths=lengths)
 
     def real_series(self, dataset: str, label_names: Sequence[str], per_label: int,
                     units: str = "real") -> tuple[np.ndarray, np.ndarray | None]:

@@ -61,5 +61,6 @@ def rescore_bundle(rt: Runtime, config: dict[str, Any], weights: bytes, dataset:
     norm = dataset.meta.normalisation
     by = real_labels if per_class else None
     score, _ = quality_score(rt.registries.metrics.get(metric), to_normalised(real, norm), by,
-                             to_normalised(synthetic, norm), by, [seed, RESCORE_SEED])
+                             to_normalised(synthetic, norm), by, [seed, RESCORE_SEED],
+                             classes=(real_labels, real_labels))
     return score

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
-from synthts_core import privacy
+from synthts_core import missing, privacy
 from synthts_core.domain import (
     TERMINAL_STATUSES,
     DataShape,
@@ -147,7 +147,9 @@ def resolve_defaults(rt: Runtime, spec: JobSpec) -> JobSpec:
     and ``select_metric`` (``default_select_metric``). What is still unset after that fails
     ``validate_spec``. A job that asks for differential privacy and names no architectures
     trains those of the default search that support it (``privacy.default_search``), each
-    with the space it declares for a private job (``DataShape.private``)."""
+    with the space it declares for a private job (``DataShape.private``); one on a dataset
+    with missing points or unequal lengths, those that can learn from it
+    (``supports_missing``)."""
     changes: dict[str, Any] = {}
     shape = data_shape(rt, spec) if spec.architectures is None or spec.epochs is None else None
     if spec.architectures is None:
@@ -156,6 +158,10 @@ def resolve_defaults(rt: Runtime, spec: JobSpec) -> JobSpec:
         spaces = default_spaces(rt.registries, private)
         if dp_field is not None:
             spaces = privacy.default_search(rt.registries, spaces, dp_field)
+        meta = rt.storage.get_dataset_meta(spec.dataset)
+        if meta.n_missing or meta.min_length is not None:  # those that learn gaps and padding
+            spaces = {a: space for a, space in spaces.items()
+                      if getattr(rt.registries.architectures.get(a), "supports_missing", False)}
         changes["architectures"] = list(spaces)
         changes["architecture_spaces"] = {**spaces, **spec.architecture_spaces}
     if spec.epochs is None:
@@ -198,6 +204,10 @@ def validate_spec(rt: Runtime, spec: JobSpec) -> None:
                             allowed=", ".join(rt.registries.architectures.names()))
     for i, name in enumerate(spec.architectures):
         rt.registries.architectures.require(name, f"architectures[{i}]")
+    registry = rt.registries.architectures
+    missing.require_support([registry.get(a) for a in spec.architectures], meta.n_missing,
+                            spec.dataset, meta.min_length is not None,
+                            [a.name for a in registry if getattr(a, "supports_missing", False)])
     privacy.check_request(rt.registries, spec)  # a DP field for a family without DP: refused
     for p in job_form.JOB_FORM:  # the bounds the API, CLI and TUI forms derive from too
         job_form.check(p.name, getattr(spec, p.name))
@@ -926,7 +936,6 @@ def _beats_current_best(rt: Runtime, job: TrainingJob, name: str, score: float,
                         scoring: Callable[[], tuple[Any, bool]] | None = None) -> bool:
     """``best`` moves only to a version at least as good as the one it names, both scored the
     same way (the current best is scored again with this job's metric and data)."""
-    from synthts_core.errors import NotFoundError
     from synthts_core.services.selection import rescore_bundle
 
     try:

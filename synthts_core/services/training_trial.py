@@ -25,6 +25,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from synthts_core.missing import comparable, fit_pattern, has_missing
+
 log = logging.getLogger("synthts.training")
 
 STATE_FILE = "state.safetensors"  # weights + optimiser + RNG: resumes the trial exactly
@@ -127,13 +129,20 @@ def scored_epochs(epochs: int, n_scores: int = N_SCORES) -> set[int]:
 
 def quality_score(metric: Any, real: np.ndarray, real_labels: np.ndarray | None,
                   synthetic: np.ndarray, synthetic_labels: np.ndarray | None,
-                  rng_seed: Any) -> tuple[float, dict[str, Any]]:
+                  rng_seed: Any, classes: tuple[Any, Any] | None = None
+                  ) -> tuple[float, dict[str, Any]]:
     """The selection score: for a per-class metric on labelled data the *worst* class's value
     (a mean would hide one broken class), else the pooled value. Returns (score, {"worst":
     label index or None, "inconclusive": how many groups the metric could not vouch for}); the
-    evaluation's verdict, not this number, says whether a model passes."""
+    evaluation's verdict, not this number, says whether a model passes. Real series with
+    missing points are compared as ``missing.comparable`` makes them, each synthetic series
+    given the gaps of a real one of its class: ``classes`` (real, synthetic) labels when known
+    though not scored per class (default: the labels scored by)."""
     from synthts_core.measured import split_result
 
+    real, synthetic = comparable(real, synthetic,
+                                 np.random.default_rng([*np.atleast_1d(rng_seed).tolist(), 7]),
+                                 *(classes or (real_labels, synthetic_labels)))
     higher = bool(metric.higher_is_better)
     worst_possible = -np.inf if higher else np.inf
     per_class = (real_labels is not None and synthetic_labels is not None
@@ -167,9 +176,11 @@ def quality_score(metric: Any, real: np.ndarray, real_labels: np.ndarray | None,
 
 
 def minmax_normalisation(values: np.ndarray) -> dict[str, Any]:
-    """Per-channel map to [-1, 1]: ``real = normalised * scale + offset``."""
-    lo = values.min(axis=(0, 2)).astype(np.float64)
-    hi = values.max(axis=(0, 2)).astype(np.float64)
+    """Per-channel map to [-1, 1]: ``real = normalised * scale + offset``. Fitted on the
+    observed points (a NaN is a missing point), like ``standard_normalisation``."""
+    gaps = has_missing(values)
+    lo = (np.nanmin if gaps else np.min)(values, axis=(0, 2)).astype(np.float64)
+    hi = (np.nanmax if gaps else np.max)(values, axis=(0, 2)).astype(np.float64)
     scale = (hi - lo) / 2.0
     scale[scale <= 0] = 1.0  # a constant channel: any scale maps it to 0
     return {"method": "minmax", "offset": ((hi + lo) / 2.0).tolist(), "scale": scale.tolist()}
@@ -177,8 +188,9 @@ def minmax_normalisation(values: np.ndarray) -> dict[str, Any]:
 
 def standard_normalisation(values: np.ndarray) -> dict[str, Any]:
     """Per-channel map to zero mean and unit spread: ``real = normalised * scale + offset``."""
-    mean = values.mean(axis=(0, 2), dtype=np.float64)
-    std = values.std(axis=(0, 2), dtype=np.float64)
+    gaps = has_missing(values)
+    mean = (np.nanmean if gaps else np.mean)(values, axis=(0, 2), dtype=np.float64)
+    std = (np.nanstd if gaps else np.std)(values, axis=(0, 2), dtype=np.float64)
     std[std <= 0] = 1.0
     return {"method": "standard", "offset": mean.tolist(), "scale": std.tolist()}
 
@@ -187,12 +199,43 @@ SCALINGS = {"minmax": minmax_normalisation, "standard": standard_normalisation}
 
 
 def training_normalisation(arch: Any, values: np.ndarray) -> dict[str, Any]:
-    """The scaling ``arch`` declares (``scaling``, default ``minmax``) fitted to ``values``."""
+    """The scaling ``arch`` declares (``scaling``, default ``minmax``) fitted to ``values``.
+    A channel with no observed point in the series a job trains on is refused, naming it: the
+    model could learn nothing of it."""
+    from synthts_core.errors import BadInputError
+
     scaling = getattr(arch, "scaling", "minmax")
     if scaling not in SCALINGS:
         raise ValueError(f"architecture {arch.name!r} declares scaling {scaling!r}; "
                          f"the core knows {', '.join(SCALINGS)}")
+    unseen = np.isnan(values).all(axis=(0, 2))
+    if unseen.any():
+        raise BadInputError("dataset", f"channel {int(np.flatnonzero(unseen)[0])} has no "
+                            f"observed point in the {len(values)} series this job trains on",
+                            allowed="channels observed in some of them (train on other labels, "
+                                    "or import without that channel)")
     return SCALINGS[scaling](values)
+
+
+WITHHELD = ("it was trained with differential privacy, and this is counted from the training "
+            "series without noise")
+
+
+def learnt_shape(values: np.ndarray, labels: np.ndarray | None, n_classes: int,
+                 lengths: np.ndarray | None, private: bool) -> dict[str, Any]:
+    """What a model records of where its training series have points: ``missing``, the
+    pattern of missing points (``missing.fit_pattern``), and ``lengths``, the training lengths
+    per class (``lengths.fit_lengths``); each None for complete, equal-length data. A DP
+    model withholds both (``{"withheld": why}``): they are counted without noise, so they
+    would tell which training series had which points."""
+    from synthts_core.lengths import fit_lengths
+
+    out = {"missing": fit_pattern(values, labels, n_classes, lengths),
+           "lengths": fit_lengths(lengths, labels, n_classes)}
+    if private:
+        out = {k: None if v is None else {"rate": None, "withheld": WITHHELD} if k == "missing"
+               else {"withheld": WITHHELD} for k, v in out.items()}
+    return out
 
 
 def curve_every(model: Any) -> int:
@@ -331,6 +374,12 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
         "dataset": {"name": dataset.meta.name, "checksum": stored.meta.checksum},
         "trained_on": trained_on(stored, dataset),
         "select_metric": metric.name, "total_epochs": epochs,
+        # where its training series have points (missing ones, unequal lengths): what
+        # generation draws lengths and ``missing="learned"`` gaps from
+        **learnt_shape(values, labels if arch.conditional else None,
+                       len(label_names) if arch.conditional else 0,
+                       dataset.lengths,
+                       private=trial["params"].get("dp_epsilon") is not None),
         # the dataset's import normalisation (``units=normalised`` reads) and the units the
         # model answers in, recorded with it so a version keeps them whatever becomes of the
         # dataset (and when the job learned some of its labels only)
@@ -373,7 +422,7 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
     def in_metric_units(x: np.ndarray) -> np.ndarray:
         return to_normalised(x, stored.meta.normalisation)
 
-    real_eval = in_metric_units(values[eval_idx])
+    real_eval = in_metric_units(values[eval_idx])  # may hold NaN: see ``comparable`` below
     eval_labels = None if labels is None or not arch.conditional else labels[eval_idx]
     curve = np.sort(np.random.default_rng([seed, 5]).choice(
         len(values), size=min(CURVE_SERIES, len(values)), replace=False))
@@ -400,14 +449,17 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
                 fake = _apply(trainer.generate(len(curve), labels=None if labels is None or
                                                not arch.conditional else labels[curve],
                                                seed=seed), norm, inverse=True)
+                rng = np.random.default_rng([seed, epoch])
+                known = None if labels is None or not arch.conditional else labels[curve]
                 metrics[curve_by.name] = float(curve_by.compute(
-                    real_curve, in_metric_units(fake), np.random.default_rng([seed, epoch])))
+                    *comparable(real_curve, in_metric_units(fake), rng, known, known), rng))
             score = float("nan")
             if epoch in scored or last:
                 synth = in_metric_units(_apply(trainer.generate(
                     len(real_eval), labels=eval_labels, seed=seed), norm, inverse=True))
                 by = eval_labels if ctx.get("per_class_score", True) else None
-                score, info = quality_score(metric, real_eval, by, synth, by, [seed, epoch])
+                score, info = quality_score(metric, real_eval, by, synth, by, [seed, epoch],
+                                            classes=(eval_labels, eval_labels))
                 metrics[metric.name] = score
                 if info["inconclusive"]:
                     metrics[f"{metric.name}_inconclusive"] = float(info["inconclusive"])

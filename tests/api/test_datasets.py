@@ -172,10 +172,45 @@ def test_upload_npy_json_and_csv(client):
     assert r.status_code == 201, r.text
     meta = r.json()
     assert meta["label_names"] == ["x", "y"] and meta["normalisation"]["method"] == "zscore"
+    assert meta["n_missing"] == 0 and meta["missing_share"] == 0.0
 
-    bad = {"values": [[1.0, 2.0], [3.0]]}
-    assert_problem(client.post(f"{API}/datasets/upload", params={"name": "rag"}, json=bad), 422,
-                   "values")
+    # null is a missing point: stored as NaN, read back as null (JSON) and NaN (.npy)
+    holes = values[:, 0].astype(np.float64)
+    holes[1, 3:7] = np.nan
+    holes[4, 0] = np.nan
+    sent = np.where(np.isnan(holes), None, holes).tolist()
+    r = client.post(f"{API}/datasets/upload", params={"name": "up-null"},
+                    json={"values": sent, "labels": doc["labels"]})
+    assert r.status_code == 201, r.text
+    assert r.json()["n_missing"] == 5 and r.json()["missing_share"] == 5 / holes.size
+    got = client.get(f"{API}/datasets/up-null/values", params={"format": "json"}).json()
+    assert [row[0] for row in got["values"]] == sent
+    back = np.load(io.BytesIO(client.get(f"{API}/datasets/up-null/values",
+                                         params={"format": "npy"}).content))
+    np.testing.assert_array_equal(back[:, 0], holes.astype(np.float32))  # NaN where null was
+    normalised = client.get(f"{API}/datasets/up-null/values",  # still missing, not filled
+                            params={"format": "json", "units": "normalised"}).json()
+    assert [[v is None for v in row[0]] for row in normalised["values"]] == \
+        [[v is None for v in row] for row in sent]
+    figure = client.get(f"{API}/datasets/up-null/figure", params={"format": "html"})
+    assert figure.status_code == 200
+    for bad, why in (({"values": [[1.0, 2.0], [None, None]]}, "has no observed point"),
+                     ({"values": [[1.0, 1e999]]}, "is infinite")):
+        body = assert_problem(client.post(f"{API}/datasets/upload", params={"name": "bad"},
+                                          content=json.dumps(bad).replace("Infinity", "1e999")
+                                          .encode(), headers={"Content-Type":
+                                                              "application/json"}),
+                              422, "values")
+        assert why in body["detail"], body
+
+    ragged = {"values": [[1.0, 2.0], [3.0]]}  # series of different lengths: stored as they are
+    r = client.post(f"{API}/datasets/upload", params={"name": "rag"}, json=ragged)
+    assert r.status_code == 201 and r.json()["min_length"] == 1, r.text
+    back = client.get(f"{API}/datasets/rag/values", params={"format": "json"}).json()
+    assert back["values"] == [[[1.0, 2.0]], [[3.0]]] and back["lengths"] == [2, 1]
+    bad = {"values": [[[1.0, 2.0], [3.0]]]}  # but the channels of one series have one length
+    assert_problem(client.post(f"{API}/datasets/upload", params={"name": "rag2"}, json=bad),
+                   422, "values")
     assert_problem(client.post(f"{API}/datasets/upload", params={"name": "pickle"},
                                content=b"\x93NUMPY garbage",
                                headers={"Content-Type": "application/x-npy"}), 422, "body")

@@ -135,3 +135,65 @@ def test_evaluation_leads_with_a_verdict_per_class(client, model):
     assert {"mmd", "discriminative"} <= {m["name"] for m in metrics}
     archs = {a["name"]: a for a in client.get(f"{API}/architectures").json()["items"]}
     assert archs["cgan"]["conditional"] and archs["wgan_gp"]["space"]
+
+
+def test_generate_with_the_learnt_missing_points(app, client, model):
+    """``missing="learned"``: null (NaN in .npy) where the pattern the model learnt draws a
+    gap, the same gaps for the same seed; refused by name where no pattern can be drawn."""
+    runtime = app.state.api.runtime
+    meta = runtime.storage.get_dataset_meta("harm")
+    rates = np.zeros((len(meta.label_names), 1, 64))
+    rates[:, :, :16] = 1.0  # every series misses its first 16 points ...
+    rates[3, :, 16:] = 0.5  # ... and class 3 half the others
+    register_untrained(runtime, "gap-gan", meta, latent_dim=16,
+                       missing={"rate": 0.3, "by_class": rates.tolist()})
+    url = f"{API}/models/gap-gan/versions/1/generate"
+    body = {"counts": {model["labels"][3]: 40, model["labels"][5]: 4}, "seed": 11}
+    r = client.post(url, json={**body, "missing": "learned"})
+    assert r.status_code == 200, r.text
+    values = np.array([[[np.nan if v is None else v for v in ch] for ch in s]
+                       for s in r.json()["values"]], dtype=np.float64)
+    gaps = np.isnan(values)
+    assert gaps[:, :, :16].all() and 0.35 < gaps[:40, :, 16:].mean() < 0.65
+    assert not gaps[40:, :, 16:].any()
+    complete = client.post(url, json=body).json()["values"]
+    assert np.isfinite(np.array(complete, dtype=np.float64)).all()
+    np.testing.assert_array_equal(values[~gaps], np.array(complete)[~gaps])
+    npy = client.post(url, params={"format": "npy"}, json={**body, "missing": "learned"})
+    np.testing.assert_array_equal(np.isnan(np.load(io.BytesIO(npy.content))), gaps)
+
+    register_untrained(runtime, "dp-gap-gan", meta, latent_dim=16,
+                       missing={"rate": None, "withheld": "trained with differential privacy"})
+    refused = client.post(f"{API}/models/dp-gap-gan/versions/1/generate",
+                          json={"n": 1, "missing": "learned"})
+    assert "differential privacy" in assert_problem(refused, 422, "missing")["detail"]
+    assert_problem(client.post(url, json={"n": 1, "missing": "some"}), 422, "missing")
+    # a model that learnt complete series gives complete ones
+    plain = client.post(f"{API}/models/harm-gan/versions/{model['version']}/generate",
+                        json={"n": 1, "missing": "learned", "seed": 1}).json()["values"]
+    assert None not in np.array(plain, dtype=object).ravel()
+
+
+def test_a_model_that_learnt_unequal_lengths_answers_ragged_series(app, client, model):
+    """Each series as long as its drawn length (JSON ``lengths``, padding never written; NaN
+    past the end in .npy), the same lengths for the same seed; ``length`` cuts them all."""
+    runtime = app.state.api.runtime
+    meta = runtime.storage.get_dataset_meta("harm")
+    table = [[[40, 1], [64, 1]] if k % 2 == 0 else [[50, 3]] for k in range(10)]
+    register_untrained(runtime, "len-gan", meta, latent_dim=16, lengths={"by_class": table})
+    url = f"{API}/models/len-gan/versions/1/generate"
+    body = {"counts": {model["labels"][0]: 30, model["labels"][1]: 5}, "seed": 2}
+    answer = client.post(url, json=body).json()
+    lengths = answer["lengths"]
+    assert set(lengths[:30]) == {40, 64} and set(lengths[30:]) == {50}
+    assert [len(s[0]) for s in answer["values"]] == lengths
+    assert client.post(url, json=body).json()["lengths"] == lengths
+    npy = np.load(io.BytesIO(client.post(url, params={"format": "npy"}, json=body).content))
+    assert npy.shape == (35, 1, 64)
+    assert (np.isnan(npy).sum(axis=(1, 2)) == 64 - np.array(lengths)).all()
+    cut = client.post(url, json={**body, "length": 30}).json()
+    assert cut["shape"] == [35, 1, 30] and cut["lengths"] is None
+    np.testing.assert_array_equal(  # exact at float32 (each JSON writer's shortest text)
+        np.array(cut["values"], np.float32),
+        np.array([s[0][:30] for s in answer["values"]], np.float32)[:, None])
+    assert_problem(client.post(url, json={**body, "length": 65}), 422, "length")

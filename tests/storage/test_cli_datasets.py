@@ -79,8 +79,38 @@ def test_show_prints_spec_checksum_size_and_label_counts(run, data_dir) -> None:
     assert "6 series x 2 channels x 5 steps (60 values, 240 B)" in result.output
     assert "sine    2" in result.output and "noise   2" in result.output
     assert '"seed": 7' in result.output
+    assert "missing:" not in result.output  # a complete dataset says nothing about it
+    assert "lengths:" not in result.output  # nor one of equal lengths about lengths
     missing = run("show", "nope")
     assert missing.exit_code == 1 and "dataset 'nope' not found" in missing.output
+
+
+def test_show_states_the_share_of_missing_points(run, data_dir) -> None:
+    from synthts_core.domain import Dataset
+
+    base = make_dataset("holes", n=4, length=10)
+    values = base.values.copy()
+    values[0, 0, :3] = np.nan  # 3 of 40 points
+    store = SqliteStorage(f"sqlite:///{data_dir / 'synthts.db'}")
+    store.open()
+    store.create_dataset(Dataset.build("holes", values, base.labels, base.meta.label_names))
+    store.close()
+    result = run("show", "holes")
+    assert result.exit_code == 0, result.output
+    assert "missing:     7.5 % of points (3 values), kept as missing" in result.output
+    shown = json.loads(run("show", "holes", "--json").output)
+    assert shown["n_missing"] == 3 and shown["missing_share"] == 3 / 40
+    lengths = np.array([10, 4, 7, 10])  # series of different lengths: padding is no gap
+    ragged = np.where(np.arange(10) >= lengths[:, None, None], np.nan, values)
+    store.open()
+    store.create_dataset(Dataset.build("ragged", ragged, base.labels, base.meta.label_names,
+                                       lengths=lengths))
+    store.close()
+    result = run("show", "ragged")
+    assert "lengths:     lengths 4\N{EN DASH}10 points" in result.output
+    assert "missing:     9.7 % of points (3 values), kept as missing" in result.output  # of 31
+    shown = json.loads(run("show", "ragged", "--json").output)
+    assert shown["min_length"] == 4 and shown["n_missing"] == 3
 
 
 @pytest.mark.parametrize("layout", ["long", "wide"])

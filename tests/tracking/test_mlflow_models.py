@@ -123,6 +123,16 @@ def test_scoring_server_answers_and_refuses_bad_input(trained: Runtime) -> None:
                                    rtol=1e-5, atol=1e-5)
         bad = http.post("/invocations", json={"dataframe_records": [{"label": "nope"}]})
         assert bad.status_code == 400 and "nope" in bad.text
+        # the learnt gaps of a model that learnt complete series: none (the signature takes
+        # the column; an unknown mode is refused by name)
+        gaps = http.post("/invocations", json={"dataframe_records": [
+            {"label": "fast", "count": 3, "seed": SEED, "missing": "learned"}]})
+        assert gaps.status_code == 200, gaps.text
+        np.testing.assert_allclose(np.asarray([p["values"] for p in gaps.json()["predictions"]]),
+                                   expected, rtol=1e-5, atol=1e-5)
+        bad = http.post("/invocations", json={"dataframe_records": [
+            {"label": "fast", "missing": "some"}]})
+        assert bad.status_code == 400 and "missing" in bad.text
 
 
 def test_no_artifact_of_the_version_is_a_pickle(trained: Runtime) -> None:

@@ -238,3 +238,39 @@ async def test_a_cross_field_error_from_the_server_lands_on_its_field(
         assert not isinstance(app.screen, ErrorDialog)  # said on the page, not in a dialog
         _set(form, "#param-ar_param", "0.5")
         await wait_for(pilot, lambda: not field.error, what="the message to clear")
+
+
+async def test_dataset_details_state_the_missing_points_and_the_plot_breaks_there(
+        flow_client: CountingClient) -> None:
+    """A dataset with missing points (uploaded with null) and series of different lengths
+    (ragged lists): the details state the share of missing points and the lengths, and the
+    plot draws each run of observed points (a gap at the missing ones, a shorter series
+    ending early, no crash)."""
+    series = [[float(t) for t in range(12)] for _ in range(4)]
+    for row in series:
+        row[3:5] = [None, None]
+    series[2][:] = [None] * 11 + [1.0]
+    series[3] = series[3][:7]
+    flow_client.upload_dataset("tui-holes", {"values": series, "labels": ["a", "b", "a", "b"]})
+    app = SynthtsApp(flow_client, stable=True, start="datasets")
+    async with app.run_test(size=SIZE) as pilot:
+        browse = await wait_for(pilot, lambda: isinstance(app.screen, DatasetsScreen)
+                                and app.screen, what="the Datasets page")
+        await pilot.pause()
+        browse.select_dataset("tui-holes")
+        plot = browse.query_one("#dataset-plot", SeriesPlot)
+        shown = browse.query_one("#dataset-details", Static)
+        await wait_for(pilot, lambda: "name      tui-holes" in str(shown.content) and plot.drawn,
+                       what="the dataset plot")  # not the first row's dataset
+        assert plot.drawn == {"a": 2, "b": 2}
+        details = str(shown.content)
+        assert "missing   39.5 % of points (17 values)" in details  # of 43 own points
+        assert "lengths   lengths 7\N{EN DASH}12 points" in details
+    flow_client.delete_dataset("tui-holes")
+
+
+def test_a_plotted_line_breaks_at_each_missing_point() -> None:
+    from synthts_tui.widgets.plot import _observed_runs
+
+    assert _observed_runs([1.0, None, float("nan"), 2.0, 3.0, None]) == [(0, 1), (3, 5)]
+    assert _observed_runs([None, None]) == [] and _observed_runs([1.0, 2.0]) == [(0, 2)]

@@ -298,8 +298,10 @@ class SynthtsClient:
         return self._json("GET", f"/models/{model}/versions")["items"]
 
     def generate(self, model: str, version: str, *, n: int, labels: Iterable[str] | None = None,
-                 seed: int | None = None, length: int | None = None) -> dict[str, Any]:
-        body = _clean({"n": n, "labels": list(labels or []), "seed": seed, "length": length})
+                 seed: int | None = None, length: int | None = None,
+                 missing: str = "none") -> dict[str, Any]:
+        body = _clean({"n": n, "labels": list(labels or []), "seed": seed, "length": length,
+                       "missing": None if missing == "none" else missing})
         return self._json("POST", f"/models/{model}/versions/{version}/generate", json=body)
 
     def interpolate(self, model: str, version: str, *, steps: int, start_label: str | None = None,

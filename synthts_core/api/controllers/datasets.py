@@ -114,7 +114,9 @@ class DatasetsController(Controller):
         "label_names": [...]}``, ``.npy``/``.npz`` ((series, length) or (series, channels,
         length), with ``labels``) or a sktime/aeon ``.ts`` file. ``holdout`` (a fraction of
         each class) or ``holdout_from`` (the series from that index on) are kept out of
-        training. ``dry_run`` answers 200 with what would be stored. Limits: SYNTHTS_MAX_REQUEST_BYTES for the body,
+        training. A missing point (``null`` in JSON, an empty cell or NaN/NA in a table,
+        ``?`` in ``.ts``, NaN in ``.npy``) is kept as missing, never filled in.
+        ``dry_run`` answers 200 with what would be stored. Limits: SYNTHTS_MAX_REQUEST_BYTES for the body,
         SYNTHTS_MAX_GENERATE_VALUES for the values."""
         options = UploadOptions(name=name, format=format, label_column=label_column,
                                 columns=columns, window=window, stride=stride,
@@ -192,7 +194,8 @@ class DatasetsController(Controller):
     ) -> Response[ValuesRead]:
         """A slice of the values: series ``offset`` to ``offset + limit`` (optionally only some
         labels, some channels, or the first ``per_label`` of each label), as JSON or as a
-        float32 ``.npy`` (label indices then travel in the X-Synthts-Label-Runs header)."""
+        float32 ``.npy`` (label indices then travel in the X-Synthts-Label-Runs header). A
+        missing point is ``null`` in JSON and NaN in ``.npy``."""
         selection = datasets.select(name, offset=offset, limit=limit, labels=label,
                                     per_label=per_label, channels=channel)
         meta, series, channels = selection.meta, selection.series, selection.channels
@@ -209,13 +212,21 @@ class DatasetsController(Controller):
         if binary:
             return encoding.npy_response(ds.values, ds.labels, meta.label_names, headers)
         times = np.asarray(ds.time_grid(), dtype=np.float64)
+        values = ds.values.astype(np.float64)
+        if ds.lengths is None:
+            rows, series_times = values.tolist(), times.tolist() if times.ndim == 2 else None
+        else:  # each series as long as it is: padding is never written
+            ends = ds.lengths.tolist()
+            rows = [v[:, :k].tolist() for v, k in zip(values, ends, strict=True)]
+            series_times = [t[:k].tolist() for t, k in zip(times, ends, strict=True)] \
+                if times.ndim == 2 else None
         body = ValuesRead(
             name=name, offset=offset, shape=list(ds.values.shape), channels=channels,
             label_names=list(meta.label_names),
             labels=ds.labels.tolist() if ds.labels is not None else None,
             times=times.tolist() if times.ndim == 1 else None,
-            series_times=times.tolist() if times.ndim == 2 else None,
-            values=ds.values.astype(np.float64).tolist())
+            series_times=series_times, values=rows,
+            lengths=None if ds.lengths is None else ds.lengths.tolist())
         return Response(body, headers=headers)
 
     @get("/{name:str}/figure", operation_id="getDatasetFigure", sync_to_thread=True,

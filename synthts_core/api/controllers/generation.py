@@ -52,40 +52,54 @@ async def loaded_model(api: ApiState, name: str, version: str) -> Any:
     return await sync_to_thread(cache.get, name, version)
 
 
-async def _generate(api: ApiState, name: str, version: str,
-                    data: GenerateCreate) -> tuple[Any, np.ndarray, np.ndarray | None]:
+async def _generate(api: ApiState, name: str, version: str, data: GenerateCreate
+                    ) -> tuple[Any, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Checked and planned here; run batched with other requests for the same version (or
-    alone when SYNTHTS_GENERATE_BATCHING is off)."""
+    alone when SYNTHTS_GENERATE_BATCHING is off); then cut to lengths and given the learnt
+    gaps where asked (``LoadedModel.finish``). Returns (model, values, labels, lengths)."""
     model = await loaded_model(api, name, version)
     max_values = api.runtime.settings.max_generate_values
     batcher = api.batcher
+    model.gaps_pattern(data.missing, data.length)  # refused before any work
     if batcher is not None and can_batch(model):
         label_idx, total = model.plan_request(data.n, data.labels, data.counts, max_values,
                                               data.length)
         values, labels = await batcher.generate(model, label_idx, total, data.seed,
-                                                model.check_length(data.length))
-        return model, values, labels
-    run = partial(model.generate, data.n, labels=data.labels, counts=data.counts,
-                  seed=data.seed, max_values=max_values, length=data.length)
-    values, labels = await asyncio.get_running_loop().run_in_executor(api.inference, run)
-    return model, values, labels
+                                                model.generation_length(data.length))
+    else:
+        run = partial(model.generate, data.n, labels=data.labels, counts=data.counts,
+                      seed=data.seed, max_values=max_values, length=data.length)
+        values, labels = await asyncio.get_running_loop().run_in_executor(api.inference, run)
+    lengths = None
+    if data.length is not None or data.missing != "none" or model.config.get("lengths"):
+        # after the forward pass, so batching leaves a request's cuts and gaps alone
+        values, lengths = await sync_to_thread(model.finish, values, labels, data.seed,
+                                               data.missing, data.length)
+    return model, values, labels, lengths
 
 
-def with_values(document: Any, values: np.ndarray) -> bytes:
+def with_values(document: Any, values: np.ndarray, lengths: np.ndarray | None = None) -> bytes:
     """``document`` (a struct whose last field, ``values``, is left empty) as JSON, with
-    ``values`` written by ``encoding.json_array``: exact float32, no Python float per value."""
+    ``values`` written by ``encoding.json_array``: exact float32, no Python float per value.
+    With ``lengths``, each series as long as it is (padding never written), through Python
+    floats (float32 widened: exact too)."""
+    if lengths is not None:
+        rows = [v[:, :k].astype(np.float64).tolist() for v, k in
+                zip(values, lengths.tolist(), strict=True)]
+        return msgspec.json.encode(msgspec.structs.replace(document, values=rows))
     head = msgspec.json.encode(document)
     cut = head.rindex(b'"values":[]') + len(b'"values":')  # the last field
     return encoding.json_array(values, head[:cut], head[cut + 2:])
 
 
-def generate_json(model: Any, values: np.ndarray, labels: np.ndarray | None) -> bytes:
-    """The ``GenerateRead`` document."""
+def generate_json(model: Any, values: np.ndarray, labels: np.ndarray | None,
+                  lengths: np.ndarray | None = None) -> bytes:
+    """The ``GenerateRead`` document (each series as long as it is when ``lengths``)."""
     ref = model.ref
     return with_values(GenerateRead(
         model=ref.name, version=str(ref.version), shape=list(values.shape),
         label_names=model.label_names, labels=labels.tolist() if labels is not None else None,
-        values=[]), values)
+        lengths=None if lengths is None else lengths.tolist(), values=[]), values, lengths)
 
 
 class GenerationController(Controller):
@@ -105,15 +119,19 @@ class GenerationController(Controller):
         """Generate series: ``n`` per label for ``labels`` (all labels when omitted), or
         ``counts`` per label; ``seed`` makes it reproducible. At most
         SYNTHTS_MAX_GENERATE_VALUES values (series x channels x length) per request. The
-        ``.npy`` answer carries label indices in the X-Synthts-Label-Runs header."""
-        model, values, labels = await _generate(api, name, version, data)
+        ``.npy`` answer carries label indices in the X-Synthts-Label-Runs header. A model that
+        learnt series of unequal lengths draws each series' length from its class's (JSON:
+        ``lengths`` and each series as long as it is; ``.npy``: NaN past each end), unless
+        ``length`` asks for one."""
+        model, values, labels, lengths = await _generate(api, name, version, data)
         values = model.in_units(values, units)
         ref = model.ref
         headers = {"X-Synthts-Model": f"{ref.name}@{ref.version}", "X-Synthts-Units": units}
         if encoding.wants_binary(request, format):
             return encoding.npy_response(values, labels, model.label_names, headers)
-        body_bytes = (generate_json(model, values, labels) if values.size <= INLINE_VALUES
-                      else await sync_to_thread(generate_json, model, values, labels))
+        body_bytes = (generate_json(model, values, labels, lengths)
+                      if values.size <= INLINE_VALUES
+                      else await sync_to_thread(generate_json, model, values, labels, lengths))
         return Response(body_bytes, media_type=encoding.JSON,  # type: ignore[arg-type]
                         headers=headers)
 
@@ -132,7 +150,7 @@ class GenerationController(Controller):
     ) -> Response[dict[str, Any]]:
         """A plotly figure of generated series per label, beside real series of ``dataset``
         when given (JSON for clients that render plotly, or a standalone HTML page)."""
-        model, values, labels = await _generate(api, name, version, data)
+        model, values, labels, _ = await _generate(api, name, version, data)
         title = f"{model.ref.name}@{model.ref.version}"
         fig = await sync_to_thread(partial(models.samples_figure, model, values, labels,
                                            dataset=dataset, per_label=per_label, units=units))

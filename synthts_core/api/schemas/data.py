@@ -280,12 +280,24 @@ class DatasetRead(Struct, kw_only=True):
     migrated: MigrationRead | None = None
     """Set when the values were stored normalised by an earlier synthts and converted to
     real units (the checksum changed then: ``previous_checksum`` is the old one)."""
+    n_missing: int = 0
+    """Values that are missing (NaN in ``.npy``, ``null`` in JSON), kept as imported."""
+    missing_share: float = 0.0
+    """The share of missing points among the series' own values (``n_missing / n_values``,
+    or ``/ (n_points * n_channels)`` when series differ in length); 0 for a complete one."""
+    min_length: int | None = None
+    """The shortest series when series differ in length (``length`` is the longest; the
+    values read give each series' ``lengths``); null when all have ``length`` points."""
+    n_points: int | None = None
+    """The sum of the series' lengths when they differ (null when all are equal)."""
 
     @classmethod
     def from_domain(cls, meta: Any) -> DatasetRead:
         data = msgspec.to_builtins(meta)
         data["n_values"] = meta.n_series * meta.n_channels * meta.length
         data["n_holdout"] = meta.n_holdout
+        own = data["n_values"] if meta.n_points is None else meta.n_points * meta.n_channels
+        data["missing_share"] = data.get("n_missing", 0) / own if own else 0.0
         return msgspec.convert(data, cls)
 
 
@@ -297,8 +309,11 @@ class DatasetPage(Struct):
 
 
 class ValuesRead(Struct, kw_only=True):
-    """A slice of a dataset: ``values[series][channel][t]``, one label index per series;
-    ``times`` is the shared time grid, or ``series_times`` one row per series (irregular)."""
+    """A slice of a dataset: ``values[series][channel][t]`` (``null`` at a missing point),
+    one label index per series; ``times`` is the shared time grid, or ``series_times`` one row
+    per series (irregular). Series of different lengths: each series (and its
+    ``series_times``) is as long as it is, never padded, and ``lengths`` gives them (null when
+    every series has ``shape[2]`` points)."""
 
     name: str
     offset: int
@@ -308,4 +323,5 @@ class ValuesRead(Struct, kw_only=True):
     labels: list[int] | None
     times: list[float] | None
     series_times: list[list[float]] | None = None
-    values: list[list[list[float]]]
+    values: list[list[list[float | None]]]
+    lengths: list[int] | None = None

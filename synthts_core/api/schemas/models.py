@@ -230,7 +230,9 @@ class GenerateCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     """How many series to generate: ``n`` for each of ``labels`` (all labels when omitted), or
     ``counts`` per label name. An unconditional model takes ``n`` alone. ``length``: points
     per series (default the trained length); longer only from a family that paints longer
-    series window by window (diffusion), up to 64 windows."""
+    series window by window (diffusion), up to 64 windows. ``missing``: ``none`` (complete
+    series) or ``learned`` (NaN, written null, where the pattern of missing points the model
+    learnt draws a gap; from ``seed`` when given)."""
 
     n: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
     labels: Annotated[list[Label], Meta(min_length=1, max_length=10_000)] | None = None
@@ -238,6 +240,7 @@ class GenerateCreate(Struct, forbid_unknown_fields=True, kw_only=True):
                       Meta(min_length=1, max_length=10_000)] | None = None
     seed: Seed | None = None
     length: Annotated[int, Meta(ge=1, le=10_000_000)] | None = None
+    missing: Literal["none", "learned"] = "none"
 
 
 class GenerateRead(Struct, kw_only=True):
@@ -246,7 +249,10 @@ class GenerateRead(Struct, kw_only=True):
     shape: list[int]
     label_names: list[str]
     labels: list[int] | None
-    values: list[list[list[float]]]
+    # each series' length, when the model learnt unequal lengths (``values`` then holds each
+    # series as long as it is); None: every series is ``shape[2]`` points
+    lengths: list[int] | None = None
+    values: list[list[list[float | None]]]
 
 
 class InterpolateCreate(Struct, forbid_unknown_fields=True, kw_only=True):

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from synthts_core.cli import cli_runtime
-from synthts_core.domain import DATASET_SORTS, human_bytes
+from synthts_core.domain import DATASET_SORTS, human_bytes, lengths_text, missing_text
 from synthts_core.services.datasets import EXPORT_FORMATS, EXPORT_LAYOUTS
 
 
@@ -58,7 +58,8 @@ def list_command(name_contains: str | None, tags: tuple[str, ...], generator: st
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show_command(name: str, as_json: bool) -> None:
-    """Spec, checksum, size and label counts of one dataset."""
+    """Spec, checksum, size, series lengths, missing points and label counts of one
+    dataset."""
     from synthts_core.domain import to_builtins
     from synthts_core.services.holdout import split_text
 
@@ -67,12 +68,19 @@ def show_command(name: str, as_json: bool) -> None:
     data: dict[str, Any] = to_builtins(meta)
     data["n_values"] = meta.n_values
     data["nbytes"] = meta.nbytes
+    data["missing_share"] = meta.missing_share
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
     click.echo(f"name:        {meta.name}")
     click.echo(f"shape:       {meta.n_series} series x {meta.n_channels} channels x "
                f"{meta.length} steps ({meta.n_values:,} values, {human_bytes(meta.nbytes)})")
+    if meta.min_length is not None:
+        click.echo(f"lengths:     {lengths_text(meta.min_length, meta.length)} (series differ; "
+                   "a shorter one is padded, never filled in)")
+    if meta.n_missing:
+        click.echo(f"missing:     {missing_text(meta.n_missing, meta.n_own_values)}, kept as "
+                   "missing")
     click.echo(f"checksum:    {meta.checksum}")
     if meta.migrated is not None:
         click.echo(f"migrated:    {meta.migrated.migrated_at.isoformat(timespec='seconds')}, "

@@ -67,7 +67,7 @@ def command(ctx: click.Context, files: tuple[str, ...], name: str, layout: str,
     """
     import msgspec
 
-    from synthts_core.domain import to_builtins
+    from synthts_core.domain import lengths_text, missing_text, to_builtins
     from synthts_core.services.importing import ImportOptions
 
     options = ImportOptions(
@@ -101,6 +101,11 @@ def command(ctx: click.Context, files: tuple[str, ...], name: str, layout: str,
     click.echo(f"stored {meta.name}: {meta.n_series} x {meta.n_channels} x {meta.length} "
                f"({len(meta.label_names)} labels), {meta.normalisation.method} normalisation, "
                f"{meta.checksum}")
+    if report.min_length is not None:  # series of different lengths, stored as they are
+        click.echo(lengths_text(report.min_length, report.length, report.median_length))
+    if meta.n_missing:
+        click.echo(f"missing: {missing_text(meta.n_missing, meta.n_own_values)}, kept as missing "
+                   "(never filled in)")
     if meta.holdout is not None:
         click.echo(f"held out of training: {meta.n_holdout} series "
                    f"({meta.holdout.describe()})")

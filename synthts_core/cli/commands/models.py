@@ -49,7 +49,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
 def show_command(ctx: click.Context, model: str, as_json: bool) -> None:
     """One version: MODEL is NAME, NAME@VERSION or NAME@ALIAS (default: latest)."""
     from synthts_core.domain import to_builtins
-    from synthts_core.services.models import version_privacy
+    from synthts_core.services.models import version_gaps, version_privacy
 
     with cli_runtime(ctx) as rt:
         ref = rt.services.models.show(model)
@@ -66,11 +66,13 @@ def show_command(ctx: click.Context, model: str, as_json: bool) -> None:
     ds = data["dataset"]
     click.echo(f"  dataset:  {ds['name'] or '-'} {ds['checksum']}".rstrip())
     click.echo(f"  privacy:  {privacy_line}")
+    config, gaps_line = version_gaps(ref.config)
+    click.echo(f"  gaps:     {gaps_line}")
     click.echo("  metrics:")
     for key, value in sorted(ref.metrics.items()):
         click.echo(f"    {key:<24} {value:.6g}")
     click.echo("  config:")
-    for line in json.dumps(ref.config, indent=2, sort_keys=True).splitlines():
+    for line in json.dumps(config, indent=2, sort_keys=True).splitlines():
         click.echo(f"    {line}")
 
 

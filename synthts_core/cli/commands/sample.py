@@ -36,6 +36,9 @@ PLOT_SERIES_PER_LABEL = 5
 @click.option("--length", type=int, default=None,
               help="Points per series (default: the trained length). Longer series from a "
               "family that paints them window by window (diffusion: up to 64 windows).")
+@click.option("--missing", type=click.Choice(["none", "learned"]), default="none",
+              show_default=True, help="none: complete series; learned: the pattern of missing "
+              "points the model learnt (NaN, an empty CSV cell).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write .csv (long format), .npy (values; labels beside it) or .html (plot).")
 @click.option("--store", "store_as", default=None,
@@ -43,7 +46,7 @@ PLOT_SERIES_PER_LABEL = 5
 @click.pass_context
 def command(ctx: click.Context, model: str, n: int | None, labels: tuple[str, ...],
             counts_text: str | None, count_items: tuple[str, ...], units: str,
-            seed: int | None, length: int | None, output: Path | None,
+            seed: int | None, length: int | None, missing: str, output: Path | None,
             store_as: str | None) -> None:
     """Generate N series per label from MODEL (NAME, NAME@VERSION or NAME@ALIAS), or any
     number per label with --counts."""
@@ -59,7 +62,8 @@ def command(ctx: click.Context, model: str, n: int | None, labels: tuple[str, ..
     with cli_runtime(ctx) as rt:
         result = rt.services.models.sample(model, n if counts is None else None,
                                            labels=list(labels) or None, seed=seed,
-                                           counts=counts, units=units, length=length)
+                                           counts=counts, units=units, length=length,
+                                           missing=missing)
         if store_as:
             meta = rt.services.datasets.store(result.to_dataset(store_as))
             click.echo(f"stored dataset {meta.name!r} ({meta.n_series} series)")
@@ -105,27 +109,39 @@ def label_of(result: Sample, i: int) -> str:
 
 
 def write_csv(result: Sample, path: Path) -> None:
-    """Long format: one row per point (series, label, channel, t, value)."""
+    """Long format: one row per point (series, label, channel, t, value), up to each
+    series' length; a missing point (``--missing learned``) has an empty value cell."""
     import numpy as np
 
     n, c, length = result.values.shape
-    steps = np.arange(length)
+    ends = result.lengths if result.lengths is not None else np.full(n, length)
     with path.open("w", newline="") as fh:
         fh.write("series,label,channel,t,value\n")
         for i in range(n):
             cell = io.StringIO()
             csv.writer(cell, lineterminator="").writerow([label_of(result, i)])
-            prefix = cell.getvalue().replace("%", "%%")
+            label = cell.getvalue()
+            prefix = label.replace("%", "%%")  # savetxt's format
+            steps = np.arange(ends[i])
             for ch in range(c):
-                block = np.column_stack([steps, result.values[i, ch].astype(np.float64)])
-                np.savetxt(fh, block, fmt=f"{i},{prefix},{ch},%d,%.9g")
+                row = result.values[i, ch, :ends[i]].astype(np.float64)
+                if np.isnan(row).any():
+                    fh.writelines(f"{i},{label},{ch},{t},{'' if v != v else f'{v:.9g}'}\n"
+                                  for t, v in enumerate(row.tolist()))
+                    continue
+                np.savetxt(fh, np.column_stack([steps, row]), fmt=f"{i},{prefix},{ch},%d,%.9g")
 
 
 def write_npy(result: Sample, path: Path) -> None:
-    """Values (n, c, L) float32; labels, when the model has them, in ``<stem>.labels.npy``."""
+    """Values (n, c, L) float32; labels, when the model has them, in ``<stem>.labels.npy``;
+    series of unequal lengths NaN past their ends, their lengths in ``<stem>.lengths.npy``."""
     import numpy as np
 
     np.save(path, result.values, allow_pickle=False)
+    if result.lengths is not None:  # NaN past each series' end; its length beside it
+        lengths_path = path.with_name(path.stem + ".lengths.npy")
+        np.save(lengths_path, result.lengths, allow_pickle=False)
+        click.echo(f"wrote {lengths_path}")
     if result.labels is not None:
         labels_path = path.with_name(path.stem + ".labels.npy")
         np.save(labels_path, result.labels, allow_pickle=False)
@@ -155,16 +171,23 @@ def write_html(result: Sample, path: Path) -> None:
 
 
 def _summary(result: Sample) -> None:
-    values = result.values
-    click.echo(f"{result.ref.name}@{result.ref.version}: {values.shape[0]} series x "
-               f"{values.shape[1]} channels x {values.shape[2]} points ({result.units} units)")
-    if result.labels is not None:
-        import numpy as np
+    import numpy as np
 
+    values = result.values
+    points = f"{values.shape[2]} points" if result.lengths is None else \
+        f"{int(result.lengths.min())}-{int(result.lengths.max())} points " \
+        f"(median {float(np.median(result.lengths)):g})"
+    click.echo(f"{result.ref.name}@{result.ref.version}: {values.shape[0]} series x "
+               f"{values.shape[1]} channels x {points} ({result.units} units)")
+    gaps = int(np.isnan(values).sum()) - (0 if result.lengths is None else int(
+        values.shape[1] * (values.shape[2] - result.lengths).sum()))
+    if gaps:
+        click.echo(f"  missing points: {gaps}")
+    if result.labels is not None:
         counts = np.bincount(result.labels, minlength=len(result.label_names))
         for index, count in enumerate(counts):
             if count:
                 name = result.label_names[index] if index < len(result.label_names) else index
                 click.echo(f"  {name}: {count}")
-    click.echo(f"  mean {float(values.mean()):.4g}  std {float(values.std()):.4g}  "
-               f"min {float(values.min()):.4g}  max {float(values.max()):.4g}")
+    click.echo(f"  mean {float(np.nanmean(values)):.4g}  std {float(np.nanstd(values)):.4g}  "
+               f"min {float(np.nanmin(values)):.4g}  max {float(np.nanmax(values)):.4g}")

@@ -9,6 +9,16 @@ numerically, text alphabetically), the values stored as given (float32, so every
 them bit for bit) with one normalisation per channel fitted to them (default ``zscore``,
 checked finite) and recorded for reads in normalised units, and a report of what was stored
 or dropped and why (``dry_run`` stops there).
+
+Series of different lengths (a ``.ts`` with ``@equalLength false``, runs of different lengths
+in a long table, ragged JSON lists, wide rows ending in empty cells, an ``.npz`` with
+``lengths``) are stored as they are: padded with NaN to the longest, with their lengths; a
+window is cut only from a series' own points.
+
+Missing points (an empty cell, ``NaN``/``NA``, JSON ``null``, ``?`` in a ``.ts`` file, NaN in
+an array file) are kept as NaN, never filled in; the normalisation is fitted to the observed
+values. An infinity, a series with no observed point, and a missing label or time are
+refused, naming where.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ from typing import Literal
 import msgspec
 import numpy as np
 
-from synthts_core.domain import Dataset, HoldoutSplit, TimeAxis
+from synthts_core.domain import Dataset, HoldoutSplit, TimeAxis, lengths_text, missing_text
 from synthts_core.errors import BadInputError, LimitExceededError
 from synthts_core.services.holdout import stratified_holdout
 from synthts_core.services.importing.layouts import (
@@ -111,6 +121,11 @@ class ImportReport(msgspec.Struct, kw_only=True):
     notes: list[str] = []
     n_holdout: int = 0
     holdout: str = ""
+    n_missing: int = 0  # missing points (NaN) kept as they are
+    # series of different lengths: shortest, median and total points (None: all equal)
+    min_length: int | None = None
+    median_length: float | None = None
+    n_points: int | None = None
 
     def lines(self) -> list[str]:
         out = [f"{self.name}: {self.n_series} series x {self.n_channels} channels x "
@@ -130,6 +145,13 @@ class ImportReport(msgspec.Struct, kw_only=True):
                                                    strict=True)))
         else:
             out.append("  labels: none")
+        if self.min_length is not None:
+            out.append("  " + lengths_text(self.min_length, self.length, self.median_length))
+        if self.n_missing:
+            points = self.n_points if self.n_points is not None else \
+                self.n_series * self.length
+            out.append("  missing: " + missing_text(self.n_missing, points * self.n_channels)
+                       + ", kept as missing (never filled in)")
         if self.n_holdout:
             out.append(f"  held out of training: {self.holdout}")
         for d in self.dropped:
@@ -172,9 +194,9 @@ def import_data(sources: str | Path | bytes | list[str | Path] | list[bytes],
         held = _read_group(list(holdout_sources), options, fmt, max_values)[0]
         arrays = _stack_series([arrays, held])
     labels, names = _encode_labels(arrays)
-    values = imported_values(arrays.values)
+    values = imported_values(arrays.values, "window" if options.window else "series")
     norm = fit_normalisation(values, options.normalise)
-    times, axis = _times(arrays.times, values.shape)
+    times, axis = _times(arrays.times, values.shape, arrays.lengths)
     origin = f"<{len(many[0])} bytes>" if isinstance(many[0], bytes) else \
         ", ".join(str(s) for s in many)
     description = options.description or arrays.description or (
@@ -205,7 +227,8 @@ def import_data(sources: str | Path | bytes | list[str | Path] | list[bytes],
                                 "here", allowed="a larger fraction (classes keep at least "
                                 "one training series)")
     dataset = Dataset.build(options.name, values, labels, names, times=times,
-                            time_axis=axis, source="imported", generators=[],
+                            lengths=arrays.lengths, time_axis=axis, source="imported",
+                            generators=[],
                             normalisation=norm, tags=list(dict.fromkeys(["imported", *options.tags])),
                             description=description, holdout=split)
     meta = dataset.meta
@@ -221,7 +244,9 @@ def import_data(sources: str | Path | bytes | list[str | Path] | list[bytes],
         time_axis=meta.time_axis.kind,
         dropped=[Dropped(why, rows) for why, rows in arrays.dropped],
         notes=list(arrays.notes) + ([_files_note(many, layout)] if len(many) > 1 else []),
-        n_holdout=meta.n_holdout,
+        n_holdout=meta.n_holdout, n_missing=meta.n_missing, min_length=meta.min_length,
+        median_length=None if dataset.lengths is None else float(np.median(dataset.lengths)),
+        n_points=None if dataset.lengths is None else int(dataset.lengths.sum()),
         holdout=f"{meta.n_holdout} series ({split.describe()})" if split is not None else "")
     return ImportResult(dataset, report)
 
@@ -326,10 +351,17 @@ def _recognise_export(table: Table, roles: dict[str, str | None]
         found = "long", {"label_column": "label", "series_column": "series",
                          "time_column": "time", "channel_column": "channel"}
     elif names[:3] == EXPORT_LONG[:3] and len(names) > 4:
+        first = 4 if names[3] == "length" else 3
         try:
-            [float(c) for c in names[3:]]
+            [float(c) for c in names[first:]]
         except ValueError:
             return "auto", roles
+        if first == 4:  # each row's length, where trailing empty cells would not say it
+            lengths = table.columns.pop("length")
+            if lengths.dtype == object or not np.isfinite(lengths).all():
+                raise BadInputError("lengths", "the length column is not a number in every "
+                                    "row", allowed="a whole number of points per row")
+            table.lengths = lengths.astype(np.int64)
         found = "wide", {"label_column": "label", "series_column": "series",
                          "channel_column": "channel", "time_column": None}
     else:
@@ -373,6 +405,9 @@ def _stack_channels(parts: list[Arrays], layout: str) -> Arrays:
             raise BadInputError("label_column", f"file {i} labels its rows differently",
                                 allowed="the same label on the same row of every file")
     first.values = np.concatenate([p.values for p in parts], axis=1)
+    if any(p.lengths is not None for p in parts):  # a series is as long as its longest channel
+        first.lengths = np.max([p.lengths if p.lengths is not None else
+                                np.full(len(p.values), p.values.shape[2]) for p in parts], axis=0)
     return first
 
 
@@ -380,12 +415,19 @@ def _stack_series(parts: list[Arrays]) -> Arrays:
     """Array and ``.ts`` files carry whole series: several files are more series of the same
     channels and length, with their labels (label order: the first file's, then new ones)."""
     first = parts[0]
+    ragged = any(p.lengths is not None for p in parts) or \
+        len({p.values.shape[2] for p in parts}) > 1
     for i, p in enumerate(parts[1:], start=2):
-        if p.values.shape[1:] != first.values.shape[1:]:
+        if p.values.shape[1] != first.values.shape[1] or (
+                not ragged and p.values.shape[2] != first.values.shape[2]):
             raise BadInputError("source", f"file {i} has series of {p.values.shape[1]} "
                                 f"channel(s) x {p.values.shape[2]} points, file 1 of "
                                 f"{first.values.shape[1]} x {first.values.shape[2]}",
-                                allowed="the same channels and length in every file")
+                                allowed="the same channels in every file")
+        if ragged and (p.times is not None or first.times is not None):
+            raise BadInputError("source", f"file {i} has series of other lengths and its own "
+                                "time points", allowed="the same length in every file when "
+                                "they carry times")
         if (p.labels is None) != (first.labels is None) or \
                 p.labels_are_indices != first.labels_are_indices:
             raise BadInputError("source", f"file {i} is labelled differently from file 1",
@@ -400,12 +442,20 @@ def _stack_series(parts: list[Arrays]) -> Arrays:
         if first.labels_are_indices and any(p.label_names != first.label_names for p in parts):
             raise BadInputError("source", "the files number their labels differently",
                                 allowed="the same label names in every file")
+    if ragged:  # series of different lengths: padded with NaN to the longest of all files
+        longest = max(p.values.shape[2] for p in parts)
+        lengths = np.concatenate([p.lengths if p.lengths is not None else
+                                  np.full(len(p.values), p.values.shape[2]) for p in parts])
+        for p in parts:
+            p.values = np.pad(p.values, ((0, 0), (0, 0), (0, longest - p.values.shape[2])),
+                              constant_values=np.nan)
     out = Arrays(np.concatenate([p.values for p in parts]),
                  None if first.labels is None else np.concatenate([p.labels for p in parts]),
                  names, first.labels_are_indices, first.times,
                  notes=[n for p in parts for n in p.notes],
                  dropped=[d for p in parts for d in p.dropped],
                  description=first.description)
+    out.lengths = lengths.astype(np.int64) if ragged else None
     return out
 
 
@@ -417,6 +467,8 @@ def _files_note(many: list, layout: str) -> str:
 def _windows(a: Arrays, window: int, stride: int | None, max_values: int | None) -> Arrays:
     n, c, length = a.values.shape
     stride = window if stride is None else stride
+    if a.lengths is not None:
+        return _ragged_windows(a, window, stride, max_values)
     if window > length:
         raise BadInputError("window", f"{window} is longer than the series ({length} points)",
                             allowed=f"at most {length}")
@@ -436,6 +488,44 @@ def _windows(a: Arrays, window: int, stride: int | None, max_values: int | None)
     if tail:
         a.dropped.append((f"points after the last full window of each series (stride {stride})",
                           int(tail * n)))
+    return a
+
+
+def _ragged_windows(a: Arrays, window: int, stride: int, max_values: int | None) -> Arrays:
+    """Windows of series of different lengths, each cut from its own points only (never
+    from padding); a series shorter than the window gives none (dropped and counted)."""
+    assert a.lengths is not None
+    n, c, _ = a.values.shape
+    lengths = a.lengths
+    if lengths.max() < window:
+        longest = int(lengths.max())
+        raise BadInputError("window", f"{window} is longer than every series (at most "
+                            f"{longest} points)", allowed=f"at most {longest}")
+    per = np.where(lengths >= window, (lengths - window) // stride + 1, 0)
+    total = int(per.sum())
+    if max_values is not None and total * c * window > max_values:
+        raise LimitExceededError("windows x channels x window", total * c * window,
+                                 max_values, LIMIT_SETTING)
+    series = np.repeat(np.arange(n), per)
+    starts = stride * (np.arange(total) - np.repeat(np.cumsum(per) - per, per))
+    idx = starts[:, None] + np.arange(window)
+    a.values = np.ascontiguousarray(a.values[series[:, None], :, idx].transpose(0, 2, 1))
+    if a.labels is not None:
+        a.labels = a.labels[series]
+    if a.times is not None:
+        a.times = a.times[idx] if a.times.ndim == 1 else a.times[series[:, None], idx]
+        if a.times.ndim == 2 and (a.times == a.times[:1]).all():
+            a.times = a.times[0]
+    short = lengths < window
+    if short.any():
+        a.dropped.append((f"{int(short.sum())} series shorter than the window ({window})",
+                          int(lengths[short].sum())))
+    covered = np.where(per > 0, (per - 1) * stride + window, 0)
+    tail = int((lengths - covered)[~short].sum())
+    if tail:
+        a.dropped.append((f"points after the last full window of each series (stride {stride})",
+                          tail))
+    a.lengths = None
     return a
 
 
@@ -460,11 +550,17 @@ def _encode_labels(a: Arrays) -> tuple[np.ndarray | None, list[str] | None]:
     return np.fromiter((lookup[t] for t in texts), np.int64, len(texts)), names
 
 
-def _times(times: np.ndarray | None, shape: tuple[int, ...]
+def _times(times: np.ndarray | None, shape: tuple[int, ...], lengths: np.ndarray | None = None
            ) -> tuple[np.ndarray | None, TimeAxis]:
-    """A regular axis when the times are equally spaced and shared, else per-series times."""
+    """A regular axis when the times are equally spaced and shared, else per-series times
+    (NaN past a series' length)."""
     if times is None:
         return None, TimeAxis(kind="regular")
+    pad = None if lengths is None else np.arange(shape[2])[None, :] >= lengths[:, None]
+    if times.ndim == 2 and pad is not None:
+        ref = times[int(np.argmax(lengths))]
+        if ((times == ref) | pad).all():
+            times = ref
     if times.ndim == 2 and (times == times[:1]).all():
         times = times[0]
     if times.ndim == 1:
@@ -472,4 +568,6 @@ def _times(times: np.ndarray | None, shape: tuple[int, ...]
         if len(steps) and np.allclose(steps, steps[0], rtol=1e-9, atol=0) and steps[0] > 0:
             return None, TimeAxis(kind="regular", start=float(times[0]), step=float(steps[0]))
         times = np.broadcast_to(times, (shape[0], shape[2]))
+    if pad is not None:
+        times = np.where(pad, np.nan, times)
     return np.ascontiguousarray(times), TimeAxis(kind="irregular")

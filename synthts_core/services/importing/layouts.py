@@ -3,10 +3,13 @@
 ``long``: one row per time point (a column per channel, or a channel column and one value
 column), optional series-id and time columns. Rows are grouped by series id and sorted by
 time; a window never spans two recordings or two labels, and runs shorter than the window are
-dropped and counted.
+dropped and counted. Without a window, each run is one series: runs of different lengths are
+series of different lengths (stored padded, with their lengths).
 
 ``wide``: one row per series (UCR/UEA style), the value columns are the time points; for
 several channels, a channel column (one row per series and channel) or one file per channel.
+Trailing empty cells of a row make a shorter series (the UCR convention for unequal lengths);
+an empty cell before the row's last number is a missing point.
 """
 
 from __future__ import annotations
@@ -50,11 +53,18 @@ def codes(column: np.ndarray, field: str, *, natural: bool = False) -> tuple[np.
     """Integer code per row and the names: first-appearance order, or natural order."""
     texts = np.asarray([label_text(v) for v in column], dtype=object)
     for i, v in enumerate(column):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
+        if _empty(v):
             raise BadInputError(field, f"row {i} is empty", allowed="a value in every row")
     names = natural_order(texts) if natural else list(dict.fromkeys(texts.tolist()))
     lookup = {n: i for i, n in enumerate(names)}
     return np.fromiter((lookup[t] for t in texts), np.int64, len(texts)), names
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def value_columns(table: Table, roles: dict[str, str | None],
@@ -84,6 +94,14 @@ def value_columns(table: Table, roles: dict[str, str | None],
     rest = [c for c in table.columns if c not in taken]
     numeric = [c for c in rest if table.columns[c].dtype != object]
     ignored = [c for c in rest if table.columns[c].dtype == object]
+    for col in ignored:  # a wide table's time column with a stray word: never dropped quietly
+        stray = next(((i, v) for i, v in enumerate(table.columns[col])
+                      if isinstance(v, str) and _number(v) is None), None)
+        if _number(col) is not None and stray is not None:
+            row, token = stray
+            raise BadInputError("values", f"column {col!r} (a time step) holds {token!r} at "
+                                f"row {row}", allowed="numbers, or an empty cell, NaN or NA "
+                                "for a missing point")
     suspect = [c for c in numeric if c.strip().lower() in SUSPECT_NAMES]
     if suspect:
         raise BadInputError("columns", f"{suspect[0]!r} looks like an id, time or label "
@@ -96,15 +114,23 @@ def value_columns(table: Table, roles: dict[str, str | None],
     return numeric, ignored
 
 
-def _finite(table: Table, cols: list[str], what: str = "columns") -> np.ndarray:
+def _values(table: Table, cols: list[str], what: str = "columns") -> np.ndarray:
+    """The value columns (cols, rows) as float64: an empty cell (NaN, NA) is a missing point,
+    kept as NaN; an infinity is refused naming its column and row."""
     data = np.stack([table.columns[c] for c in cols])  # (cols, rows)
-    bad = ~np.isfinite(data)
+    bad = np.isinf(data)
     if bad.any():
         col, row = np.argwhere(bad)[0]
-        raise BadInputError(what, f"{cols[col]!r} has a missing or non-finite value at row "
-                            f"{row}", allowed="finite numbers in every row (variable-length "
-                            "series are not supported: pad, trim or drop them)")
+        raise BadInputError(what, f"{cols[col]!r} has an infinite value at row {row}",
+                            allowed="finite numbers, or an empty cell (NaN, NA) for a missing "
+                            "point")
     return data
+
+
+def _empty(value: Any) -> bool:
+    """A cell with nothing in it: null, NaN or blank text."""
+    return value is None or (isinstance(value, float) and np.isnan(value)) or \
+        (isinstance(value, str) and not value.strip())
 
 
 def _row_labels(table: Table, label_column: str | None) -> np.ndarray | None:
@@ -112,9 +138,9 @@ def _row_labels(table: Table, label_column: str | None) -> np.ndarray | None:
         return None
     col = table.columns[label_column]
     for i, v in enumerate(col):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
+        if _empty(v):
             raise BadInputError("label_column", f"{label_column!r} is empty at row {i}",
-                                allowed="a label in every row")
+                                allowed="a label in every row (labels may not be missing)")
     return np.asarray([label_text(v) for v in col], dtype=object)
 
 
@@ -140,7 +166,7 @@ def long_layout(table: Table, roles: dict[str, str | None], cols: list[str],
         data, labels, times, sid = _pivot(table, roles, cols, sid, labels, times, position)
     else:
         order = np.lexsort((position, sid))
-        data = _finite(table, cols)[:, order]
+        data = _values(table, cols)[:, order]
         sid, labels = sid[order], None if labels is None else labels[order]
         times = None if times is None else times[order]
         if times is not None and ((np.diff(times) == 0) & (sid[1:] == sid[:-1])).any():
@@ -154,10 +180,8 @@ def long_layout(table: Table, roles: dict[str, str | None], cols: list[str],
     lo, lengths = bounds[:-1], np.diff(bounds)
     out = Arrays(np.empty((0, data.shape[0], 0)), windowed=True)
     if window is None:
-        if (lengths != lengths[0]).any():
-            raise BadInputError("window", f"the series (runs of one recording and label) "
-                                f"differ in length ({lengths.min()}..{lengths.max()})",
-                                allowed=f"--window at most {lengths.min()} to cut windows")
+        if (lengths != lengths[0]).any():  # one series per run, padded to the longest
+            return _ragged_runs(data, lo, lengths, labels, times, out)
         window, stride, starts = int(lengths[0]), int(lengths[0]), lo
     else:
         stride = window if stride is None else stride
@@ -190,6 +214,21 @@ def long_layout(table: Table, roles: dict[str, str | None], cols: list[str],
     return out
 
 
+def _ragged_runs(data: np.ndarray, lo: np.ndarray, lengths: np.ndarray,
+                 labels: np.ndarray | None, times: np.ndarray | None, out: Arrays) -> Arrays:
+    """Runs of different lengths as whole series: values (and times) NaN past each run's
+    length, ``lengths`` beside them."""
+    own = np.arange(int(lengths.max()))[None, :] < lengths[:, None]
+    idx = np.where(own, lo[:, None] + np.arange(own.shape[1]), 0)
+    values = np.ascontiguousarray(data[:, idx].transpose(1, 0, 2))
+    values[np.broadcast_to(~own[:, None, :], values.shape)] = np.nan
+    out.values, out.lengths = values, lengths.astype(np.int64)
+    out.labels = None if labels is None else labels[lo]
+    if times is not None:
+        out.times = _time_axis(np.where(own, times[idx], np.nan), out.lengths)
+    return out
+
+
 def _pivot(table: Table, roles: dict[str, Any], cols: list[str], sid: np.ndarray,
            labels: np.ndarray | None, times: np.ndarray | None, position: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
@@ -198,7 +237,7 @@ def _pivot(table: Table, roles: dict[str, Any], cols: list[str], sid: np.ndarray
         raise BadInputError("columns", f"{len(cols)} value columns with --channel-column",
                             allowed="exactly one value column (e.g. --columns value)")
     ch, names = codes(table.columns[roles["channel_column"]], "channel_column", natural=True)
-    value = _finite(table, cols)[0]
+    value = _values(table, cols)[0]
     order = np.lexsort((position, ch, sid))
     sid_sorted = sid[order]
     bounds = np.concatenate(([0], np.flatnonzero(sid_sorted[1:] != sid_sorted[:-1]) + 1,
@@ -235,9 +274,19 @@ def _pivot(table: Table, roles: dict[str, Any], cols: list[str], sid: np.ndarray
             None if times is None else np.concatenate(blocks_t), np.concatenate(blocks_s))
 
 
-def _time_axis(times: np.ndarray) -> np.ndarray:
+def _time_axis(times: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
     """Per-window times: shared (length,) when every window has the same times, else kept
-    per series (series, length)."""
+    per series (series, length). Series of different ``lengths`` (times NaN past them) share
+    the longest one's times when each has a start of them."""
+    if lengths is not None:
+        ref = times[int(np.argmax(lengths))]
+        pad = np.arange(times.shape[1])[None, :] >= lengths[:, None]
+        if ((times == ref) | pad).all():
+            return ref
+        relative, ref_relative = times - times[:, :1], ref - ref[0]
+        if (np.isclose(relative, ref_relative, rtol=1e-9, atol=0) | pad).all():
+            return ref_relative
+        return times
     if (times == times[:1]).all():
         return times[0]
     relative = times - times[:, :1]
@@ -256,7 +305,7 @@ def wide_layout(table: Table, roles: dict[str, str | None], cols: list[str]) -> 
         raise BadInputError("layout", f"wide rows hold {len(cols)} value column",
                             allowed="--layout long (give --window) when each row is one time "
                             "point")
-    rows = _finite(table, cols).T  # (rows, length)
+    rows = _values(table, cols).T  # (rows, length)
     labels = _row_labels(table, roles.get("label_column"))
     n = len(rows)
     if roles.get("channel_column"):
@@ -278,6 +327,7 @@ def wide_layout(table: Table, roles: dict[str, str | None], cols: list[str]) -> 
                                 f"channel ({', '.join(names)})", allowed="one row per series "
                                 "and channel")
         values = rows[order].reshape(-1, k, rows.shape[1])
+        given = None if table.lengths is None else table.lengths[order].reshape(-1, k)[:, 0]
         if labels is not None:
             lab = labels[order].reshape(-1, k)
             if (lab != lab[:, :1]).any():
@@ -285,6 +335,7 @@ def wide_layout(table: Table, roles: dict[str, str | None], cols: list[str]) -> 
                                     "label", allowed="one label per series")
             labels = lab[:, 0]
     else:
+        given = table.lengths
         if roles.get("series_column"):
             sid = codes(table.columns[roles["series_column"]], "series_column", natural=True)[0]
             if len(np.unique(sid)) != n:
@@ -294,7 +345,24 @@ def wide_layout(table: Table, roles: dict[str, str | None], cols: list[str]) -> 
         values = rows[:, None, :]
     out = Arrays(np.ascontiguousarray(values), labels=labels)
     out.times = _header_times(cols)
+    if given is None:
+        out.lengths = _trailing_lengths(out.values)
+    elif (given < 1).any() or (given > values.shape[2]).any():
+        raise BadInputError("lengths", "the length column holds "
+                            f"{int(given[(given < 1) | (given > values.shape[2])][0])}",
+                            allowed=f"1..{values.shape[2]} (the value columns)")
+    else:
+        out.lengths = None if (given == values.shape[2]).all() else given
     return out
+
+
+def _trailing_lengths(values: np.ndarray) -> np.ndarray | None:
+    """Each series' points up to its last number in any channel (trailing empty cells are
+    not part of it: a shorter series); None when every series reaches the last column."""
+    seen = ~np.isnan(values).all(axis=1)  # (series, length): a number in some channel
+    lengths = values.shape[2] - np.argmax(seen[:, ::-1], axis=1)
+    lengths[~seen.any(axis=1)] = 0  # no number at all: refused later, naming the series
+    return None if (lengths == values.shape[2]).all() else lengths.astype(np.int64)
 
 
 def _header_times(cols: list[str]) -> np.ndarray | None:

@@ -18,7 +18,7 @@ import msgspec
 import numpy as np
 
 from synthts_core.errors import BadInputError, LimitExceededError
-from synthts_core.services.importing.jsonvalues import parse_number_array
+from synthts_core.services.importing.jsonvalues import parse_series_array
 
 FORMATS: tuple[str, ...] = ("csv", "parquet", "json", "npy", "npz", "ts")
 SUFFIXES = {"tsv": "csv", "pq": "parquet", "txt": "csv"}
@@ -30,6 +30,9 @@ class Table:
     """Columns in file order: numbers as float64, anything else as an object array."""
 
     columns: dict[str, np.ndarray]
+    # each row's series length, from the ``length`` column of a wide table synthts exported
+    # (written where trailing empty cells would not tell a missing last point from padding)
+    lengths: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -50,6 +53,8 @@ class Arrays:
     dropped: list[tuple[str, int]] = field(default_factory=list)  # (why, rows)
     description: str = ""
     windowed: bool = False  # the long layout cuts its own windows (never across recordings)
+    # points of each series when they differ (values padded with NaN past them), else None
+    lengths: np.ndarray | None = None
 
 
 def detect_format(source: str | Path | bytes, fmt: str | None) -> str:
@@ -122,7 +127,7 @@ def _arrow_table(raw: bytes, fmt: str) -> Table:
     return Table(out)
 
 
-DOC_KEYS = {"values", "labels", "label_names", "description"}
+DOC_KEYS = {"values", "labels", "label_names", "description", "lengths"}
 Cell = float | str | None
 
 
@@ -149,15 +154,19 @@ def _json(raw: bytes, max_values: int | None) -> Table | Arrays:
     if raw.lstrip()[:1] == b"{":
         top = _decode(raw, dict[str, msgspec.Raw])
         if "values" in top and set(top) <= DOC_KEYS:
-            values = parse_number_array(top["values"], "values", max_values=max_values,
-                                        setting=LIMIT_SETTING)
+            values, ragged = parse_series_array(top["values"], "values", max_values=max_values,
+                                                setting=LIMIT_SETTING, ragged=True)
             labels = _decode(top["labels"], list[int | str] | None, "labels") \
                 if "labels" in top else None
             names = _decode(top["label_names"], list[str] | None, "label_names") \
                 if "label_names" in top else None
             description = _decode(top["description"], str, "description") \
                 if "description" in top else ""
-            arrays = Arrays(values, description=description)
+            arrays = Arrays(values, description=description, lengths=ragged)
+            if "lengths" in top:
+                given = _decode(top["lengths"], list[int] | None, "lengths")
+                if given is not None:
+                    arrays.lengths = _given_lengths(np.asarray(given, np.int64), values, ragged)
             _set_labels(arrays, labels, names)
             return arrays
         data = {k: _decode(v, list[Cell], k) for k, v in top.items()}
@@ -171,6 +180,22 @@ def _json(raw: bytes, max_values: int | None) -> Table | Arrays:
     if len({len(v) for v in data.values()}) != 1:
         raise BadInputError("source", "JSON columns differ in length", allowed="equal lengths")
     return Table({str(k): _column(v) for k, v in data.items()})
+
+
+def _given_lengths(given: np.ndarray, values: np.ndarray, ragged: np.ndarray | None
+                   ) -> np.ndarray:
+    """``lengths`` a document states: those of its ragged lists, or, for padded (rectangular)
+    values, how many points of each series are its own (what follows must be null: checked
+    when the dataset is built)."""
+    n = values.shape[0] if values.ndim >= 2 else 1
+    if given.shape != (n,):
+        raise BadInputError("lengths", f"has {given.size} entries for {n} series",
+                            allowed="one length per series")
+    if ragged is not None and not np.array_equal(given, ragged):
+        i = int(np.flatnonzero(given != ragged)[0])
+        raise BadInputError("lengths", f"series {i} has {int(ragged[i])} values, lengths "
+                            f"says {int(given[i])}", allowed="each series' number of values")
+    return given
 
 
 def _column(values: list[Any]) -> np.ndarray:
@@ -223,16 +248,25 @@ def _numpy(raw: bytes, fmt: str, max_values: int | None) -> Arrays:
             labels = archive[label_key] if label_key else None
             names = archive["label_names"].tolist() if "label_names" in keys else None
             times = _checked(archive["times"], "times", None) if "times" in keys else None
+            lengths = archive["lengths"] if "lengths" in keys else None
         except ValueError as exc:  # an object array inside needs pickle: refused
             raise BadInputError("source", f"cannot read the .npz arrays ({exc})",
                                 allowed="numeric and text arrays, no pickled objects") from None
     arrays = Arrays(values)
+    if lengths is not None:
+        if lengths.dtype.kind not in "iu" or lengths.shape != values.shape[:1]:
+            raise BadInputError("lengths", f"has shape {lengths.shape} ({lengths.dtype})",
+                                allowed=f"one integer per series ({values.shape[0]},)")
+        arrays.lengths = lengths.astype(np.int64)
     if times is not None:
         length = values.shape[-1]
         if times.shape not in ((length,), (values.shape[0], length)):
             raise BadInputError("times", f"has shape {times.shape}",
                                 allowed=f"({length},) or (series, {length})")
-        if not np.isfinite(times).all():
+        finite = np.isfinite(times)
+        if arrays.lengths is not None and times.ndim == 2:  # padding past a length is NaN
+            finite |= np.arange(length)[None, :] >= arrays.lengths[:, None]
+        if not finite.all():
             raise BadInputError("times", "holds a non-finite time", allowed="finite numbers")
         arrays.times = times
     if labels is not None and labels.dtype.kind == "U":
@@ -262,7 +296,8 @@ def _npy_values(raw: bytes, field: str, max_values: int | None) -> np.ndarray:
         array = np.load(io.BytesIO(raw), allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise BadInputError(field, f"is not a readable .npy file ({exc})") from None
-    return array.astype(np.float64, copy=False)
+    with np.errstate(invalid="ignore"):  # a signalling NaN is a missing point like any NaN
+        return array.astype(np.float64, copy=False)
 
 
 def _checked(array: np.ndarray, name: str, max_values: int | None) -> np.ndarray:
@@ -272,4 +307,5 @@ def _checked(array: np.ndarray, name: str, max_values: int | None) -> np.ndarray
     if array.dtype.kind not in "fiu":
         raise BadInputError(name, f"holds {array.dtype} values",
                             allowed="numbers (float or integer; no booleans)")
-    return array.astype(np.float64, copy=False)
+    with np.errstate(invalid="ignore"):  # a signalling NaN is a missing point like any NaN
+        return array.astype(np.float64, copy=False)

@@ -2,8 +2,10 @@
 
 A header of ``@key value`` lines, then ``@data`` and one series per line: the channels
 separated by ``:``, the points of a channel by ``,``, the class label last when ``@classLabel
-true``. Equal-length series without timestamps are supported; missing values (``?``),
-timestamped and unequal-length files are refused with a message saying so.
+true``. Series without timestamps are supported, of equal or unequal lengths
+(``@equalLength false``: stored padded with NaN, with each series' length; the channels of one
+series have one length); a missing point (``?`` or ``NaN``) is kept as NaN; timestamped files
+are refused with a message saying so.
 """
 
 from __future__ import annotations
@@ -70,13 +72,23 @@ def parse_ts(raw: bytes, max_values: int | None = None) -> Arrays:
     if len(n_channels) != 1:
         raise BadInputError("source", f"series have {sorted(n_channels)} channels",
                             allowed="the same number of channels in every series")
-    lengths = {len(c) for r in rows for c in r}
-    if len(lengths) != 1:
-        raise BadInputError("source", f"series lengths differ ({min(lengths)}..{max(lengths)})",
-                            allowed="equal-length series (resample or trim them first)")
-    values = np.asarray(rows, dtype=np.float64)
+    per_series = [{len(c) for c in r} for r in rows]
+    for s, found in enumerate(per_series):
+        if len(found) != 1:
+            raise BadInputError("source", f"series {s} has channels of different lengths "
+                                f"({min(found)}..{max(found)})", allowed="the same length in "
+                                "every channel of a series (series may differ)")
+    lengths = np.fromiter((next(iter(f)) for f in per_series), np.int64, len(rows))
+    if (lengths == lengths[0]).all():
+        values = np.asarray(rows, dtype=np.float64)
+        ragged = None
+    else:  # @equalLength false: padded with NaN to the longest
+        values = np.full((len(rows), len(rows[0]), int(lengths.max())), np.nan)
+        for s, r in enumerate(rows):
+            values[s, :, :lengths[s]] = r
+        ragged = lengths
     arrays = Arrays(values, description=f"problem {header['problemname']}"
-                    if "problemname" in header else "")
+                    if "problemname" in header else "", lengths=ragged)
     if labelled:
         unknown = sorted(set(labels) - set(declared or labels))
         if unknown:
@@ -89,28 +101,34 @@ def parse_ts(raw: bytes, max_values: int | None = None) -> Arrays:
 
 def _numbers(part: str, line: int) -> np.ndarray:
     part = part.strip()
-    if "?" in part or "nan" in part.lower():
-        raise BadInputError("source", f"line {line} has missing values",
-                            allowed="complete series (fill or drop missing points first)")
     if "(" in part:
         raise BadInputError("source", f"line {line} has timestamps", allowed="plain values")
+    cells = [c.strip() for c in part.split(",")]
+    text = ",".join("nan" if c == "?" or c.lower() == "nan" else c for c in cells)
     try:
-        out = np.fromstring(part, dtype=np.float64, sep=",")
+        out = np.fromstring(text, dtype=np.float64, sep=",")
     except ValueError:
         out = np.empty(0)
-    if not part or out.size != part.count(",") + 1:
+    if not part or out.size != len(cells):
         raise BadInputError("source", f"line {line} holds a value that is not a number",
-                            allowed="comma-separated numbers, channels separated by ':'")
+                            allowed="comma-separated numbers ('?' or NaN for a missing point), "
+                            "channels separated by ':'")
     return out
 
 
 def write_ts(values: np.ndarray, labels: list[str] | None, label_names: list[str],
-             problem: str) -> bytes:
-    """A dataset as ``.ts`` text (values as given, 9 significant digits)."""
+             problem: str, lengths: np.ndarray | None = None) -> bytes:
+    """A dataset as ``.ts`` text (values as given, 9 significant digits; ``?`` at a missing
+    point); series of different ``lengths`` as ``@equalLength false``, each written up to its
+    length."""
     n, c, length = values.shape
-    head = [f"@problemName {problem}", "@timeStamps false", "@missing false",
-            f"@univariate {'true' if c == 1 else 'false'}", f"@dimensions {c}",
-            "@equalLength true", f"@seriesLength {length}"]
+    ends = [length] * n if lengths is None else [int(x) for x in lengths]
+    missing = any(np.isnan(values[i, :, :ends[i]]).any() for i in range(n))
+    head = [f"@problemName {problem}", "@timeStamps false",
+            f"@missing {'true' if missing else 'false'}",
+            f"@univariate {'true' if c == 1 else 'false'}", f"@dimensions {c}"]
+    head += (["@equalLength true", f"@seriesLength {length}"] if lengths is None
+             else ["@equalLength false"])
     if labels is not None:
         if any(" " in x or ":" in x or not x for x in label_names):
             raise BadInputError("format", "ts labels cannot hold spaces, ':' or be empty",
@@ -121,7 +139,8 @@ def write_ts(values: np.ndarray, labels: list[str] | None, label_names: list[str
     head.append("@data")
     body = []
     for i in range(n):
-        dims = [",".join(f"{v:.9g}" for v in values[i, ch].tolist()) for ch in range(c)]
+        dims = [",".join("?" if v != v else f"{v:.9g}"
+                         for v in values[i, ch, :ends[i]].tolist()) for ch in range(c)]
         if labels is not None:
             dims.append(labels[i])
         body.append(":".join(dims))

@@ -114,6 +114,23 @@ class ModelArchitectureConformance:
         np.testing.assert_array_equal(fresh.generate(6, labels=lab, seed=2),
                                       trained.generate(6, labels=lab, seed=2))
 
+    def test_missing_points_train_to_complete_series(self, architecture, tiny_config) -> None:
+        """``supports_missing``: a fifth of the points NaN, and whole series missing one
+        channel, train to finite losses and weights; the output is complete."""
+        if not getattr(architecture, "supports_missing", False):
+            pytest.skip(f"{architecture.name} does not declare supports_missing")
+        values, labels = self._data()
+        values[np.random.default_rng(3).random(values.shape) < 0.2] = np.nan
+        values[::5, 0] = np.nan
+        model = architecture.build(tiny_config, "cpu")
+        for _ in range(2):
+            losses = model.train_epoch(values, labels if architecture.conditional else None)
+            assert losses and all(np.isfinite(v) for v in losses.values()), losses
+        fresh = architecture.build(tiny_config, "cpu")
+        fresh.load_weights(model.weights())
+        out = fresh.generate(6, labels=self._labels(architecture, 6), seed=2)
+        assert out.shape == (6, self.n_channels, self.length) and np.isfinite(out).all()
+
     def _trained(self, architecture, tiny_config, epochs: int = 2) -> Any:
         values, labels = self._data()
         model = architecture.build(tiny_config, "cpu")

@@ -164,13 +164,63 @@ class StorageBackendConformance:
         assert meta.spec == spec and meta.source == "imported"
 
     def test_values_that_cannot_be_stored_are_refused(self, storage) -> None:
-        bad = make_dataset("nans", n=4)
-        bad.values[1, 0, 3] = np.nan
+        bad = make_dataset("infs", n=4)
+        bad.values[1, 0, 3] = np.inf  # a NaN is a missing point; an infinity is refused
         with pytest.raises(BadInputError) as info:
             storage.create_dataset(bad)
         assert info.value.field == "values"
         with pytest.raises(NotFoundError):
-            storage.get_dataset_meta("nans")
+            storage.get_dataset_meta("infs")
+
+    def test_missing_points_round_trip_bit_for_bit(self, storage) -> None:
+        """NaN (a missing point) is stored as it is and ``n_missing`` counts it, also in a
+        sliced read's metadata."""
+        base = make_dataset("holes", n=12, channels=2, length=30)
+        values = base.values.copy()
+        values[np.random.default_rng(5).random(values.shape) < 0.25] = np.nan
+        ds = Dataset.build("holes", values, base.labels, base.meta.label_names)
+        assert storage.create_dataset(ds).n_missing == int(np.isnan(values).sum())
+        back = storage.read_dataset("holes")
+        np.testing.assert_array_equal(back.values.view(np.uint32), values.view(np.uint32))
+        assert back.meta.n_missing == storage.get_dataset_meta("holes").n_missing
+        part = storage.read_dataset("holes", series=[9, 2], channels=[1])
+        np.testing.assert_array_equal(part.values.view(np.uint32),
+                                      values[[9, 2]][:, [1]].view(np.uint32))
+        assert part.meta.n_missing == int(np.isnan(values[[9, 2]][:, [1]]).sum())
+
+    def test_series_of_different_lengths_round_trip(self, storage) -> None:
+        """Ragged series are stored padded with their lengths (its own array, not the meta):
+        every read (whole, slices, labels, channels) gives the lengths of what it returns,
+        ``n_missing`` counts no padding, and the checksum covers the lengths."""
+        base = make_dataset("ragged", n=15, channels=2, length=33, times=True)
+        lengths = np.random.default_rng(3).integers(1, 34, 15)
+        lengths[4] = 33
+        pad = np.arange(33)[None, :] >= lengths[:, None]
+        values = np.where(pad[:, None, :], np.float32(np.nan), base.values)
+        values[6, 1, 0] = np.nan  # a missing point within its length
+        times = np.where(pad, np.nan, base.times)
+        ds = Dataset.build("ragged", values, base.labels, base.meta.label_names, times,
+                           lengths=lengths)
+        meta = storage.create_dataset(ds)
+        assert meta.min_length == int(lengths.min()) and meta.n_missing == 1
+        assert meta.checksum == checksum(values, base.labels, times, lengths) != \
+            checksum(values, base.labels, times)
+        back = storage.read_dataset("ragged")
+        np.testing.assert_array_equal(back.values.view(np.uint32), values.view(np.uint32))
+        np.testing.assert_array_equal(back.lengths, lengths)
+        np.testing.assert_array_equal(back.times, times)
+        assert back.meta == storage.get_dataset_meta("ragged") == meta
+        part = storage.read_dataset("ragged", series=[9, 2, 6], channels=[1])
+        np.testing.assert_array_equal(part.lengths, lengths[[9, 2, 6]])
+        assert part.meta.n_missing == int(lengths[6] > 0) and \
+            part.meta.checksum == checksum(part.values, part.labels, part.times, part.lengths)
+        by_label = storage.read_dataset("ragged", labels=["square"])
+        np.testing.assert_array_equal(by_label.lengths, lengths[base.labels == 1])
+        sliced = storage.read_dataset("ragged", series=slice(3, 8))
+        np.testing.assert_array_equal(sliced.lengths, lengths[3:8])
+        equal = make_dataset("equal")  # the equal-length case stores no lengths at all
+        assert equal.lengths is None and storage.create_dataset(equal).min_length is None
+        assert storage.read_dataset("equal").lengths is None
 
     def test_duplicate_name_is_a_conflict_and_keeps_the_first(self, storage) -> None:
         first = make_dataset("dup", seed=1)

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from synthts_core.domain import human_bytes
+from synthts_core.domain import human_bytes, lengths_text, missing_text
 from synthts_tui.browser import open_html
 from synthts_tui.messages import (
     DatasetDeleted,
@@ -177,11 +177,17 @@ class DatasetsScreen(BaseScreen):
         counts = ", ".join(f"{n}={c}" for n, c in zip(meta.get("label_names") or [],
                                                       meta.get("label_counts") or [],
                                                       strict=False))
+        own = meta.get("n_values", 0) if meta.get("n_points") is None else \
+            meta["n_points"] * meta["n_channels"]  # padding is neither observed nor missing
         lines = [
             f"name      {meta['name']}",
             f"shape     {meta['n_series']} series × {meta['n_channels']} channels × "
             f"{meta['length']} points",
             f"size      {human_bytes(meta.get('n_values', 0) * 4)} (float32)",
+            *([f"lengths   {lengths_text(meta['min_length'], meta['length'])}"]
+              if meta.get("min_length") is not None else []),
+            *([f"missing   {missing_text(meta['n_missing'], own)}"]
+              if meta.get("n_missing") else []),
             f"labels    {counts or '-'}",
             f"source    {meta.get('source', '')}",
             f"made by   {', '.join(meta.get('generators') or []) or '-'}",

@@ -39,6 +39,8 @@ SAMPLE_SCHEMA = [
      "help": "same seed, same series"},
     {"name": "length", "kind": "int", "default": 0, "low": 0, "high": 10_000_000,
      "help": "points per series (0 = trained; longer: diffusion)"},
+    {"name": "missing", "kind": "choice", "default": "none", "choices": ["none", "learned"],
+     "help": "none: complete series; learned: the gaps the model learnt"},
     {"name": "steps", "kind": "int", "default": 16, "low": 2, "high": 512,
      "help": "interpolation frames"},
 ]
@@ -255,13 +257,13 @@ class ModelsScreen(BaseScreen):
             model, version, values, labels = request
             self.query_one("#model-status", Static).update("generating...")
             self.generate(model, version, values["n"], labels, values["seed"],
-                          values.get("length") or None)
+                          values.get("length") or None, values.get("missing") or "none")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
     def generate(self, model: str, version: str, n: int, labels: list[str], seed: int,
-                 length: int | None = None) -> None:
+                 length: int | None = None, missing: str = "none") -> None:
         result = self.client.generate(model, version, n=n, labels=labels or None, seed=seed,
-                                      length=length)
+                                      length=length, missing=missing)
         self.deliver(SeriesGenerated(result, n, labels, seed))
 
     @on(SeriesGenerated)

@@ -13,6 +13,23 @@ from textual_plotext import PlotextPlot
 COLORS = ("cyan", "magenta", "green", "orange", "blue", "red", "yellow", "gray")
 
 
+def _observed_runs(ys: Sequence[float | None]) -> list[tuple[int, int]]:
+    """(start, stop) of each run of observed points: a missing point (``None`` as JSON gives
+    it, or NaN) is left out, so the line breaks there instead of joining across it."""
+    runs: list[tuple[int, int]] = []
+    start = None
+    for i, y in enumerate(ys):
+        missing = y is None or y != y
+        if missing and start is not None:
+            runs.append((start, i))
+            start = None
+        elif not missing and start is None:
+            start = i
+    if start is not None:
+        runs.append((start, len(ys)))
+    return runs
+
+
 class SeriesPlot(PlotextPlot):
     """Series grouped by label, one colour per label."""
 
@@ -42,10 +59,15 @@ class SeriesPlot(PlotextPlot):
         plt = self.plt
         for i, (label, series) in enumerate(groups.items()):
             color = COLORS[i % len(COLORS)]
-            for j, ys in enumerate(series):
-                xs = list(x) if x is not None and len(x) == len(ys) else list(range(len(ys)))
-                plt.plot(xs, list(ys), color=color, label=label if j == 0 else None,
-                         marker="braille")
+            named = False
+            for ys in series:
+                # a shorter series (unequal lengths) is drawn on the start of the shared axis
+                xs = list(x[:len(ys)]) if x is not None and len(x) >= len(ys) else \
+                    list(range(len(ys)))
+                for lo, hi in _observed_runs(ys):  # a gap at each missing point
+                    plt.plot(xs[lo:hi], list(ys[lo:hi]), color=color,
+                             label=None if named else label, marker="braille")
+                    named = True
             self.drawn[label] = len(series)
         self.refresh()
 

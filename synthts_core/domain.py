@@ -494,6 +494,8 @@ class DataShape(msgspec.Struct, frozen=True, kw_only=True):
     length: int
     n_classes: int = 0
     private: bool = False
+    # series of unequal lengths (stored NaN-padded past each end, ``Dataset.lengths``)
+    ragged: bool = False
 
 
 class JobOwner(msgspec.Struct, kw_only=True):

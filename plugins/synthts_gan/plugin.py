@@ -207,6 +207,10 @@ class GanArchitectureEntry:
                                 allowed=f"length >= 4 * 2**conv_layers (at most "
                                 f"{max(0, (shape.length // 4).bit_length() - 1)} layers for "
                                 f"{shape.length} points), or backbone mlp")
+        if config.get("augment") and getattr(shape, "ragged", False):
+            raise BadInputError("search_space.augment", "a circular shift would move the "
+                                "padding of series of unequal lengths into them",
+                                allowed="false on a dataset of unequal lengths")
         if config.get("dp_epsilon") is not None:
             from synthts_gan.trainer import GanConfig, check_private
 

@@ -168,9 +168,16 @@ class SynthtsGenerator(PythonModel):
                      (labels.tolist() if labels is not None else [0] * len(values))]
         index_col = [-1] * len(values) if labels is None else [int(i) for i in labels]
         return pd.DataFrame({"label": label_col, "label_index": index_col,
-                             "values": [v.tolist() if lengths is None else v[:, :n].tolist()
-                                        for v, n in zip(values, lengths if lengths is not None
-                                                        else [None] * len(values), strict=True)]})
+                             "values": [_rows_of(v, n) for v, n in zip(
+                                 values, lengths if lengths is not None else [None] * len(values),
+                                 strict=True)]})
+
+
+def _rows_of(series: Any, length: int | None) -> list[list[float | None]]:
+    """One series' channels up to its length, a missing point as None: JSON ``null`` when
+    served (a NaN would be written as a token strict JSON parsers refuse)."""
+    return [[None if x != x else x for x in channel]
+            for channel in series[:, :length].tolist()]
 
 
 mlflow.models.set_model(SynthtsGenerator())

@@ -177,10 +177,10 @@ def compare(registries: Registries, real: Dataset, synthetic_values: np.ndarray,
     return results
 
 
-MISSING_NOTE = ("real series (trained on or held out) have missing points: every series was "
-                "also given the gaps of a series of the same class from each other set, then "
-                "all were filled by linear interpolation along the series, so no set differs "
-                "from another by its gaps")
+MISSING_NOTE = ("real series (trained on or held out) have missing points or unequal lengths "
+                "(NaN past a series' end): every series was also given the gaps of a series of "
+                "the same class from each other set, then all were filled by linear "
+                "interpolation along the series, so no set differs from another by its gaps")
 
 
 def _class_part(data: Dataset | None, index: int) -> Dataset | None:
@@ -707,8 +707,18 @@ def _relabel_for_model(real: Dataset, model_labels: list[str]) -> Dataset:
         return real
     new = label_map(real.meta.label_names, model_labels)[real.labels]
     keep = new >= 0
-    return Dataset.build(real.meta.name, real.values[keep], new[keep], model_labels,
-                         lengths=None if real.lengths is None else real.lengths[keep])
+    import msgspec
+
+    from synthts_core.domain import checksum
+    from synthts_core.services.holdout import subset
+
+    part = subset(real, keep)  # the same grid: lengths, times and normalisation kept
+    labels = new[keep]
+    meta = msgspec.structs.replace(
+        part.meta, label_names=list(model_labels),
+        label_counts=np.bincount(labels, minlength=len(model_labels)).tolist(),
+        checksum=checksum(part.values, labels, part.times, part.lengths))
+    return Dataset(meta, part.values, labels, part.times, part.lengths)
 
 
 # ------------------------------------------------------------------ choosing and projecting

@@ -48,7 +48,9 @@ def stratified_holdout(labels: np.ndarray | None, n_series: int, fraction: float
     return sorted(int(i) for i in np.concatenate(picks)) if picks else []
 
 
-def _part(dataset: Dataset, keep: np.ndarray) -> Dataset:
+def subset(dataset: Dataset, keep: np.ndarray) -> Dataset:
+    """The series ``keep`` selects (bool mask), on the dataset's own grid (its length, times,
+    lengths and normalisation kept), with metadata that matches them."""
     values = dataset.values[keep]
     labels = None if dataset.labels is None else dataset.labels[keep]
     times = None if dataset.times is None else dataset.times[keep]
@@ -69,7 +71,7 @@ def training_part(dataset: Dataset) -> Dataset:
         return dataset
     keep = np.ones(len(dataset.values), bool)
     keep[dataset.meta.holdout.series] = False  # type: ignore[union-attr]
-    return _part(dataset, keep)
+    return subset(dataset, keep)
 
 
 def held_out_part(dataset: Dataset) -> Dataset | None:
@@ -78,7 +80,7 @@ def held_out_part(dataset: Dataset) -> Dataset | None:
         return None
     keep = np.zeros(len(dataset.values), bool)
     keep[dataset.meta.holdout.series] = True  # type: ignore[union-attr]
-    return _part(dataset, keep)
+    return subset(dataset, keep)
 
 
 def holdout_seed(seed: int) -> int:

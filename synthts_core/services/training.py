@@ -84,7 +84,7 @@ def data_shape(rt: Runtime, spec: JobSpec) -> DataShape:
     if meta.n_holdout and meta.n_series:
         n_series = round(n_series * (1 - meta.n_holdout / meta.n_series))
     return DataShape(n_series=n_series, n_channels=meta.n_channels, length=meta.length,
-                     n_classes=n_classes)
+                     n_classes=n_classes, ragged=meta.min_length is not None)
 
 
 def default_spaces(registries: Any, shape: DataShape) -> dict[str, dict[str, Any]]:

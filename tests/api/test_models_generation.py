@@ -161,6 +161,18 @@ def test_generate_with_the_learnt_missing_points(app, client, model):
     np.testing.assert_array_equal(values[~gaps], np.array(complete)[~gaps])
     npy = client.post(url, params={"format": "npy"}, json={**body, "missing": "learned"})
     np.testing.assert_array_equal(np.isnan(np.load(io.BytesIO(npy.content))), gaps)
+    import mlflow.pyfunc  # the logged model draws the same gaps, written None (JSON null)
+
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(runtime.settings.mlflow_tracking_uri)
+    try:
+        served = mlflow.pyfunc.load_model("models:/gap-gan/1").predict(
+            [{"label": model["labels"][3], "count": 40, "seed": 11, "missing": "learned"}])
+    finally:
+        mlflow.set_tracking_uri(before)
+    rows = [channel for series in served["values"] for channel in series]
+    assert any(None in row for row in rows)
+    assert not any(isinstance(x, float) and x != x for row in rows for x in row)
 
     register_untrained(runtime, "dp-gap-gan", meta, latent_dim=16,
                        missing={"rate": None, "withheld": "trained with differential privacy"})

@@ -150,7 +150,7 @@ def test_wide_layout_errors_say_what_to_do(tmp_path: Path) -> None:
     assert stored.meta.n_missing == 1 and np.isnan(stored.values[1, 0, 1])
     stray = tmp_path / "stray.csv"  # a word in a time column: refused, never a dropped column
     stray.write_text("label,0,1,2\nx,1,?,3\ny,4,5,6\n")
-    with pytest.raises(BadInputError, match="column '1' .* holds '\\?' at row 0") as info:
+    with pytest.raises(BadInputError, match=r"column '1' .* holds '\?' at row 0") as info:
         import_data(stray, ImportOptions(name="x", label_column="label"))
     assert info.value.field == "values"
 

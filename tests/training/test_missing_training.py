@@ -137,3 +137,28 @@ def test_series_of_unequal_lengths_train_and_sample_at_their_lengths(rt, tiny_sp
                                   rt.services.models.sample(name, n=3, seed=4).lengths)
     stored = rt.services.datasets.store(drawn.to_dataset("ragged-synthetic"))
     assert stored.min_length is not None and stored.n_missing == 0
+    report = rt.services.evaluations.run(name, metrics=["mmd"], store=False).report
+    assert np.isfinite(report.metrics[0].value)
+    assert "unequal lengths" in report.metrics[0].details["missing_points"]
+    with pytest.raises(BadInputError, match="augment"):  # a shift would move the padding in
+        training.submit_job(rt, tiny_spec(dataset="ragged", architectures=["cgan"],
+                                          search_space={**space, "augment": True}))
+
+
+def test_the_staging_sweep_keeps_a_live_jobs_folder(tmp_path) -> None:
+    """``sweep_staging`` deletes what finished or vanished jobs left, never the folder of a
+    job a process still runs (maybe another owner's, after this one lost it)."""
+    from synthts_core.domain import JobSpec, TrainingJob
+    from synthts_core.runtime import Runtime
+    from synthts_core.services.training_trial import STAGING
+    from synthts_core.settings import Settings
+
+    with Runtime(Settings(_env_file=None, data_dir=tmp_path)) as rt:
+        spec = JobSpec(dataset="d", architectures=["cgan"])
+        live = rt.storage.create_job(TrainingJob(id="job-live", spec=spec, status="running"))
+        done = rt.storage.create_job(TrainingJob(id="job-done", spec=spec, status="failed"))
+        folders = {j: tmp_path / STAGING / j / "t00" for j in (live.id, done.id, "job-gone")}
+        for folder in folders.values():
+            folder.mkdir(parents=True)
+        assert training.sweep_staging(rt, done.id) == 2
+        assert [j for j, f in folders.items() if f.exists()] == [live.id]

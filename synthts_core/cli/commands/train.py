@@ -116,7 +116,7 @@ def _value_text(value: Any) -> str:
               "the ones whose plugins declare a search space for this data, each with it: "
               "cwgan_gp and diffusion on a labelled set, wgan_gp and diffusion otherwise; with "
               "--set dp_epsilon=E, those that train privately; on a dataset with missing "
-              "points, those that learn from it).")
+              "points or unequal lengths, those that learn from them).")
 @click.option("--label", "labels", multiple=True, help="Train on these labels only.")
 @click.option("--trials", "num_trials", type=FormInt("num_trials"), help="Number of trials.")
 @click.option("--epochs", type=FormInt("epochs"), help="Epochs per trial (default: sized for the "

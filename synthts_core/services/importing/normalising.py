@@ -28,8 +28,9 @@ def imported_values(values: np.ndarray, unit: str = "series") -> np.ndarray:
     quiet NaN (whatever sign or payload the file's NaN had: they carry no meaning and no text
     format keeps them, so every format of the same data stores the same bits). Refused, with
     the point at fault: an infinity, a value too large for float32 (never stored as
-    infinity), and a series with no observed point at all (nothing to learn from; ``unit``
-    names what a series is there, e.g. ``window`` when the import cut windows)."""
+    infinity), a series with no observed point at all (nothing to learn from; ``unit``
+    names what a series is there, e.g. ``window`` when the import cut windows), and a channel
+    with no observed point in any series."""
     if isinstance(values, np.ndarray) and values.dtype == np.float32:
         wide = values
     else:
@@ -46,6 +47,11 @@ def imported_values(values: np.ndarray, unit: str = "series") -> np.ndarray:
             raise BadInputError("values", f"{unit} {int(np.argmax(empty))} has no observed "
                                 "point", allowed=f"at least one number in every {unit} (drop "
                                 "what is missing entirely)")
+        unseen = missing.all(axis=(0, 2))
+        if unseen.any():  # nothing to learn of it, nor to normalise it by
+            raise BadInputError("values", f"channel {int(np.argmax(unseen))} has no observed "
+                                "point in any series", allowed="at least one number in every "
+                                "channel (drop the channel)")
     if wide.dtype != np.float32:
         big = np.abs(wide) >= FLOAT32_OVERFLOW  # False at NaN
         if big.any():

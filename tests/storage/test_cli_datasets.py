@@ -107,7 +107,7 @@ def test_show_states_the_share_of_missing_points(run, data_dir) -> None:
                                        lengths=lengths))
     store.close()
     result = run("show", "ragged")
-    assert "lengths:     lengths 4\N{EN DASH}10 points" in result.output
+    assert "lengths:     4\N{EN DASH}10 points" in result.output
     assert "missing:     9.7 % of points (3 values), kept as missing" in result.output  # of 31
     shown = json.loads(run("show", "ragged", "--json").output)
     assert shown["min_length"] == 4 and shown["n_missing"] == 3

@@ -76,8 +76,9 @@ def show_command(name: str, as_json: bool) -> None:
     click.echo(f"shape:       {meta.n_series} series x {meta.n_channels} channels x "
                f"{meta.length} steps ({meta.n_values:,} values, {human_bytes(meta.nbytes)})")
     if meta.min_length is not None:
-        click.echo(f"lengths:     {lengths_text(meta.min_length, meta.length)} (series differ; "
-                   "a shorter one is padded, never filled in)")
+        span = lengths_text(meta.min_length, meta.length).removeprefix("lengths ")
+        click.echo(f"lengths:     {span} (series differ; a shorter one is padded, never "
+                   "filled in)")
     if meta.n_missing:
         click.echo(f"missing:     {missing_text(meta.n_missing, meta.n_own_values)}, kept as "
                    "missing")

@@ -62,21 +62,3 @@ def cut(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     out = np.array(values, dtype=np.float32, copy=True)
     out[np.broadcast_to(~within_lengths(lengths, out.shape[2])[:, None, :], out.shape)] = np.nan
     return out
-
-
-def span(pattern: Mapping[str, Any] | None) -> tuple[int, int] | None:
-    """The shortest and longest length a model learnt (None: equal lengths)."""
-    if not pattern:
-        return None
-    seen = [int(v) for row in pattern["by_class"] for v, _ in row]
-    return min(seen), max(seen)
-
-
-def describe_lengths(pattern: Mapping[str, Any] | None, length: int) -> str:
-    if not pattern:
-        return f"every series {length} points"
-    if pattern.get("withheld"):
-        return f"series up to {length} points; their lengths withheld: {pattern['withheld']}"
-    lo, hi = span(pattern) or (length, length)
-    return (f"{lo} to {hi} points, drawn per series from the training lengths of its class "
-            "(or one length on request)")

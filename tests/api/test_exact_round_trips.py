@@ -68,10 +68,12 @@ def cases(draw: st.DrawFn) -> Case:
         if (lengths == length).all():
             lengths = None
     ends = np.full(n, length) if lengths is None else lengths
-    if draw(st.booleans()):  # missing points at random places; every series keeps one
+    if draw(st.booleans()):  # missing points at random places; every series keeps one, and
+        # every channel (a channel never observed is refused at import)
         holes = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).random(values.shape)
         missing = holes < draw(st.sampled_from([0.1, 0.5, 0.9]))
         missing[np.arange(n), 0, draw(st.integers(0, length - 1)) % ends] = False
+        missing[0, :, draw(st.integers(0, length - 1)) % ends[0]] = False
         values[missing] = np.nan
     values[np.broadcast_to(np.arange(length) >= ends[:, None, None], values.shape)] = np.nan
     labels = draw(st.lists(st.sampled_from(LABELS), min_size=n, max_size=n))

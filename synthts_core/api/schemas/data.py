@@ -296,8 +296,7 @@ class DatasetRead(Struct, kw_only=True):
         data = msgspec.to_builtins(meta)
         data["n_values"] = meta.n_series * meta.n_channels * meta.length
         data["n_holdout"] = meta.n_holdout
-        own = data["n_values"] if meta.n_points is None else meta.n_points * meta.n_channels
-        data["missing_share"] = data.get("n_missing", 0) / own if own else 0.0
+        data["missing_share"] = meta.missing_share
         return msgspec.convert(data, cls)
 
 

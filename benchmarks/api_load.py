@@ -42,7 +42,6 @@ import asyncio
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +52,8 @@ from typing import Any
 
 import httpx
 import numpy as np
+
+from synthts_core.ports import free_port
 
 MODEL = "seed-wgan"
 LABELS = [f"{f}Hz" for f in range(1, 11)]
@@ -77,10 +78,6 @@ def register_model(data_dir: Path) -> str:
         return ref.version
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(data_dir: Path, port: int, batching: bool = True,

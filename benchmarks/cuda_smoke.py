@@ -14,7 +14,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from synthts_gan.trainer import GanConfig, GanTrainer
+from synthts_gan.config import GanConfig
+from synthts_gan.trainer import GanTrainer
 
 
 def main() -> int:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from synthts_timesynth.plugin import builtin_generators
 
-from synthts_core.services.signals import validate_params
+from synthts_core.schema import validate_params
 
 # (label, generator, params, series timed with timesynth at full size)
 CASES: list[tuple[str, str, dict[str, Any], int]] = [

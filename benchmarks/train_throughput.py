@@ -31,7 +31,8 @@ from torch.nn import functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
 from synthts_gan.backbones import NetSpec, build_networks
-from synthts_gan.trainer import GanConfig, GanTrainer
+from synthts_gan.config import GanConfig
+from synthts_gan.trainer import GanTrainer
 
 LENGTH, CLASSES, LATENT = 1024, 10, 100
 

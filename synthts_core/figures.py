@@ -16,6 +16,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from synthts_core.subsets import first_per_label
+
 REAL_COLOUR = "#1f77b4"
 SYNTHETIC_COLOUR = "#d62728"
 MAX_PANELS = 12
@@ -34,8 +36,6 @@ def _groups(labels: np.ndarray | None, label_names: Sequence[str], n: int,
     """(panel title, first ``per_label`` row indices) per label, at most MAX_PANELS panels."""
     if labels is None:
         return [("all series", np.arange(min(per_label, n)))]
-    from synthts_core.services.evaluation import first_per_label
-
     out = []
     for idx in np.unique(labels)[:MAX_PANELS]:
         name = label_names[idx] if idx < len(label_names) else str(idx)
@@ -86,8 +86,6 @@ def real_vs_synthetic_figure(real: np.ndarray, real_labels: np.ndarray | None,
                              synthetic_lengths: np.ndarray | None = None) -> go.Figure:
     """Real series (left) beside synthetic ones (right), one row per label; series of
     different lengths end where they end."""
-    from synthts_core.services.evaluation import first_per_label
-
     real, synthetic = np.asarray(real), np.asarray(synthetic)
     groups = _groups(real_labels, label_names, len(real), per_label)
     fig = make_subplots(rows=len(groups), cols=2, shared_xaxes=True, shared_yaxes=True,
@@ -109,7 +107,7 @@ def real_vs_synthetic_figure(real: np.ndarray, real_labels: np.ndarray | None,
 
 def embedding_figure(real_points: np.ndarray, synthetic_points: np.ndarray,
                      method: str = "pca", title: str | None = None) -> go.Figure:
-    """2-D embedding (``evaluation.embeddings``) of real and synthetic series."""
+    """2-D embedding (``projection.embeddings``) of real and synthetic series."""
     fig = go.Figure()
     for name, pts, colour in (("real", real_points, REAL_COLOUR),
                               ("synthetic", synthetic_points, SYNTHETIC_COLOUR)):

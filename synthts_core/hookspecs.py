@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from synthts_core.cli import CommandRegistry
     from synthts_core.registry import (
         ArchitectureRegistry,
+        CommandRegistry,
         MetricRegistry,
         PresetRegistry,
         SignalRegistry,

@@ -142,10 +142,6 @@ class GenerativeModel(Protocol):
         ``train_epoch`` and every ``generate`` match the model that wrote it."""
 
 
-GanModel = GenerativeModel
-"""The contract's old name (plugins written against it keep working)."""
-
-
 @runtime_checkable
 class BatchableModel(GenerativeModel, Protocol):
     """Optional: a model whose seeded draws can be made ahead, so the API serves several
@@ -163,9 +159,6 @@ class BatchableModel(GenerativeModel, Protocol):
                  noise: np.ndarray | None = None) -> np.ndarray: ...
 
 
-BatchableGanModel = BatchableModel
-
-
 @runtime_checkable
 class ModelArchitecture(Protocol):
     """A generative architecture of some family (GAN, diffusion, ...). ``space`` is its
@@ -177,7 +170,8 @@ class ModelArchitecture(Protocol):
     Optional attributes, the architecture's own declarations (the core reads them with
     ``getattr`` and never names an architecture):
 
-    - ``family: str`` ("gan"): the family it belongs to, shown beside its name.
+    - ``family: str`` (``DEFAULT_FAMILY``, "gan"): the family it belongs to, shown beside its
+      name (read with ``family_of``).
     - ``scaling: str`` ("minmax"): the data scaling it trains on and generates in: ``minmax``
       maps each channel to [-1, 1], ``standard`` to zero mean and unit spread.
     - ``conformance_params: dict`` ({}): small values of its parameters that make the
@@ -233,13 +227,23 @@ class ModelArchitecture(Protocol):
     def build(self, config: Mapping[str, Any], device: str = "cpu") -> GenerativeModel: ...
 
 
-GanArchitecture = ModelArchitecture
+DEFAULT_FAMILY = "gan"
+"""The family of an architecture that declares none (``ModelArchitecture.family``)."""
+
+
+def family_of(architecture: Any) -> str:
+    """The family an architecture belongs to (``gan``, ``diffusion``, ...): its optional
+    ``family`` attribute, ``DEFAULT_FAMILY`` when it declares none."""
+    return str(getattr(architecture, "family", DEFAULT_FAMILY))
 
 
 @runtime_checkable
 class StorageBackend(Protocol):
     """Datasets and training jobs. Writes are atomic; values are binary float32 with a checksum
-    verified on read. Names are unique: a second create raises ``ConflictError``."""
+    verified on read. Names are unique: a second create raises ``ConflictError``.
+
+    Exactly the methods the services call; the conformance suite
+    (``synthts_core.testing.conformance.storage``) exercises each."""
 
     uri: str
 
@@ -263,8 +267,13 @@ class StorageBackend(Protocol):
     def create_job(self, job: TrainingJob) -> TrainingJob: ...
     def update_job(self, job_id: str, **changes: Any) -> TrainingJob:
         """Atomic read-modify-write of status, progress, trials, errors, best_trial, model,
-        experiment_path; ``trial=TrialState`` upserts one trial, ``error=str`` appends one
-        (see ``synthts_core.storage_support.apply_job_changes``)."""
+        experiment_path, owner, heartbeat_at, cluster; ``trial=TrialState`` upserts one trial,
+        ``error=str`` appends one (see ``synthts_core.storage_support.apply_job_changes``).
+
+        ``if_owner=token`` makes the write a compare-and-swap on the job's lease: it happens
+        only if the stored ``owner.token`` is ``token`` (None: the job has no owner), checked
+        and written in one atomic step; otherwise ``ConflictError`` and nothing changes. Of two
+        processes taking the same free job at once, exactly one succeeds."""
     def get_job(self, job_id: str) -> TrainingJob: ...
     def list_jobs(self, *, offset: int = 0, limit: int = 50,
                   status: str | None = None) -> Page: ...
@@ -277,7 +286,12 @@ StorageFactory = Callable[[str, "Settings"], StorageBackend]
 @runtime_checkable
 class Tracker(Protocol):
     """Experiment tracking and model registry. Must work from Ray worker processes, so the
-    training service rebuilds it there from the settings through the same factory."""
+    training service rebuilds it there from the settings through the same factory.
+
+    Exactly the methods the services call; the conformance suite
+    (``synthts_core.testing.conformance.trackers``) exercises each. A tracker may offer more
+    (the MLflow one reads a run's metric history back, for its tests), but the core never
+    relies on it."""
 
     uri: str
 
@@ -287,24 +301,43 @@ class Tracker(Protocol):
     # runs
     def start_run(self, experiment: str, run_name: str, params: Mapping[str, Any],
                   tags: Mapping[str, str] | None = None) -> str: ...
+    def log_dataset_input(self, run_id: str, *, name: str, checksum: str,
+                          shape: tuple[int, ...] | None = None) -> None:
+        """Record the dataset (``name``, its ``checksum``, the trained array's ``shape``) as
+        the run's input, so a run says which data it learned."""
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int) -> None: ...
-    def log_artifact(self, run_id: str, name: str, data: bytes) -> None: ...
-    def end_run(self, run_id: str, status: Literal["FINISHED", "FAILED", "KILLED"]) -> None: ...
-    def run_history(self, run_id: str) -> dict[str, list[tuple[int, float]]]: ...
+    def end_run(self, run_id: str, status: Literal["FINISHED", "FAILED", "KILLED"]) -> None:
+        """Another ``status`` raises ``BadInputError`` naming ``status``."""
+    def end_open_runs(self, experiment: str, tags: Mapping[str, str],
+                      status: Literal["FINISHED", "FAILED", "KILLED"]) -> int:
+        """End every still-running run of ``experiment`` that carries all of ``tags`` (the
+        runs a killed process left open) as ``status``; returns how many it ended. Runs
+        already ended, of another experiment or without the tags are left alone."""
 
     # registry
     def register_model(self, name: str, bundle: ModelBundle, *, run_id: str | None = None,
-                       aliases: list[str] | None = None) -> ModelVersionRef: ...
+                       aliases: list[str] | None = None) -> ModelVersionRef:
+        """A new version; each of ``aliases`` moves to it from any older version."""
     def list_models(self) -> list[RegisteredModel]: ...
     def list_versions(self, name: str) -> list[ModelVersionRef]: ...
     def get_version(self, name: str, version_or_alias: str) -> ModelVersionRef: ...
     def load_bundle(self, name: str, version: str) -> ModelBundle: ...
-    def set_alias(self, name: str, alias: str, version: str) -> None: ...
     def log_evaluation(self, name: str, version: str, report: Mapping[str, Any]) -> None: ...
 
 
 TrackerFactory = Callable[["Settings"], Tracker]
 """Builds a tracker from the settings (the training workers call it too)."""
+
+
+def missing_methods(obj: object, protocol: type) -> list[str]:
+    """The methods of ``protocol`` that ``obj`` lacks, sorted. ``isinstance`` against a
+    runtime-checkable protocol says only yes or no; this names what a plugin forgot, read from
+    the protocol itself (and its protocol bases), so a method added to it is checked too."""
+    wanted = {name for base in protocol.__mro__ if getattr(base, "_is_protocol", False)
+              and base is not Protocol
+              for name, member in vars(base).items()
+              if not name.startswith("_") and callable(member)}
+    return sorted(name for name in wanted if not callable(getattr(obj, name, None)))
 
 
 @runtime_checkable

@@ -4,18 +4,21 @@ A hook receives a registry and calls ``registry.add(item)``, the one verb of eve
 registry is typed by what it holds (``registries.architectures.get(name)`` is a
 ``ModelArchitecture``); storage backends and trackers are added as ``StorageBackendInfo`` /
 ``TrackerInfo`` (a name and a factory). The plugin manager sets ``current_plugin`` around each
-plugin's call so a duplicate name can name both plugins.
+plugin's call so a duplicate name can name both plugins. ``CommandRegistry`` is what
+``register_commands`` fills (the CLI reads it; the hook spec and the plugins only name it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from synthts_core.errors import BadInputError, DuplicateNameError, NotFoundError, PluginError
 
 if TYPE_CHECKING:  # the protocols are only type arguments here: loading plugins imports no NumPy
+    import click
+
     from synthts_core.interfaces import (  # noqa: F401 (named in strings: Registry["Metric"])
         DatasetPreset,
         Metric,
@@ -153,6 +156,43 @@ class TrackerInfo:
 class TrackerRegistry(Registry[TrackerInfo]):
     def __init__(self) -> None:
         super().__init__("tracker", ("factory",))
+
+
+class CommandRegistry:
+    """What ``register_commands`` receives: ``registry.add(command)`` adds a ``click.Command``
+    as ``synthts <command.name>``. A name is taken once: by a built-in command or one plugin."""
+
+    kind = "command"
+
+    def __init__(self, reserved: Iterable[str] | None = None) -> None:
+        self.current_plugin = "<unknown>"
+        self._commands: dict[str, tuple[click.Command, str]] = {}
+        self._reserved = set(reserved or ())
+
+    def add(self, command: click.Command) -> click.Command:
+        import click  # here, not at the top: loading the other registries imports no click
+
+        name = getattr(command, "name", None)
+        if not isinstance(command, click.Command) or not name:
+            raise PluginError(f"command from plugin {self.current_plugin!r} must be a named "
+                              f"click.Command, not {command!r}")
+        if name in self._reserved:
+            raise DuplicateNameError(self.kind, name, "synthts core", self.current_plugin)
+        if name in self._commands:
+            raise DuplicateNameError(self.kind, name, self._commands[name][1],
+                                     self.current_plugin)
+        self._commands[name] = (command, self.current_plugin)
+        return command
+
+    def get(self, name: str) -> click.Command | None:
+        found = self._commands.get(name)
+        return found[0] if found else None
+
+    def names(self) -> list[str]:
+        return sorted(self._commands)
+
+    def plugin_of(self, name: str) -> str:
+        return self._commands[name][1]
 
 
 @dataclass

@@ -10,7 +10,8 @@ import contextlib
 import threading
 from typing import TYPE_CHECKING, Any
 
-from synthts_core.interfaces import StorageBackend, Tracker
+from synthts_core.errors import PluginError
+from synthts_core.interfaces import StorageBackend, Tracker, missing_methods
 from synthts_core.plugins import PluginManager, make_plugin_manager
 from synthts_core.registry import Registries
 from synthts_core.settings import Settings
@@ -59,6 +60,8 @@ class Runtime:
                 uri = self.settings.storage_uri
                 info = self.registries.storage.for_uri(uri)
                 backend = info.factory(uri, self.settings)
+                _require_protocol(backend, StorageBackend, "storage backend", info.name,
+                                  self.registries.storage.plugin_of(info.name))
                 backend.open()
                 self._storage = backend
             return self._storage
@@ -68,7 +71,10 @@ class Runtime:
         with self._lock:
             if self._tracker is None:
                 info = self.registries.trackers.require(self.settings.tracker, "SYNTHTS_TRACKER")
-                self._tracker = info.factory(self.settings)
+                tracker = info.factory(self.settings)
+                _require_protocol(tracker, Tracker, "tracker", info.name,
+                                  self.registries.trackers.plugin_of(info.name))
+                self._tracker = tracker
             return self._tracker
 
     def close(self) -> None:
@@ -85,3 +91,13 @@ class Runtime:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _require_protocol(part: object, protocol: type, kind: str, name: str, plugin: str) -> None:
+    """A plugin's factory built ``part``: refuse it now, naming what it lacks, rather than
+    fail later inside a training run or a request when the service calls the missing method."""
+    missing = missing_methods(part, protocol)
+    if missing:
+        raise PluginError(f"{kind} {name!r} from plugin {plugin!r} lacks the methods {missing} "
+                          f"of {protocol.__name__}", kind=kind, name=name, plugin=plugin,
+                          missing=missing)

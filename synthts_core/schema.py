@@ -4,7 +4,8 @@ One ``ParamSchema`` describes the parameters of a signal generator, the hyper-pa
 GAN architecture or the options of a metric. The API serialises it for clients, the TUI builds
 forms from it, and the training service turns it into a Ray Tune search space. ``validate``
 returns the parameters with defaults filled in or raises ``BadInputError`` naming the field and
-its allowed range.
+its allowed range. ``validate_params`` is a signal generator's whole check: its schema, then
+its own cross-field ``check``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from synthts_core.errors import BadInputError
+
+if TYPE_CHECKING:
+    from synthts_core.interfaces import SignalGenerator
 
 ParamKind = Literal["float", "int", "bool", "str", "choice", "float_list"]
 
@@ -230,3 +234,30 @@ def choice_param(name: str, default: Any, choices: Sequence[Any], help: str = ""
 
 def bool_param(name: str, default: bool, help: str = "") -> Param:
     return Param(name, "bool", default, help)
+
+
+def prefixed(exc: BadInputError, prefix: str) -> BadInputError:
+    """The same error with its field placed under ``prefix`` (``classes[2].signal.params.``),
+    so a generator's own cross-field check still names the full path."""
+    if not prefix or exc.field.startswith(prefix):
+        return exc
+    message = exc.message.removeprefix(f"{exc.field}: ")
+    if exc.allowed:
+        message = message.removesuffix(f" (allowed: {exc.allowed})")
+    return BadInputError(prefix + exc.field, message, allowed=exc.allowed, value=exc.value)
+
+
+def validate_params(generator: SignalGenerator, params: Mapping[str, Any] | None,
+                    prefix: str = "") -> dict[str, Any]:
+    """Schema check (bounds, types, unknown names) then the generator's own cross-field check."""
+    if params is not None and not isinstance(params, Mapping):
+        raise BadInputError(prefix.rstrip(".") or "params", f"got {params!r}",
+                            allowed="an object of parameter values")
+    checked = generator.schema.validate(params, prefix)
+    check = getattr(generator, "check", None)
+    if check is not None:
+        try:
+            check(checked)
+        except BadInputError as exc:
+            raise prefixed(exc, prefix) from None
+    return checked

@@ -25,6 +25,7 @@ from synthts_core.domain import (
     TrainingJob,
     TrialState,
     ValuesMigration,
+    check_name,
     checksum,
     count_missing,
     from_builtins,
@@ -34,6 +35,7 @@ from synthts_core.domain import (
     utcnow,
 )
 from synthts_core.errors import BadInputError, CorruptDataError, SynthtsError
+from synthts_core.normalisation import affine, check_recorded, denormalise, is_identity
 
 DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024
 """Target chunk size: small enough for one Mongo document (16 MiB) and cheap partial reads."""
@@ -100,7 +102,7 @@ def check_storable(dataset: Dataset) -> DatasetMeta:
         raise BadInputError("values", f"series {s}, channel {c}, point {t} is infinite",
                             allowed="finite floats, or NaN for a missing point")
     meta = dataset.meta
-    check_normalisation(meta)
+    check_recorded(meta.normalisation)
     check_holdout(meta, n)
     if (meta.n_series, meta.n_channels, meta.length) != (n, c, length):
         meta = msgspec.structs.replace(meta, n_series=n, n_channels=c, length=length)
@@ -135,14 +137,17 @@ def as_imported_values(old: Dataset) -> Dataset | None:
     meta = old.meta
     n, c, _ = old.values.shape
     norm = meta.normalisation
-    if norm.method == "none" or (not norm.offset and not norm.scale):
+    if is_identity(norm):
         return None
-    offset, scale = (_per_channel(meta, field, default, c)
-                     for field, default in (("offset", 0.0), ("scale", 1.0)))
+    try:
+        offset_scale = affine(norm.offset, norm.scale, c)
+    except BadInputError as exc:  # it could never be read in real units: the record is corrupt
+        raise CorruptDataError(f"dataset {meta.name!r}: its {exc.field} does not fit its {c} "
+                               "channels; delete it and store it again") from exc
     real = np.empty(old.values.shape, np.float32)
     for start in range(0, n, MIGRATE_SERIES):  # float64, then float32: as the reads did
-        part = old.values[start:start + MIGRATE_SERIES] * scale + offset
-        real[start:start + MIGRATE_SERIES] = part.astype(np.float32)
+        real[start:start + MIGRATE_SERIES] = denormalise(old.values[start:start + MIGRATE_SERIES],
+                                                         offset_scale)
     limit = np.finfo(np.float32).max  # a value at the edge of float32 may round past it
     np.clip(real, -limit, limit, out=real)
     migrated = ValuesMigration(previous_checksum=meta.checksum)
@@ -151,16 +156,6 @@ def as_imported_values(old: Dataset) -> Dataset | None:
                                                                old.lengths),
                                        migrated=migrated)
     return new
-
-
-def _per_channel(meta: DatasetMeta, field: str, default: float, n_channels: int) -> np.ndarray:
-    """One of a layout-1 normalisation's arrays as float64 (1, c, 1); one that does not fit
-    the channels could never be read in real units: the record is corrupt."""
-    arr = np.asarray(getattr(meta.normalisation, field) or [default], np.float64).reshape(-1)
-    if arr.size not in (1, n_channels) or not np.isfinite(arr).all():
-        raise CorruptDataError(f"dataset {meta.name!r}: its normalisation.{field} does not fit "
-                               f"its {n_channels} channels; delete it and store it again")
-    return np.broadcast_to(arr, (n_channels,)).reshape(1, -1, 1)
 
 
 def check_holdout(meta: DatasetMeta, n_series: int) -> None:
@@ -176,23 +171,6 @@ def check_holdout(meta: DatasetMeta, n_series: int) -> None:
     if len(series) >= n_series:
         raise BadInputError("holdout.series", f"holds out all {n_series} series",
                             allowed="fewer than every series (some must train)")
-
-
-def check_normalisation(meta: DatasetMeta) -> None:
-    """Offsets and scales map stored values back to real units, so they must be finite (JSON
-    has no infinity: one would be written as ``null`` and the record could not be read back)
-    and scales non-zero."""
-    norm = meta.normalisation
-    for field in ("offset", "scale"):
-        numbers = getattr(norm, field)
-        for i, x in enumerate(numbers):
-            if isinstance(x, bool) or not isinstance(x, int | float) or not np.isfinite(x):
-                raise BadInputError(f"normalisation.{field}[{i}]", f"got {x!r}",
-                                    allowed="finite numbers (the data's range overflows "
-                                    "float64; rescale it before import)")
-    for i, x in enumerate(norm.scale):
-        if x == 0:
-            raise BadInputError(f"normalisation.scale[{i}]", "is 0", allowed="a non-zero scale")
 
 
 def layout(dataset: Dataset, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> dict[str, Stream]:
@@ -400,6 +378,20 @@ def check_query(query: DatasetQuery) -> DatasetQuery:
 
 def check_paging(offset: int, limit: int) -> None:
     check_query(DatasetQuery(offset=offset, limit=limit))
+
+
+def dataset_changes(new_name: str | None, tags: list[str] | None,
+                    description: str | None) -> dict[str, Any]:
+    """The checked metadata changes of ``update_dataset`` (None: unchanged); tags sorted,
+    each once."""
+    changes: dict[str, Any] = {}
+    if new_name is not None:
+        changes["name"] = check_name(new_name, "new_name")
+    if tags is not None:
+        changes["tags"] = sorted({check_name(t, "tags") for t in tags})
+    if description is not None:
+        changes["description"] = str(description)
+    return changes
 
 
 # ----------------------------------------------------------------------------- jobs

@@ -55,13 +55,12 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, fields
-from typing import Any
 
 import numpy as np
 import torch
 
 from synthts_diffusion._errors import BadInputError
+from synthts_diffusion.config import DiffusionConfig
 from synthts_diffusion.denoiser import Denoiser
 from synthts_diffusion.schedule import CosineSchedule, ODESampler
 
@@ -122,39 +121,6 @@ def windows_for(length: int, window: int) -> tuple[int, int]:
     overlapping by half a window (the stride is what each next window adds)."""
     stride = window - window // 2
     return 1 + max(0, math.ceil((length - window) / stride)), stride
-
-
-@dataclass(frozen=True)
-class DiffusionConfig:
-    """Hyper-parameters and data shape of one diffusion model (plain values, JSON-ready)."""
-
-    architecture: str = "diffusion"
-    d_model: int = 64
-    layers: int = 4
-    heads: int = 4
-    patch_size: int = 0  # 0 = automatic (at most denoiser.MAX_TOKENS tokens)
-    harmonics: int = 16
-    lr: float = 2e-3
-    batch_size: int = 64
-    ema_decay: float = 0.995
-    fft_weight: float = 0.2
-    cond_drop: float = 0.1
-    guidance_scale: float = 1.0
-    sampling_steps: int = 20
-    sampler: str = "dpmpp_2m"  # dpmpp_2m | ddim
-    noise_weighting: str = "edm"  # edm | uniform
-    lr_schedule: str = "cosine"
-    total_epochs: int = 0
-    length: int = 256
-    n_channels: int = 1
-    n_classes: int = 0
-    conditional: bool = True
-    seed: int = 0
-
-    @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> DiffusionConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
 
 
 class DiffusionModel:

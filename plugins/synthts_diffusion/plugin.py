@@ -13,45 +13,54 @@ from typing import TYPE_CHECKING, Any
 from synthts_core import hookimpl
 from synthts_core.errors import BadInputError
 from synthts_core.schema import ParamSchema, choice_param, float_param, int_param
+from synthts_diffusion.config import DiffusionConfig
 
 if TYPE_CHECKING:
     from synthts_core.domain import DataShape
     from synthts_core.registry import ArchitectureRegistry
     from synthts_diffusion.model import DiffusionModel
 
+DEFAULTS = DiffusionConfig()
+"""Every default of the space is the config's own (``DiffusionConfig``): one place for each."""
+
 SPACE = ParamSchema((
-    int_param("d_model", 64, 8, 1024, help="Width of the denoising transformer's tokens."),
-    int_param("layers", 4, 1, 24, help="Transformer blocks of the denoiser."),
-    int_param("heads", 4, 1, 16, help="Attention heads per block (d_model must be a multiple)."),
-    int_param("patch_size", 0, 0, 4096, help="Points per token (0 = automatic: the smallest "
-              "patch that gives at most 32 tokens). Smaller patches see finer detail and cost "
-              "more."),
-    int_param("harmonics", 16, 0, 256, help="Whole-window Fourier frequencies of the global "
-              "season head (0 = off), beside a cubic trend head (Diffusion-TS's decomposition)."),
-    float_param("lr", 2e-3, 1e-6, 0.1, log=True, help="Adam learning rate."),
-    int_param("batch_size", 64, 2, 8192, help="Series per batch (shrunk for tiny sets)."),
-    float_param("ema_decay", 0.995, 0.0, 0.9999, help="Sample from an exponential moving "
-                "average of the weights with this decay per update (0 = off)."),
-    float_param("fft_weight", 0.2, 0.0, 100.0, help="Weight of the spectral loss: the L1 "
-                "error of the predicted series' Fourier transform (Diffusion-TS)."),
-    float_param("cond_drop", 0.1, 0.0, 1.0, high_exclusive=True, help="Chance a training "
-                "series' class is hidden, so the network also learns the unconditional model "
-                "classifier-free guidance needs."),
-    float_param("guidance_scale", 1.0, 0.0, 20.0, help="Classifier-free guidance at sampling: "
-                "1 = the conditional model alone (one pass per step); above 1 pushes series "
-                "towards their class (two passes per step)."),
-    int_param("sampling_steps", 20, 1, 1000, help="ODE steps per sample (deterministic: the "
-              "initial noise fixes the series). Fewer is faster and rougher."),
-    choice_param("sampler", "dpmpp_2m", ("dpmpp_2m", "ddim"), help="dpmpp_2m = "
+    int_param("d_model", DEFAULTS.d_model, 8, 1024,
+              help="Width of the denoising transformer's tokens."),
+    int_param("layers", DEFAULTS.layers, 1, 24, help="Transformer blocks of the denoiser."),
+    int_param("heads", DEFAULTS.heads, 1, 16,
+              help="Attention heads per block (d_model must be a multiple)."),
+    int_param("patch_size", DEFAULTS.patch_size, 0, 4096, help="Points per token (0 = "
+              "automatic: the smallest patch that gives at most 32 tokens). Smaller patches see "
+              "finer detail and cost more."),
+    int_param("harmonics", DEFAULTS.harmonics, 0, 256, help="Whole-window Fourier frequencies "
+              "of the global season head (0 = off), beside a cubic trend head (Diffusion-TS's "
+              "decomposition)."),
+    float_param("lr", DEFAULTS.lr, 1e-6, 0.1, log=True, help="Adam learning rate."),
+    int_param("batch_size", DEFAULTS.batch_size, 2, 8192,
+              help="Series per batch (shrunk for tiny sets)."),
+    float_param("ema_decay", DEFAULTS.ema_decay, 0.0, 0.9999, help="Sample from an exponential "
+                "moving average of the weights with this decay per update (0 = off)."),
+    float_param("fft_weight", DEFAULTS.fft_weight, 0.0, 100.0, help="Weight of the spectral "
+                "loss: the L1 error of the predicted series' Fourier transform (Diffusion-TS)."),
+    float_param("cond_drop", DEFAULTS.cond_drop, 0.0, 1.0, high_exclusive=True, help="Chance a "
+                "training series' class is hidden, so the network also learns the "
+                "unconditional model classifier-free guidance needs."),
+    float_param("guidance_scale", DEFAULTS.guidance_scale, 0.0, 20.0, help="Classifier-free "
+                "guidance at sampling: 1 = the conditional model alone (one pass per step); "
+                "above 1 pushes series towards their class (two passes per step)."),
+    int_param("sampling_steps", DEFAULTS.sampling_steps, 1, 1000, help="ODE steps per sample "
+              "(deterministic: the initial noise fixes the series). Fewer is faster and "
+              "rougher."),
+    choice_param("sampler", DEFAULTS.sampler, ("dpmpp_2m", "ddim"), help="dpmpp_2m = "
                  "DPM-Solver++(2M), second order: keeps a series' white-noise level at 10-20 "
                  "steps (harmonics: detector 0.70-0.73 at 20 steps); ddim = DDIM (eta 0), first "
                  "order, smoother at few steps (0.99 there)."),
-    choice_param("noise_weighting", "edm", ("edm", "uniform"), help="edm = training noise "
-                 "levels log-normal around the data's spread, each weighted so its error counts "
-                 "alike (Karras et al. 2022); uniform = times uniform, plain squared error "
-                 "(harmonics: detector 0.99 against 0.72 at 20 steps)."),
-    choice_param("lr_schedule", "cosine", ("constant", "cosine"), help="Learning-rate "
-                 "schedule: cosine decays to lr/20 over the job's epochs."),
+    choice_param("noise_weighting", DEFAULTS.noise_weighting, ("edm", "uniform"), help="edm = "
+                 "training noise levels log-normal around the data's spread, each weighted so "
+                 "its error counts alike (Karras et al. 2022); uniform = times uniform, plain "
+                 "squared error (harmonics: detector 0.99 against 0.72 at 20 steps)."),
+    choice_param("lr_schedule", DEFAULTS.lr_schedule, ("constant", "cosine"), help="Learning-"
+                 "rate schedule: cosine decays to lr/20 over the job's epochs."),
 ))
 
 # The main job (``synthts demo``, the seed's harmonics) searches this family beside the GAN:
@@ -111,7 +120,7 @@ class DiffusionArchitecture:
         """``config``: one value per space parameter (missing ones take their default) plus
         ``length``, ``n_channels``, ``n_classes``, ``seed``; extra keys are ignored."""
         from synthts_core.devices import resolve_device
-        from synthts_diffusion.model import DiffusionConfig, DiffusionModel
+        from synthts_diffusion.model import DiffusionModel
 
         checked = self.space.model_config(config)
         if checked["d_model"] % checked["heads"]:

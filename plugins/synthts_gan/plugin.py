@@ -13,6 +13,7 @@ from synthts_core import hookimpl
 from synthts_core.errors import BadInputError
 from synthts_core.privacy import dp_params
 from synthts_core.schema import ParamSchema, bool_param, choice_param, float_param, int_param
+from synthts_gan.config import GanConfig, check_private
 
 if TYPE_CHECKING:
     from synthts_core.domain import DataShape
@@ -42,31 +43,42 @@ CONDITIONING_HELP = ("How the critic sees the label: 'concat' = as extra input (
                      "features (Miyato & Koyama 2018).")
 
 
-def _common(lr: float = 2e-4) -> tuple:
+DEFAULTS = GanConfig()
+"""Every default of the space is the config's own (``GanConfig``): one place for each."""
+
+
+def _common() -> tuple:
+    d = DEFAULTS
     return (
-        choice_param("backbone", "mlp", ("mlp", "conv"), help=BACKBONE_HELP),
-        int_param("latent_dim", 100, 2, 1024, help="Size of the generator's noise vector."),
-        float_param("lr", lr, 1e-6, 0.1, log=True, help="Adam learning rate of the generator."),
-        float_param("lr_d_ratio", 1.0, 0.05, 20.0, log=True,
+        choice_param("backbone", d.backbone, ("mlp", "conv"), help=BACKBONE_HELP),
+        int_param("latent_dim", d.latent_dim, 2, 1024,
+                  help="Size of the generator's noise vector."),
+        float_param("lr", d.lr, 1e-6, 0.1, log=True,
+                    help="Adam learning rate of the generator."),
+        float_param("lr_d_ratio", d.lr_d_ratio, 0.05, 20.0, log=True,
                     help="Critic learning rate as a multiple of lr (two time-scale updates)."),
-        float_param("beta1", 0.5, 0.0, 1.0, high_exclusive=True, help="Adam beta1."),
-        float_param("beta2", 0.999, 0.0, 1.0, high_exclusive=True, help="Adam beta2."),
-        int_param("batch_size", 128, 2, 8192, help="Series per batch (shrunk for tiny sets)."),
-        int_param("conv_width", 64, 4, 512,
+        float_param("beta1", d.beta1, 0.0, 1.0, high_exclusive=True, help="Adam beta1."),
+        float_param("beta2", d.beta2, 0.0, 1.0, high_exclusive=True, help="Adam beta2."),
+        int_param("batch_size", d.batch_size, 2, 8192,
+                  help="Series per batch (shrunk for tiny sets)."),
+        int_param("conv_width", d.conv_width, 4, 512,
                   help="conv backbone: channels of the widest-resolution layer."),
-        int_param("conv_layers", 3, 1, 8, help="conv backbone: number of 2x down/upsampling "
-                  "layers; needs length >= 4 * 2**conv_layers."),
-        choice_param("precision", "fp32", ("fp32", "bf16"),
+        int_param("conv_layers", d.conv_layers, 1, 8, help="conv backbone: number of 2x "
+                  "down/upsampling layers; needs length >= 4 * 2**conv_layers."),
+        choice_param("precision", d.precision, ("fp32", "bf16"),
                      help="bf16 autocast on CUDA (CPU always runs fp32)."),
-        bool_param("cuda_graphs", True, help="Capture the training step as a CUDA graph on GPU."),
-        bool_param("augment", False, help=AUGMENT_HELP),
-        bool_param("noise_inputs", False, help=NOISE_HELP),
-        float_param("ema_decay", 0.0, 0.0, 0.9999, help=EMA_HELP),
-        choice_param("conditioning", "concat", ("concat", "projection"), help=CONDITIONING_HELP),
-        bool_param("spectral_norm", False, help="Spectral normalisation of every critic layer."),
-        float_param("moment_weight", 0.0, 0.0, 100.0, help=MOMENT_HELP),
-        bool_param("mean_correction", False, help=MEAN_HELP),
-        choice_param("lr_schedule", "constant", ("constant", "cosine"),
+        bool_param("cuda_graphs", d.cuda_graphs,
+                   help="Capture the training step as a CUDA graph on GPU."),
+        bool_param("augment", d.augment, help=AUGMENT_HELP),
+        bool_param("noise_inputs", d.noise_inputs, help=NOISE_HELP),
+        float_param("ema_decay", d.ema_decay, 0.0, 0.9999, help=EMA_HELP),
+        choice_param("conditioning", d.conditioning, ("concat", "projection"),
+                     help=CONDITIONING_HELP),
+        bool_param("spectral_norm", d.spectral_norm,
+                   help="Spectral normalisation of every critic layer."),
+        float_param("moment_weight", d.moment_weight, 0.0, 100.0, help=MOMENT_HELP),
+        bool_param("mean_correction", d.mean_correction, help=MEAN_HELP),
+        choice_param("lr_schedule", d.lr_schedule, ("constant", "cosine"),
                      help="Learning-rate schedule: cosine decays both rates to lr/20 over the "
                           "job's epochs, so the generator settles instead of jittering."),
         *dp_params(),  # differential privacy (synthts_gan.private; off by default)
@@ -74,13 +86,14 @@ def _common(lr: float = 2e-4) -> tuple:
 
 
 def _embed() -> Any:
-    return int_param("embed_dim", 10, 1, 512, help="Size of the label embedding.")
+    return int_param("embed_dim", DEFAULTS.embed_dim, 1, 512, help="Size of the label embedding.")
 
 
 def _wgan() -> tuple:
     return (
-        int_param("n_critic", 5, 1, 50, help="Critic updates per generator update."),
-        float_param("gp_weight", 10.0, 0.0, 1000.0, help="Gradient penalty weight."),
+        int_param("n_critic", DEFAULTS.n_critic, 1, 50,
+                  help="Critic updates per generator update."),
+        float_param("gp_weight", DEFAULTS.gp_weight, 0.0, 1000.0, help="Gradient penalty weight."),
     )
 
 
@@ -108,7 +121,7 @@ QUALITY_SPACE: dict[str, Any] = {
 
 # What a job that asks for differential privacy searches instead, laid over QUALITY_SPACE:
 # benchmarks/privacy_harmonics.py's PRIVATE_BASE, measured there. Off what DP refuses
-# (synthts_gan.trainer.check_private: the mean correction and the moment loss feed real
+# (synthts_gan.config.check_private: the mean correction and the moment loss feed real
 # per-class statistics outside the private critic); a small critic, since the noise lands on
 # every one of its parameters (conv, width 8, the label as input channels: about 4k parameters
 # against the MLP's 150k); one critic step a generator step (each critic step spends budget, a
@@ -212,8 +225,6 @@ class GanArchitectureEntry:
                                 "padding of series of unequal lengths into them",
                                 allowed="false on a dataset of unequal lengths")
         if config.get("dp_epsilon") is not None:
-            from synthts_gan.trainer import GanConfig, check_private
-
             check_private(GanConfig.from_mapping({**self.space.defaults(), **config,
                                                   "architecture": self.name}), "search_space.")
 
@@ -226,7 +237,7 @@ class GanArchitectureEntry:
         ``length``, ``n_channels``, ``n_classes``, ``seed``; extra keys are ignored. ``device``
         as ``SYNTHTS_DEVICE`` takes it (``auto`` included)."""
         from synthts_core.devices import resolve_device
-        from synthts_gan.trainer import GanConfig, GanTrainer
+        from synthts_gan.trainer import GanTrainer
 
         cfg = GanConfig.from_mapping({**self.space.model_config(config),
                                       "architecture": self.name})
@@ -239,7 +250,7 @@ def builtin_architectures() -> list[GanArchitectureEntry]:
             "cgan", "Conditional GAN (the seed's): label embedding, least-squares loss, "
             "dropout in the discriminator.", True,
             ParamSchema((*_common(), _embed(),
-                         float_param("dropout", 0.5, 0.0, 1.0, high_exclusive=True,
+                         float_param("dropout", DEFAULTS.dropout, 0.0, 1.0, high_exclusive=True,
                                      help="Discriminator dropout."))),
             ),
         GanArchitectureEntry(

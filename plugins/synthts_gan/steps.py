@@ -16,11 +16,11 @@ same measurement, so which points are missing tells the critic nothing, and the 
 whose whole output is judged through random masks, learns the complete series. The gradient
 penalty interpolates the masked pair; the generator's loss goes through the masked critic; the
 moment loss compares complete fakes with real statistics taken over observed points
-(``GanTrainer``). The critic gets no mask channel: both sides of every pair carry the same mask,
-so the channel could carry no real-or-fake information, and it would change the critic's
-weights (a model trained with and without missing points would no longer share a layout).
-Without ``mask`` not one operation differs from the complete-data step, and a mask of ones
-gives the same numbers (a product with 1 is exact; ``partner_masks`` draws nothing).
+(``synthts_gan.moments``). The critic gets no mask channel: both sides of every pair carry the
+same mask, so the channel could carry no real-or-fake information, and it would change the
+critic's weights (a model trained with and without missing points would no longer share a
+layout). Without ``mask`` not one operation differs from the complete-data step, and a mask of
+ones gives the same numbers (a product with 1 is exact; ``partner_masks`` draws nothing).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from synthts_core.errors import BadInputError
-from synthts_core.services.evaluation import subsample_index
+from synthts_core.subsets import subsample_index
 
 
 def check_pair(real: np.ndarray, synthetic: np.ndarray, *, min_series: int = 2,

@@ -25,7 +25,7 @@ import numpy as np
 
 from synthts_core.errors import BadInputError
 from synthts_core.measured import Measured, wilson_interval
-from synthts_core.services.evaluation import subsample_index
+from synthts_core.subsets import subsample_index
 from synthts_metrics._common import check_pair, subsample, time_shuffled
 from synthts_metrics.kernels import fit_kernels, transform
 

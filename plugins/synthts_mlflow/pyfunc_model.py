@@ -119,8 +119,8 @@ class SynthtsGenerator(PythonModel):
         from synthts_core.devices import resolve_device
         from synthts_core.domain import ModelVersionRef
         from synthts_core.errors import BadInputError
+        from synthts_core.loaded_model import LoadedModel
         from synthts_core.plugins import make_plugin_manager
-        from synthts_core.services.models import LoadedModel
         from synthts_core.settings import Settings
 
         config = json.loads(Path(context.artifacts[CONFIG_ARTIFACT]).read_text())

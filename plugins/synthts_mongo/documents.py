@@ -22,11 +22,12 @@ from mongoengine.fields import (
 )
 
 SCHEMA_VERSION = 3
-"""Bump when stored documents change shape, and add a migration step in ``backend.migrate``.
-1: dataset metadata and jobs as JSON strings (``meta_json``, ``doc``). 2: as BSON sub-documents
-(``metadata``, ``doc``; see ``fields``), datasets with a ``rev``. 3: datasets record their
-``values_layout`` (``storage_support.VALUES_LAYOUT``); one without it holds the normalised
-values of an earlier synthts."""
+"""Bump when stored documents change shape, and add a migration step in
+``migrations.SchemaMigrations.migrate``. 1: dataset metadata and jobs as JSON strings
+(``meta_json``, ``doc``). 2: as BSON sub-documents (``metadata``, ``doc``; see ``fields``),
+datasets with a ``rev``. 3: datasets record their ``values_layout``
+(``storage_support.VALUES_LAYOUT``); one without it holds the normalised values of an earlier
+synthts."""
 
 DATASETS = "synthts_datasets"
 CHUNKS = "synthts_dataset_chunks"

@@ -52,6 +52,7 @@ from synthts_core.storage_support import (
     check_query,
     check_storable,
     dataset_arrays,
+    dataset_changes,
     digest,
     iter_chunks,
     layout,
@@ -410,13 +411,7 @@ class SqliteStorage:
     def update_dataset(self, name: str, *, new_name: str | None = None,
                        tags: list[str] | None = None,
                        description: str | None = None) -> DatasetMeta:
-        changes: dict[str, Any] = {}
-        if new_name is not None:
-            changes["name"] = check_name(new_name, "new_name")
-        if tags is not None:
-            changes["tags"] = sorted({check_name(t, "tags") for t in tags})
-        if description is not None:
-            changes["description"] = str(description)
+        changes = dataset_changes(new_name, tags, description)
         try:
             with self._tx() as conn:
                 ds_id, meta, _ = self._row(conn, name)

@@ -29,10 +29,11 @@ from synthts_core.api.security import (
     is_authenticated,
     require_token_for_writes,
 )
-from synthts_core.api.state import ApiState
+from synthts_core.api.state import ApiState, UploadSlots
 from synthts_core.plugins import PluginManager
 from synthts_core.runtime import Runtime
 from synthts_core.services import SERVICE_CLASSES
+from synthts_core.services.serving import ServingService
 from synthts_core.settings import Settings
 
 log = logging.getLogger("synthts.api")
@@ -70,10 +71,6 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         await sync_to_thread(api.close)
 
 
-def _provide_runtime(state: State) -> Runtime:
-    return state.api.runtime
-
-
 def _service_provider(name: str) -> Provide:
     """Controllers ask for a service by its name (``datasets: DatasetService``)."""
 
@@ -83,8 +80,14 @@ def _service_provider(name: str) -> Provide:
     return Provide(provide, sync_to_thread=False)
 
 
-def _provide_api(state: State) -> ApiState:
-    return state.api
+def _provide_uploads(state: State) -> UploadSlots:
+    """The app's upload slots (SYNTHTS_MAX_CONCURRENT_UPLOADS at once)."""
+    return state.api.uploads
+
+
+def _provide_generation(state: State) -> ServingService:
+    """The app's own ``ServingService`` (model cache, batcher, inference thread)."""
+    return state.api.generation
 
 
 def _provide_show_paths(request: Request[Any, Any, Any]) -> bool:
@@ -102,14 +105,17 @@ def create_app(settings: Settings | None = None, plugin_manager: PluginManager |
     owns = runtime is None
     if runtime is None:
         runtime = Runtime(settings, plugin_manager)
+    # SIGTERM of the server cancels its jobs (not left running): set up here, on the main
+    # thread before uvicorn takes the signals over, as its startup hooks would run after
+    runtime.services.jobs.cancel_jobs_on_sigterm()
     api_state = ApiState(runtime, owns_runtime=owns)
     api_router = Router(path=API_PREFIX, route_handlers=list(API_CONTROLLERS))
     return Litestar(
         route_handlers=[*ROOT_CONTROLLERS, api_router],
         lifespan=[_lifespan],
         state=State({"api": api_state, "runtime": runtime}),
-        dependencies={"runtime": Provide(_provide_runtime, sync_to_thread=False),
-                      "api": Provide(_provide_api, sync_to_thread=False),
+        dependencies={"uploads": Provide(_provide_uploads, sync_to_thread=False),
+                      "generation": Provide(_provide_generation, sync_to_thread=False),
                       "show_paths": Provide(_provide_show_paths, sync_to_thread=False),
                       **{name: _service_provider(name) for name in SERVICE_CLASSES}},
         request_class=SynthtsRequest,

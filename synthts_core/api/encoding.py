@@ -27,7 +27,12 @@ NPY = "application/x-npy"
 JSON = "application/json"
 CSV = "text/csv"
 PARQUET = "application/vnd.apache.parquet"
+NPZ = "application/x-npz"
+TS = "text/x-ts"
 HTML = "text/html"
+MEDIA_TYPES = {"csv": CSV, "npy": NPY, "npz": NPZ, "parquet": PARQUET, "ts": TS, "json": JSON}
+"""Each file format's media type: what an export answers with and what an upload may be sent
+as (``uploads`` adds the aliases clients also send)."""
 BINARY_ACCEPT = (NPY, "application/octet-stream")
 LABEL_RUNS_HEADER = "X-Synthts-Label-Runs"
 LABEL_NAMES_HEADER = "X-Synthts-Label-Names"

@@ -16,6 +16,7 @@ from litestar.openapi.spec import OpenAPIMediaType as MediaTypeObject
 from litestar.openapi.spec import Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
+from synthts_core.api import encoding
 from synthts_core.errors import BadInputError
 from synthts_core.services.importing import FORMATS, ImportOptions, ImportResult
 
@@ -23,32 +24,16 @@ if TYPE_CHECKING:
     from synthts_core.services.datasets import DatasetService
 
 FORMATS_BY_MEDIA = {
-    "text/csv": "csv", "application/csv": "csv", "application/json": "json",
-    "application/x-npy": "npy", "application/vnd.apache.parquet": "parquet",
-    "application/x-parquet": "parquet", "application/x-npz": "npz", "application/zip": "npz",
-    "text/x-ts": "ts",
+    **{media: fmt for fmt, media in encoding.MEDIA_TYPES.items()},
+    "application/csv": "csv", "application/x-parquet": "parquet", "application/zip": "npz",
 }
 
 
-class UploadOptions(msgspec.Struct, kw_only=True):
-    """The query parameters of an upload; they map 1:1 onto ``ImportOptions``."""
+class UploadOptions(ImportOptions, kw_only=True):
+    """The query parameters of an upload: the declared ``ImportOptions`` (a test checks the
+    endpoint's parameters against them) and the body's Content-Type."""
 
-    name: str
-    format: str | None
-    label_column: str | None
-    columns: list[str] | None
-    window: int | None
-    stride: int | None
-    normalise: str
-    tags: list[str]
-    content_type: str
-    layout: str = "auto"
-    series_column: str | None = None
-    time_column: str | None = None
-    channel_column: str | None = None
-    holdout: float | None = None
-    holdout_from: int | None = None
-    holdout_seed: int = 0
+    content_type: str = ""
 
 
 def upload_format(options: UploadOptions) -> str:
@@ -67,15 +52,7 @@ def import_upload(body: bytes, options: UploadOptions, datasets: DatasetService)
     fmt = upload_format(options)
     if not body:
         raise BadInputError("body", "is empty", allowed=f"a {fmt} file as the request body")
-    opts = ImportOptions(
-        name=options.name, format=fmt, layout=options.layout,  # type: ignore[arg-type]
-        columns=options.columns, label_column=options.label_column,
-        series_column=options.series_column, time_column=options.time_column,
-        channel_column=options.channel_column, window=options.window, stride=options.stride,
-        normalise=options.normalise, tags=list(options.tags),  # type: ignore[arg-type]
-        holdout=options.holdout, holdout_from=options.holdout_from,
-        holdout_seed=options.holdout_seed,
-    )
+    opts = msgspec.structs.replace(options, format=fmt)
     try:
         return datasets.parse(body, opts, limited=True)
     except BadInputError as exc:
@@ -93,13 +70,10 @@ class _UploadOperation(Operation):
 
     def __post_init__(self) -> None:
         binary = MediaTypeObject(schema=Schema(type=OpenAPIType.STRING, format="binary"))  # type: ignore[arg-type]
+        files = {media: binary for fmt, media in encoding.MEDIA_TYPES.items() if fmt != "json"}
         self.request_body = RequestBody(required=True, content={
-            "text/csv": binary,
-            "application/x-npy": binary,
-            "application/x-npz": binary,
-            "application/vnd.apache.parquet": binary,
-            "text/x-ts": binary,
-            "application/json": MediaTypeObject(schema=Schema(
+            **files,
+            encoding.JSON: MediaTypeObject(schema=Schema(
                 type=OpenAPIType.OBJECT, required=["values"],
                 properties={"values": Schema(type=OpenAPIType.ARRAY, items=Schema()),
                             "labels": Schema(type=[OpenAPIType.ARRAY, OpenAPIType.NULL],

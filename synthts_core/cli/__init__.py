@@ -14,14 +14,15 @@ import keyword
 import logging
 import pkgutil
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import ValidationError
 
-from synthts_core.errors import BadInputError, DuplicateNameError, PluginError, SynthtsError
+from synthts_core.errors import BadInputError, SynthtsError
+from synthts_core.registry import CommandRegistry
 
 if TYPE_CHECKING:
     from synthts_core.runtime import Runtime
@@ -35,41 +36,6 @@ def builtin_command_names() -> tuple[str, ...]:
     names = [m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
     # ``import_.py`` -> ``import``: a trailing underscore dodges Python keywords
     return tuple(sorted(n.rstrip("_").replace("_", "-") for n in names))
-
-
-class CommandRegistry:
-    """What ``register_commands`` receives: ``registry.add(command)`` adds a ``click.Command``
-    as ``synthts <command.name>``. A name is taken once: by a built-in command or one plugin."""
-
-    kind = "command"
-
-    def __init__(self, reserved: Iterable[str] | None = None) -> None:
-        self.current_plugin = "<unknown>"
-        self._commands: dict[str, tuple[click.Command, str]] = {}
-        self._reserved = set(reserved or ())
-
-    def add(self, command: click.Command) -> click.Command:
-        name = getattr(command, "name", None)
-        if not isinstance(command, click.Command) or not name:
-            raise PluginError(f"command from plugin {self.current_plugin!r} must be a named "
-                              f"click.Command, not {command!r}")
-        if name in self._reserved:
-            raise DuplicateNameError(self.kind, name, "synthts core", self.current_plugin)
-        if name in self._commands:
-            raise DuplicateNameError(self.kind, name, self._commands[name][1],
-                                     self.current_plugin)
-        self._commands[name] = (command, self.current_plugin)
-        return command
-
-    def get(self, name: str) -> click.Command | None:
-        found = self._commands.get(name)
-        return found[0] if found else None
-
-    def names(self) -> list[str]:
-        return sorted(self._commands)
-
-    def plugin_of(self, name: str) -> str:
-        return self._commands[name][1]
 
 
 def plugin_commands(pm: Any) -> CommandRegistry:

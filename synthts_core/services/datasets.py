@@ -20,7 +20,8 @@ import numpy as np
 
 from synthts_core.domain import Dataset, DatasetMeta, DatasetQuery, DatasetSpec, Page, check_name
 from synthts_core.errors import BadInputError, ConflictError, NotFoundError
-from synthts_core.services.units import Units, check_units, in_units
+from synthts_core.limits import check_volume
+from synthts_core.normalisation import Units, check_units, in_units
 
 if TYPE_CHECKING:
     from synthts_core.runtime import Runtime
@@ -210,10 +211,16 @@ class DatasetService:
                 index = np.sort(np.concatenate(chosen)) if chosen else np.arange(0)
         return Selection(meta, index[offset:offset + limit].tolist(), picked_channels)
 
-    def read_selection(self, selection: Selection, units: Units = "real") -> Dataset:
+    def read_selection(self, selection: Selection, units: Units = "real", *,
+                       limited: bool = False) -> Dataset:
         """The selected series and channels, values in ``units`` (real: exactly as imported;
-        normalised: through the normalisation recorded at import)."""
+        normalised: through the normalisation recorded at import). ``limited``: a read whose
+        every value becomes text (JSON) is held to SYNTHTS_MAX_GENERATE_VALUES before any
+        value is read."""
         meta = selection.meta
+        if limited:
+            check_volume(len(selection.series), len(selection.channels), meta.length,
+                         self.rt.settings.max_generate_values, what="JSON values requested")
         ds = self.read(meta.name, series=selection.series, channels=selection.channels)
         ds.values = in_units(ds.values, meta.normalisation, units, selection.channels,
                              meta.n_channels)
@@ -285,29 +292,6 @@ def channel_indices(n_channels: int, channels: Iterable[int] | None,
         if not 0 <= c < n_channels:
             raise BadInputError(field, f"got {c}", allowed=f"0..{n_channels - 1}")
     return list(dict.fromkeys(channels))
-
-
-# ------------------------------------------------------------------------------ module API
-# Functions that predate DatasetService, kept for callers outside the front ends (examples,
-# tests, other controllers); each calls the service method of the same job.
-
-
-def store(rt: Runtime, dataset: Dataset) -> DatasetMeta:
-    return rt.services.datasets.store(dataset)
-
-
-def get_meta(rt: Runtime, name: str) -> DatasetMeta:
-    return rt.services.datasets.get(name)
-
-
-def read(rt: Runtime, name: str, *, series: slice | list[int] | None = None,
-         labels: list[int] | list[str] | None = None,
-         channels: list[int] | None = None) -> Dataset:
-    return rt.services.datasets.read(name, series=series, labels=labels, channels=channels)
-
-
-def delete(rt: Runtime, name: str) -> None:
-    rt.services.datasets.delete(name)
 
 
 # ------------------------------------------------------------------------------ export

@@ -30,14 +30,11 @@ from synthts_core.domain import (
     from_builtins,
     to_builtins,
 )
-from synthts_core.errors import BadInputError, LimitExceededError
+from synthts_core.errors import BadInputError
+from synthts_core.limits import check_volume
 from synthts_core.registry import Registries
-from synthts_core.services.signals import (
-    VECTORISED,
-    available_engines,
-    prefixed,
-    validate_params,
-)
+from synthts_core.schema import prefixed, validate_params
+from synthts_core.services.signals import VECTORISED, available_engines
 
 TRANSFORMS = ("none", "minmax01", "half_shift")
 CHUNK = 4096  # series generated together; part of the seeding scheme, so changing it changes data
@@ -187,10 +184,9 @@ def validate_spec(registries: Registries, spec: DatasetSpec | Mapping[str, Any],
 
 
 def _check_size(spec: DatasetSpec, plans: list[_ClassPlan], max_values: int | None) -> None:
-    values = sum(p.count for p in plans) * spec.n_channels * spec.length
-    if max_values is not None and values > max_values:
-        raise LimitExceededError("dataset values (series x channels x length)", values,
-                                 max_values, "SYNTHTS_MAX_GENERATE_VALUES")
+    if max_values is not None:
+        check_volume(sum(p.count for p in plans), spec.n_channels, spec.length, max_values,
+                     "dataset values (series x channels x length)")
 
 
 # ----------------------------------------------------------------------------- generation

@@ -19,7 +19,7 @@ import numpy as np
 from synthts_core.errors import BadInputError
 
 if TYPE_CHECKING:
-    from synthts_core.services.models import LoadedModel
+    from synthts_core.loaded_model import LoadedModel
 
 PARALLEL_THRESHOLD = 0.9995
 MAX_STEPS = 1000
@@ -67,11 +67,7 @@ class Interpolation:
 
 
 def _real_units(model: LoadedModel, raw: Any) -> np.ndarray:
-    from synthts_core.services.models import _normalisation, _to_numpy
-
-    offset, scale = _normalisation(model.config, model.n_channels)
-    stored = (np.asarray(_to_numpy(raw), np.float32) * scale + offset).astype(np.float32)
-    return model.in_units(stored, "real")
+    return model.in_units(model.from_network(raw), "real")
 
 
 def _latent(model: LoadedModel, value: Sequence[float] | np.ndarray | int | None,

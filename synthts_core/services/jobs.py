@@ -1,11 +1,12 @@
 """Training jobs: the one way the API, the CLI and the TUI (through the API) submit, run,
 follow, cancel, fail, resume and prune model searches.
 
-The work itself is in ``training`` (submit, run on Ray Tune, cancel, fail), ``leases`` (who
-owns a running job), ``cluster`` (where it ran) and ``retention`` (pruning experiment folders);
-this class is what the front ends call, so each rule is applied the same way whichever front end
-asks. A resume in particular has one entry, ``resume``: a job that succeeded or was cancelled,
-or one running under a live owner, is refused before anything starts.
+The work itself is in the ``training`` package (submit, run on Ray Tune, cancel, fail, resume,
+process signals), ``leases`` (who owns a running job), ``cluster`` (where it ran) and
+``retention`` (pruning experiment folders); this class is what the front ends and the main job
+call, so each rule is applied the same way whichever front end asks. A resume in particular has
+one entry, ``resume``: a job that succeeded or was cancelled, or one running under a live owner,
+is refused before anything starts.
 """
 
 from __future__ import annotations
@@ -81,11 +82,7 @@ class JobService:
         (API)."""
         from synthts_core.services import training
 
-        training.check_resumable(self.rt, job_id)
-        if wait:
-            return training.run_job(self.rt, job_id, resume=True, on_progress=on_progress)
-        training.start_job_in_background(self.rt, job_id, resume=True)
-        return self.get(job_id)
+        return training.resume_job(self.rt, job_id, wait=wait, on_progress=on_progress)
 
     def cancel(self, job_id: str) -> TrainingJob:
         """Ask a job to stop: a queued one is cancelled at once, running trials stop at their
@@ -130,11 +127,30 @@ class JobService:
 
     def higher_is_better(self, metric: str | None) -> bool:
         """Whether a larger value of ``metric`` is better, to show a job's trials; a metric no
-        longer installed reads as a distance (lower is better). ``training.higher_is_better``:
-        the one rule, strict where it ranks trials."""
+        longer installed reads as a distance (lower is better). The one rule, strict where it
+        ranks trials: ``evaluation.comparison.higher_is_better``."""
+        from synthts_core.services.evaluation.comparison import higher_is_better
+
+        return higher_is_better(self.rt.registries, metric, strict=False)
+
+    def default_select_metric(self) -> str | None:
+        """The metric a job that names none is ranked by: the first installed one that gives
+        the verdict (states a ``pass_threshold``); ``None`` when none does."""
         from synthts_core.services import training
 
-        return training.higher_is_better(self.rt, metric, strict=False)
+        return training.default_select_metric(self.rt.registries)
+
+    # ------------------------------------------------------------------ process
+    def cancel_jobs_on_sigterm(self) -> None:
+        """Make SIGTERM of this process cancel the jobs it runs in threads (recorded
+        ``cancelled`` with the signal, their tracker runs KILLED) before it ends as SIGTERM asks:
+        for a server (``create_app``), called on the main thread before uvicorn takes the
+        signals over. It always turns off Ray's own crash-signal handler for the Rays this
+        process starts (``RAY_DISABLE_FAILURE_SIGNAL_HANDLER``, unless already set); off the
+        main thread, or where a SIGTERM handler is already set, it installs none."""
+        from synthts_core.services import training
+
+        training.install_server_signal_handler()
 
     # ------------------------------------------------------------------ housekeeping
     def prune(self, keep: int | None = None, *, dry_run: bool = False) -> list[PruneItem]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from synthts_core.domain import Dataset, EvaluationReport, JobSpec, TrainingJob
 from synthts_core.errors import BadInputError, NotFoundError
+from synthts_core.interfaces import family_of
 from synthts_core.runtime import Runtime
 from synthts_core.settings import mask_uri
 
@@ -142,7 +143,6 @@ def _default_dataset_name(opts: MainJobOptions) -> str:
 
 
 def run_main_job(rt: Runtime, opts: MainJobOptions, log: Log = print) -> MainJobResult:
-    from synthts_core.services import evaluation
     from synthts_core.services.report import build_report
 
     timings: dict[str, float] = {}
@@ -168,9 +168,9 @@ def run_main_job(rt: Runtime, opts: MainJobOptions, log: Log = print) -> MainJob
     with _timed(timings, "generate from the model + evaluate", log):
         metrics = (report_metrics(rt.registries) if opts.metrics is None
                    else [m for m in opts.metrics if m in rt.registries.metrics])
-        run = evaluation.run_evaluation(rt, ref_text, dataset.meta.name, metrics=metrics,
-                                        n_per_label=opts.n_per_label, seed=opts.seed,
-                                        pooled_only=opts.pooled_only)
+        run = rt.services.evaluations.run(ref_text, dataset.meta.name, metrics=metrics,
+                                          n_per_label=opts.n_per_label, seed=opts.seed,
+                                          pooled_only=opts.pooled_only)
         verdict = run.report.verdict
         if verdict is not None:
             log(f"verdict: {verdict.word}: {verdict.summary}")
@@ -200,9 +200,7 @@ def report_metrics(registries: Any) -> list[str]:
 
 def main_job_metric(rt: Runtime, opts: MainJobOptions) -> str:
     """``opts.metric``, or the installed metric that gives the verdict."""
-    from synthts_core.services.training import default_select_metric
-
-    metric = opts.metric or default_select_metric(rt.registries)
+    metric = opts.metric or rt.services.jobs.default_select_metric()
     if metric is None:
         raise BadInputError("metric", "no installed metric states a pass threshold",
                             allowed="one of " + (", ".join(rt.registries.metrics.names())
@@ -231,8 +229,7 @@ def main_job_spec(rt: Runtime, opts: MainJobOptions, dataset: str) -> JobSpec:
             # its own main-job space, else (as the demo always did) the one its family's
             # main-job architecture declares, the parameters it has
             source = arch if getattr(arch, "main_job_space", None) is not None else next(
-                (a for a in declaring if getattr(a, "family", None) ==
-                 getattr(arch, "family", None)), None)
+                (a for a in declaring if family_of(a) == family_of(arch)), None)
             space = demo_search_space(source, device) if source is not None else {}
             spaces[arch.name] = {k: v for k, v in space.items() if k in arch.space.names}
     epochs = opts.epochs if opts.epochs is not None else main_job_epochs(archs[0])

@@ -143,8 +143,8 @@ def _trials_table(job: TrainingJob, metric: str) -> str:
 
 def build_report(rt: Runtime, *, dataset: Dataset, job: TrainingJob, run: EvaluationRun,
                  environment: dict[str, Any], timings: dict[str, float], seed: int = 0) -> str:
-    from synthts_core import figures
-    from synthts_core.services import evaluation, interpolation
+    from synthts_core import figures, projection
+    from synthts_core.services import interpolation
 
     assert job.model is not None
     metric = job.spec.select_metric
@@ -154,7 +154,7 @@ def build_report(rt: Runtime, *, dataset: Dataset, job: TrainingJob, run: Evalua
                                             model.label_names[-1], steps=24, z=seed)
     else:
         walk = interpolation.between_latents(model, seed, seed + 1, steps=24)
-    real_pts, synth_pts = evaluation.embeddings(run.real.values, run.synthetic_values, "pca",
+    real_pts, synth_pts = projection.embeddings(run.real.values, run.synthetic_values, "pca",
                                                 max_points=500, seed=seed)
     sections: list[tuple[str, str, Any]] = [
         ("Real vs synthetic, per class",

@@ -39,25 +39,25 @@ def rescore_bundle(rt: Runtime, config: dict[str, Any], weights: bytes, dataset:
     pooled) of the generator in ``config`` + ``weights`` against ``dataset``, on fresh
     samples."""
     from synthts_core.devices import resolve_device
-    from synthts_core.services.evaluation import _relabel_for_model
-    from synthts_core.services.training_trial import _apply, eval_subset, quality_score
+    from synthts_core.normalisation import apply_scaling, to_normalised
+    from synthts_core.services.evaluation.preparation import relabel_for_model
+    from synthts_core.services.training_trial import eval_subset, quality_score
 
     arch = rt.registries.architectures.get(config["architecture"])
     trainer = arch.build(config, resolve_device(rt.settings.device))
     trainer.load_weights(weights)
     if arch.conditional and config.get("label_names"):
         # label indices in the model's order (series of labels it does not know dropped)
-        dataset = _relabel_for_model(dataset, list(config["label_names"]))
+        dataset = relabel_for_model(dataset, list(config["label_names"]))
     values = dataset.values
     labels = dataset.labels if arch.conditional else None
     idx = eval_subset(labels, len(values), seed + RESCORE_SEED)
     real = values[idx]
     real_labels = None if labels is None else labels[idx]
     raw = trainer.generate(len(real), labels=real_labels, seed=seed + RESCORE_SEED)
-    synthetic = _apply(np.asarray(raw, np.float32), config["normalisation"], inverse=True)
+    synthetic = apply_scaling(np.asarray(raw, np.float32), config["normalisation"],
+                              inverse=True)
     # compared in the dataset's normalised units, as the trial scored them (training_trial)
-    from synthts_core.services.units import to_normalised
-
     norm = dataset.meta.normalisation
     by = real_labels if per_class else None
     score, _ = quality_score(rt.registries.metrics.get(metric), to_normalised(real, norm), by,

@@ -1,41 +1,14 @@
-"""Signal catalogue service: parameter validation and the catalogue front ends show."""
+"""Signal engines and previews: the engines a generator can run on (the catalogue,
+``CatalogueService``, lists them with each generator) and a form's live preview. A generator's
+parameters are checked by ``schema.validate_params`` (core: the conformance
+suite uses it too)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from synthts_core.errors import BadInputError
-from synthts_core.interfaces import SignalGenerator
 from synthts_core.registry import Registries
-
-
-def prefixed(exc: BadInputError, prefix: str) -> BadInputError:
-    """The same error with its field placed under ``prefix`` (``classes[2].signal.params.``),
-    so a generator's own cross-field check still names the full path."""
-    if not prefix or exc.field.startswith(prefix):
-        return exc
-    message = exc.message.removeprefix(f"{exc.field}: ")
-    if exc.allowed:
-        message = message.removesuffix(f" (allowed: {exc.allowed})")
-    return BadInputError(prefix + exc.field, message, allowed=exc.allowed, value=exc.value)
-
-
-def validate_params(generator: SignalGenerator, params: Mapping[str, Any] | None,
-                    prefix: str = "") -> dict[str, Any]:
-    """Schema check (bounds, types, unknown names) then the generator's own cross-field check."""
-    if params is not None and not isinstance(params, Mapping):
-        raise BadInputError(prefix.rstrip(".") or "params", f"got {params!r}",
-                            allowed="an object of parameter values")
-    checked = generator.schema.validate(params, prefix)
-    check = getattr(generator, "check", None)
-    if check is not None:
-        try:
-            check(checked)
-        except BadInputError as exc:
-            raise prefixed(exc, prefix) from None
-    return checked
-
 
 VECTORISED = "vectorised"  # the core's engine: every generator's own batch ``generate``
 
@@ -51,26 +24,6 @@ def available_engines(registries: Registries) -> list[str]:
     plugins' alternatives, sorted (what a spec's ``engine`` may name)."""
     extra = {name for gen in registries.signals for name in engines_of(gen)[1:]}
     return [VECTORISED, *sorted(extra)]
-
-
-def catalogue(registries: Registries) -> list[dict[str, Any]]:
-    """Every registered signal and noise generator as plain data (name, kind, description,
-    parameter schema, which plugin added it and which engines can run it), for the API's
-    catalogue endpoint and the TUI's forms."""
-    out = []
-    for entry in registries.signals.entries():
-        gen = entry.item
-        engines = engines_of(gen)
-        out.append({
-            "name": entry.name,
-            "kind": gen.kind,
-            "description": getattr(gen, "description", ""),
-            "random": bool(getattr(gen, "random", True)),
-            "plugin": entry.plugin,
-            "engines": engines,
-            "schema": gen.schema.to_json(),
-        })
-    return out
 
 
 def preview(registries: Registries, signal: Any, noise: Any | None, *, n: int, length: int,

@@ -25,7 +25,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from synthts_core.missing import comparable, fit_pattern, has_missing
+from synthts_core.missing import comparable, fit_pattern
+from synthts_core.normalisation import SCALINGS, apply_scaling, fit_scaling, to_normalised
 
 log = logging.getLogger("synthts.training")
 
@@ -175,29 +176,6 @@ def quality_score(metric: Any, real: np.ndarray, real_labels: np.ndarray | None,
     return float(value), {"worst": worst, "inconclusive": unsure}
 
 
-def minmax_normalisation(values: np.ndarray) -> dict[str, Any]:
-    """Per-channel map to [-1, 1]: ``real = normalised * scale + offset``. Fitted on the
-    observed points (a NaN is a missing point), like ``standard_normalisation``."""
-    gaps = has_missing(values)
-    lo = (np.nanmin if gaps else np.min)(values, axis=(0, 2)).astype(np.float64)
-    hi = (np.nanmax if gaps else np.max)(values, axis=(0, 2)).astype(np.float64)
-    scale = (hi - lo) / 2.0
-    scale[scale <= 0] = 1.0  # a constant channel: any scale maps it to 0
-    return {"method": "minmax", "offset": ((hi + lo) / 2.0).tolist(), "scale": scale.tolist()}
-
-
-def standard_normalisation(values: np.ndarray) -> dict[str, Any]:
-    """Per-channel map to zero mean and unit spread: ``real = normalised * scale + offset``."""
-    gaps = has_missing(values)
-    mean = (np.nanmean if gaps else np.mean)(values, axis=(0, 2), dtype=np.float64)
-    std = (np.nanstd if gaps else np.std)(values, axis=(0, 2), dtype=np.float64)
-    std[std <= 0] = 1.0
-    return {"method": "standard", "offset": mean.tolist(), "scale": std.tolist()}
-
-
-SCALINGS = {"minmax": minmax_normalisation, "standard": standard_normalisation}
-
-
 def training_normalisation(arch: Any, values: np.ndarray) -> dict[str, Any]:
     """The scaling ``arch`` declares (``scaling``, default ``minmax``) fitted to ``values``.
     A channel with no observed point in the series a job trains on is refused, naming it: the
@@ -214,7 +192,7 @@ def training_normalisation(arch: Any, values: np.ndarray) -> dict[str, Any]:
                             f"observed point in the {len(values)} series this job trains on",
                             allowed="channels observed in some of them (train on other labels, "
                                     "or import without that channel)")
-    return SCALINGS[scaling](values)
+    return fit_scaling(values, scaling)
 
 
 WITHHELD = ("it was trained with differential privacy, and this is counted from the training "
@@ -244,13 +222,6 @@ def curve_every(model: Any) -> int:
     return max(1, int(np.ceil(cost / CURVE_PASSES)))
 
 
-def _apply(values: np.ndarray, norm: dict[str, Any], inverse: bool = False) -> np.ndarray:
-    offset = np.asarray(norm["offset"], np.float32)[None, :, None]
-    scale = np.asarray(norm["scale"], np.float32)[None, :, None]
-    out = values * scale + offset if inverse else (values - offset) / scale
-    return out.astype(np.float32, copy=False)
-
-
 def _warn(what: str, exc: Exception) -> None:
     log.warning("tracker %s failed (training goes on): %s: %s", what, type(exc).__name__, exc)
 
@@ -271,12 +242,12 @@ class _TrackerRun:
             _warn("start_run", exc)
 
     def log_dataset(self, meta: Any, shape: tuple[int, ...]) -> None:
-        """The training set as the run's input (trackers without run inputs skip it)."""
-        log_input = getattr(self.rt.tracker, "log_dataset_input", None)
-        if self.run_id is None or log_input is None:
+        """The training set as the run's input."""
+        if self.run_id is None:
             return
         try:
-            log_input(self.run_id, name=meta.name, checksum=meta.checksum, shape=shape)
+            self.rt.tracker.log_dataset_input(self.run_id, name=meta.name, checksum=meta.checksum,
+                                              shape=shape)
         except Exception as exc:
             _warn("log_dataset_input", exc)
 
@@ -362,7 +333,7 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
     values, labels = dataset.values, dataset.labels
     label_names = list(dataset.meta.label_names)
     norm = training_normalisation(arch, values)
-    scaled = _apply(values, norm)
+    scaled = apply_scaling(values, norm)
     seed = int(ctx["seed"]) + int(trial["index"])
     epochs = int(trial.get("epochs") or ctx["epochs"])  # per trial (JobSpec.architecture_epochs)
     model_config = {
@@ -417,8 +388,6 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
     eval_idx = eval_subset(labels if arch.conditional else None, len(values), seed)
     # scores compare in the dataset's normalised units (the per-channel normalisation recorded
     # at import), as evaluations do: every channel counts alike whatever its units
-    from synthts_core.services.units import to_normalised
-
     def in_metric_units(x: np.ndarray) -> np.ndarray:
         return to_normalised(x, stored.meta.normalisation)
 
@@ -446,16 +415,16 @@ def _run(tune: Any, rt: Any, trial: dict[str, Any], ctx: dict[str, Any]) -> None
             if curve_by is not None and curve_by is not metric and (
                     epoch % every == 0 or epoch in scored or last):
                 # a cheap quality curve (the strong score is too dear for every epoch)
-                fake = _apply(trainer.generate(len(curve), labels=None if labels is None or
-                                               not arch.conditional else labels[curve],
-                                               seed=seed), norm, inverse=True)
+                fake = apply_scaling(trainer.generate(
+                    len(curve), labels=None if labels is None or not arch.conditional
+                    else labels[curve], seed=seed), norm, inverse=True)
                 rng = np.random.default_rng([seed, epoch])
                 known = None if labels is None or not arch.conditional else labels[curve]
                 metrics[curve_by.name] = float(curve_by.compute(
                     *comparable(real_curve, in_metric_units(fake), rng, known, known), rng))
             score = float("nan")
             if epoch in scored or last:
-                synth = in_metric_units(_apply(trainer.generate(
+                synth = in_metric_units(apply_scaling(trainer.generate(
                     len(real_eval), labels=eval_labels, seed=seed), norm, inverse=True))
                 by = eval_labels if ctx.get("per_class_score", True) else None
                 score, info = quality_score(metric, real_eval, by, synth, by, [seed, epoch],

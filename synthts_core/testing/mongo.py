@@ -23,13 +23,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from synthts_core.ports import free_port
+
 ENV_URI = "SYNTHTS_TEST_MONGO_URI"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def with_database(uri: str, database: str) -> str:

@@ -28,15 +28,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synthts_core.ports import free_ports
+
 START_TIMEOUT_S = 90.0
 _PREFIXES = ("rayhead-", "rayhome-")
 _REPO = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _ray_executable() -> str:
@@ -202,7 +200,6 @@ def start_ray_head(tmp_path: Path, *, token: str | None = None, num_cpus: int = 
     temp_dir = Path(tempfile.mkdtemp(prefix="rayhead-", dir=tmp_root))
     home = Path(tempfile.mkdtemp(prefix="rayhome-", dir=tmp_path))
     log_path = tmp_path / f"ray-head-{temp_dir.name}.log"
-    port = free_port()
     extra = dict(env or {})
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
@@ -213,14 +210,16 @@ def start_ray_head(tmp_path: Path, *, token: str | None = None, num_cpus: int = 
         env["RAY_AUTH_TOKEN"] = token
     # no --ray-client-server-port: the minimal ray package refuses it (needs ray[client]);
     # every other port is a free one, so several heads (and other Rays) can run side by side
-    ports = ["--dashboard-port", "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
-             "--metrics-export-port", "--runtime-env-agent-port", "--node-manager-port",
-             "--object-manager-port"]
+    # (taken together: distinct, or Ray refuses two components on one port)
+    options = ["--dashboard-port", "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
+               "--metrics-export-port", "--runtime-env-agent-port", "--node-manager-port",
+               "--object-manager-port"]
+    port, *ports = free_ports(1 + len(options))
     cmd = [_ray_executable(), "start", "--head", "--node-ip-address", "127.0.0.1",
            "--port", str(port), "--temp-dir", str(temp_dir), "--num-cpus", str(num_cpus),
            "--num-gpus", "0", "--include-dashboard=false", "--disable-usage-stats"]
-    for option in ports:
-        cmd += [option, str(free_port())]
+    for option, option_port in zip(options, ports, strict=True):
+        cmd += [option, str(option_port)]
     with log_path.open("wb") as log:
         # its own session: every process the head starts stays in it, so kill/stop find them
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,

@@ -254,6 +254,7 @@ def run_cli(env: dict[str, str], *args: str) -> Any:
 
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@pytest.mark.slow
 @example(case=_edges_case())
 @example(case=_holes_case())
 @example(case=_ragged_case("json", "ts"))

@@ -82,7 +82,7 @@ def test_interpolation_and_figures(client, model):
     assert len(latent["values"]) == 4 and latent["label_weights"] is None
     # the numbers parse back to exactly the float32 values the model gives (they were rounded
     # to 7 digits once, which is not exact)
-    loaded = client.app.state.api.models.get("harm-gan", model["version"])
+    loaded = client.app.state.api.generation.models.get("harm-gan", model["version"])
     expected = client.app.state.api.runtime.services.models.walk(
         loaded, steps=4, seed=3, start_label=labels[2])().values
     np.testing.assert_array_equal(np.asarray(latent["values"], np.float32),

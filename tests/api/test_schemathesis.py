@@ -57,13 +57,13 @@ def _seeded_data():
     generation hit success paths. Stored through the services with a runtime of its own:
     schemathesis drives the app's lifespan itself. At the end, waits for submitted jobs."""
     from synthts_core.runtime import Runtime
-    from synthts_core.services import datasets, generation
+    from synthts_core.services import generation
     from tests.api.conftest import register_untrained
 
     with Runtime(SETTINGS) as rt:
         spec = generation.resolve_preset(rt.registries, "harmonics10", name=DATASET,
                                          count=5, length=32)
-        meta = datasets.store(rt, generation.build_dataset(rt.registries, spec))
+        meta = rt.services.datasets.store(generation.build_dataset(rt.registries, spec))
         register_untrained(rt, "harmonics-gan", meta, latent_dim=8)
     yield
     _wait_for_jobs()

@@ -137,11 +137,11 @@ def test_concurrent_requests_share_forward_passes(tmp_path, model_params):
 
     settings = api_settings(tmp_path / "batch")
     with Runtime(settings) as rt:
-        from synthts_core.services import datasets, generation
+        from synthts_core.services import generation
 
         spec = generation.resolve_preset(rt.registries, "harmonics10", name="serve", count=8,
                                          length=256)
-        meta = datasets.store(rt, generation.build_dataset(rt.registries, spec))
+        meta = rt.services.datasets.store(generation.build_dataset(rt.registries, spec))
         ref = register_untrained(rt, "serve-gan", meta, **model_params)
     labels = meta.label_names
     bodies = [{"n": 40, "seed": s} for s in range(6)] + [
@@ -158,10 +158,10 @@ def test_concurrent_requests_share_forward_passes(tmp_path, model_params):
 
     with live_server(settings, app) as url:
         answers = asyncio.run(clients())
-        batcher = app.state.api.batcher
+        batcher = app.state.api.generation.batcher
         assert batcher.requests == len(bodies) + 1
         assert batcher.passes < batcher.requests
-        model = app.state.api.models.get("serve-gan", ref.version)
+        model = app.state.api.generation.models.get("serve-gan", ref.version)
     for i, (body, answer) in enumerate(zip(bodies, answers, strict=True)):
         assert answer.status_code == 200, answer.text
         if i % 2:
@@ -187,7 +187,7 @@ def test_the_single_request_path_stays_available(tmp_path):
         r = c.post(f"{API}/models/s-gan/versions/{ref.version}/generate", json={"n": 2,
                                                                                "seed": 3})
         assert r.status_code == 200 and np.asarray(r.json()["values"]).shape == (20, 1, 64)
-        assert app.state.api.batcher is None
+        assert app.state.api.generation.batcher is None
 
 
 def test_a_requests_noise_is_drawn_ahead_exactly_as_alone():
@@ -267,7 +267,7 @@ def test_forward_passes_use_the_configured_torch_threads(tmp_path, threads):
     before = torch.get_num_threads()
     app = create_app(api_settings(tmp_path / "threads", inference_threads=threads))
     try:
-        got = app.state.api.inference.submit(torch.get_num_threads).result(timeout=30)
+        got = app.state.api.generation.inference.submit(torch.get_num_threads).result(timeout=30)
     finally:
         app.state.api.close()
         torch.set_num_threads(before)

@@ -72,3 +72,99 @@ def test_a_backend_without_factory_is_refused(synthts_pm, register_plugin) -> No
     register_plugin(NoFactory(), name="bare-plugin")
     with pytest.raises(PluginError, match=r"storage backend 'bare'.*lacks \['factory'\]"):
         synthts_pm.registries  # noqa: B018
+
+
+class _ForgetfulTracker:
+    """A small in-memory tracker whose author forgot ``end_open_runs``: every other method of
+    the ``Tracker`` protocol is here and works."""
+
+    uri = "memory://"
+
+    def __init__(self) -> None:
+        self.runs: dict[str, dict] = {}
+        self.models: dict[str, list] = {}
+
+    def ping(self) -> None: ...
+    def close(self) -> None: ...
+
+    def start_run(self, experiment, run_name, params, tags=None) -> str:
+        run_id = f"run-{len(self.runs)}"
+        self.runs[run_id] = {"experiment": experiment, "status": "RUNNING", "metrics": []}
+        return run_id
+
+    def log_dataset_input(self, run_id, *, name, checksum, shape=None) -> None:
+        self.runs[run_id]["dataset"] = (name, checksum, shape)
+
+    def log_metrics(self, run_id, metrics, step) -> None:
+        self.runs[run_id]["metrics"].append((step, dict(metrics)))
+
+    def end_run(self, run_id, status) -> None:
+        self.runs[run_id]["status"] = status
+
+    def register_model(self, name, bundle, *, run_id=None, aliases=None):
+        self.models.setdefault(name, []).append(bundle)
+
+    def list_models(self):
+        return list(self.models)
+
+    def list_versions(self, name):
+        return list(range(1, len(self.models.get(name, [])) + 1))
+
+    def get_version(self, name, version_or_alias):
+        return int(version_or_alias)
+
+    def load_bundle(self, name, version):
+        return self.models[name][int(version) - 1]
+
+    def log_evaluation(self, name, version, report) -> None: ...
+
+
+def test_a_tracker_lacking_a_protocol_method_is_refused_when_built(
+        synthts_pm, register_plugin, tmp_path: Path) -> None:
+    """The services call every ``Tracker`` method on the tracker itself: one that lacks a
+    method is refused when the runtime builds it, naming the tracker, its plugin and the
+    method, not later in the middle of a training job."""
+
+    class Plugin:
+        @hookimpl
+        def register_trackers(self, registry):
+            registry.add(TrackerInfo("forgetful", lambda settings: _ForgetfulTracker()))
+
+    register_plugin(Plugin(), name="forgetful-plugin")
+    settings = Settings(data_dir=tmp_path, tracker="forgetful", _env_file=None)
+    with Runtime(settings, synthts_pm) as rt, pytest.raises(
+            PluginError, match=r"tracker 'forgetful' from plugin 'forgetful-plugin' lacks the "
+                               r"methods \['end_open_runs'\]") as caught:
+        rt.tracker  # noqa: B018
+    assert caught.value.extra["missing"] == ["end_open_runs"]
+
+
+def test_a_storage_backend_lacking_a_protocol_method_is_refused_when_built(
+        synthts_pm, register_plugin, tmp_path: Path) -> None:
+    """Same for storage: a real SQLite backend with ``delete_dataset`` taken away is refused
+    before it is opened (no file is made)."""
+    from synthts_sqlite.backend import SqliteStorage
+
+    class NoDelete:
+        def __init__(self, uri: str) -> None:
+            self._inner = SqliteStorage(uri)
+
+        def __getattr__(self, name: str):
+            if name == "delete_dataset":
+                raise AttributeError(name)
+            return getattr(self._inner, name)
+
+    class Plugin:
+        @hookimpl
+        def register_storage_backends(self, registry):
+            registry.add(StorageBackendInfo(
+                "nodelete", lambda uri, settings: NoDelete(
+                    f"sqlite:///{tmp_path / uri.removeprefix('nodelete://')}.db")))
+
+    register_plugin(Plugin(), name="nodelete-plugin")
+    settings = Settings(data_dir=tmp_path, storage="nodelete://jobs", _env_file=None)
+    with Runtime(settings, synthts_pm) as rt, pytest.raises(
+            PluginError, match=r"storage backend 'nodelete' from plugin 'nodelete-plugin' lacks "
+                               r"the methods \['delete_dataset'\]"):
+        rt.storage  # noqa: B018
+    assert not (tmp_path / "jobs.db").exists()

@@ -90,7 +90,7 @@ def test_painted_series_are_the_same_batched_or_alone(trained: Runtime) -> None:
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
-    from synthts_core.api.batching import GenerationBatcher
+    from synthts_core.services.batching import GenerationBatcher
 
     model = trained.services.models.load("native-diffusion", "best")
     alone = [model.generate(None, labels=["fast"], seed=s, length=37)[0] for s in (1, 2)]

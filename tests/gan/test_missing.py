@@ -8,10 +8,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from synthts_gan.config import GanConfig
 from synthts_gan.plugin import builtin_architectures
 from synthts_gan.private import MISSING_NOT_COVERED, clipped_grad_sum
 from synthts_gan.steps import StepContext, cgan_block, wgan_gp_block
-from synthts_gan.trainer import GanConfig, GanTrainer
+from synthts_gan.trainer import GanTrainer
 
 from synthts_core.errors import BadInputError
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from synthts_gan.config import GanConfig
 from synthts_gan.epoch_data import circular_shift, epoch_blocks, fit_batch
-from synthts_gan.trainer import GanConfig, GanTrainer
+from synthts_gan.trainer import GanTrainer
 
 
 def test_circular_shift_matches_a_roll_per_series() -> None:

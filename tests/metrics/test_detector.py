@@ -115,6 +115,7 @@ def test_tstr_inconclusive_when_real_labels_are_not_learnable():
     assert not out.conclusive, (out, out.extra)
 
 
+@pytest.mark.slow
 def test_verdict_fails_exactly_the_broken_class_and_shows_it_first():
     regs = make_plugin_manager().registries
     real_sets = [harmonic(f, 120, f) for f in (1, 2, 3)]

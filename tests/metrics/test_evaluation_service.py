@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from synthts_core import projection, subsets
 from synthts_core.domain import Dataset
-from synthts_core.errors import BadInputError
+from synthts_core.errors import BadInputError, NotFoundError
 from synthts_core.services import evaluation
 from synthts_core.testing.conformance.metrics import noise_set, sine_set
 
@@ -56,43 +57,48 @@ def test_compare_is_deterministic_and_checks_shapes(metric_registries):
 
 
 def test_score_ranks_a_good_trial_above_a_bad_one(metric_registries):
+    """The score training ranks trials by (``quality_score``, pooled here) and the way it
+    ranks them (``higher_is_better``, which refuses a metric that is not installed)."""
+    from synthts_core.services.training_trial import quality_score
+
     real = sine_set(200, 2, 24, 1)
-    good = evaluation.score(metric_registries, "mmd", real, sine_set(200, 2, 24, 2), seed=0)
-    bad = evaluation.score(metric_registries, "mmd", real, noise_set(200, 2, 24, 3), seed=0)
+    mmd = metric_registries.metrics.get("mmd")
+    good, _ = quality_score(mmd, real, None, sine_set(200, 2, 24, 2), None, 0)
+    bad, _ = quality_score(mmd, real, None, noise_set(200, 2, 24, 3), None, 0)
     assert good < bad and not evaluation.higher_is_better(metric_registries, "mmd")
-    with pytest.raises(BadInputError, match="select_metric"):
-        evaluation.score(metric_registries, "nope", real, real)
+    with pytest.raises(NotFoundError, match="nope"):
+        evaluation.higher_is_better(metric_registries, "nope")
 
 
 @pytest.mark.parametrize("method", ["pca", "tsne"])
 def test_embeddings(method):
     real, fake = sine_set(80, 2, 24, 1), noise_set(90, 2, 24, 2)
-    r, s = evaluation.embeddings(real, fake, method, max_points=60)
+    r, s = projection.embeddings(real, fake, method, max_points=60)
     assert r.shape == (60, 2) and s.shape == (60, 2)
     assert np.isfinite(r).all() and np.isfinite(s).all()
     with pytest.raises(BadInputError, match="method"):
-        evaluation.embeddings(real, fake, "umap")
+        projection.embeddings(real, fake, "umap")
 
 
 def test_series_choice_and_projection_helpers():
     """The one way series are picked, matched to a model's labels and projected (evaluation,
     figures, the API's real-beside-synthetic plot and the metric plugins share it)."""
-    assert evaluation.label_map(["b", "x", "a"], ["a", "b"]).tolist() == [1, -1, 0]
+    assert subsets.label_map(["b", "x", "a"], ["a", "b"]).tolist() == [1, -1, 0]
     labels = np.array([2, 0, 2, 1, 0, 2, 0])
-    assert evaluation.first_per_label(labels, [2, 0], 2).tolist() == [0, 1, 2, 4]
-    assert evaluation.first_per_label(labels, [], 2).tolist() == []
-    drawn = evaluation.subsample_index(50, 7, np.random.default_rng(3))
+    assert subsets.first_per_label(labels, [2, 0], 2).tolist() == [0, 1, 2, 4]
+    assert subsets.first_per_label(labels, [], 2).tolist() == []
+    drawn = subsets.subsample_index(50, 7, np.random.default_rng(3))
     assert drawn.tolist() == sorted(np.random.default_rng(3).choice(50, 7, replace=False))
-    assert evaluation.subsample_index(5, 7, np.random.default_rng(3)).tolist() == [0, 1, 2, 3, 4]
+    assert subsets.subsample_index(5, 7, np.random.default_rng(3)).tolist() == [0, 1, 2, 3, 4]
     real, fake = sine_set(40, 2, 24, 1), noise_set(30, 2, 24, 2)
-    r, s = evaluation.pca_2d(real, fake)
+    r, s = projection.pca_2d(real, fake)
     from sklearn.decomposition import PCA
 
     theirs = PCA(n_components=2).fit_transform(np.concatenate([real, fake]).reshape(70, -1))
     ours = np.concatenate([r, s])
     np.testing.assert_allclose(np.abs(ours), np.abs(theirs), atol=1e-5)  # theirs: float32
     with pytest.raises(BadInputError, match="synthetic"):
-        evaluation.pca_2d(real, fake[:, :1])
+        projection.pca_2d(real, fake[:, :1])
 
 
 @pytest.mark.slow
@@ -123,7 +129,7 @@ def test_evaluate_end_to_end_stores_report_and_cli_writes_html(tmp_path, monkeyp
         for _ in range(2):
             trainer.train_epoch(real.values * 2 - 1, real.labels)
         rt.tracker.register_model("eval-gan", ModelBundle(config, trainer.weights(), {}))
-        report = evaluation.evaluate(rt, "eval-gan", metrics=["mmd", "marginal"], seed=1)
+        report = rt.services.evaluations.run("eval-gan", metrics=["mmd", "marginal"], seed=1).report
         assert report.dataset == "two-sines" and report.n_synthetic == 80
         assert [m.name for m in report.metrics] == ["mmd", "marginal"]
         assert set(report.metrics[0].per_class) == {"full", "half"}

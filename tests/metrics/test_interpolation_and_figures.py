@@ -19,7 +19,7 @@ def cgan_model():
     """An (untrained, seeded) C-GAN from the gan plugin wrapped as a registry would load it."""
     from synthts_gan.plugin import builtin_architectures
 
-    from synthts_core.services.models import LoadedModel
+    from synthts_core.loaded_model import LoadedModel
 
     arch = {a.name: a for a in builtin_architectures()}["cgan"]
     config = {"architecture": "cgan", "length": 32, "n_channels": 2, "n_classes": 3,

@@ -35,6 +35,7 @@ def guard_of(verdict):
     return next(g for g in verdict.guards if g.metric == "memorisation")
 
 
+@pytest.mark.slow
 def test_the_guard_fails_a_model_that_returns_jittered_training_series(metric_registries):
     train, unseen = harmonics(100, seed=1), harmonics(40, seed=2)
     results = evaluation.compare(metric_registries, train, jittered_copies(train),
@@ -105,6 +106,7 @@ def test_tstr_is_scored_on_the_held_out_series_when_there_are_some(metric_regist
     assert tstr.value == pytest.approx(1.0, abs=0.05)
 
 
+@pytest.mark.slow
 def test_a_briefly_trained_gan_passes_and_the_report_says_what_tstr_scored_on(
         tmp_path, monkeypatch):
     """End to end through the evaluation service: a real C-GAN (gan plugin) trained a few

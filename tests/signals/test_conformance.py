@@ -31,14 +31,16 @@ class TestEveryKernel(SignalGeneratorConformance):
         return {**generator.schema.defaults(), "kernel": request.param, "offset": 0.5}
 
 
-def test_catalogue_lists_every_generator_with_its_schema(registries):
-    from synthts_core.services.signals import catalogue
+def test_catalogue_lists_every_generator_with_its_schema(registries, synthts_pm, tmp_path):
+    from synthts_core.runtime import Runtime
+    from synthts_core.settings import Settings
 
-    entries = {e["name"]: e for e in catalogue(registries)}
+    with Runtime(Settings(data_dir=tmp_path, _env_file=None), synthts_pm) as rt:
+        entries = {e.name: e for e in rt.services.catalogue.signals()}
     assert set(GENERATORS) <= set(entries)
     gp = entries["gaussian_process"]
-    assert gp["kind"] == "signal" and "timesynth" in gp["engines"]
-    assert {p["name"] for p in gp["schema"]} >= {"kernel", "lengthscale", "nu", "p"}
-    assert entries["red_noise"]["kind"] == "noise"
-    assert entries["random_sinusoidal"]["engines"] == ["vectorised"]
-    assert entries["sinusoidal"]["random"] is False
+    assert gp.kind == "signal" and "timesynth" in gp.engines
+    assert {p["name"] for p in gp.params} >= {"kernel", "lengthscale", "nu", "p"}
+    assert entries["red_noise"].kind == "noise"
+    assert entries["random_sinusoidal"].engines == ["vectorised"]
+    assert entries["sinusoidal"].random is False

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthts_core.services.signals import validate_params
+from synthts_core.schema import validate_params
 
 K_SE = 5.0
 LAGS = (1, 3, 6)

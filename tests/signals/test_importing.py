@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from synthts_core.errors import BadInputError
+from synthts_core.normalisation import in_units
 from synthts_core.services.importing import import_table
-from synthts_core.services.units import in_units
 
 ROWS = 100
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from synthts_core.errors import BadInputError
-from synthts_core.services.signals import validate_params
+from synthts_core.schema import validate_params
 
 
 @pytest.mark.parametrize("name, params, field", [

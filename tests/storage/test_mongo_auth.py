@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from synthts_mongo.backend import MongoStorage, connection_options
+from synthts_mongo.backend import MongoStorage
+from synthts_mongo.connection import connection_options
 
 from synthts_core.errors import BackendUnavailableError
 from synthts_core.runtime import Runtime

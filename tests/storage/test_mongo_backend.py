@@ -16,16 +16,18 @@ import numpy as np
 import pymongo
 import pytest
 from pymongo.uri_parser import parse_uri
-from synthts_mongo.backend import MongoStorage, connection_options
+from synthts_mongo.backend import MongoStorage
+from synthts_mongo.connection import connection_options
 from synthts_mongo.documents import CHUNKS, DATASETS, SCHEMA, SCHEMA_VERSION
 
 from synthts_core.domain import Dataset, DatasetQuery
 from synthts_core.errors import BackendUnavailableError, NotFoundError, SynthtsError
+from synthts_core.ports import free_port
 from synthts_core.runtime import Runtime
 from synthts_core.settings import Settings
 from synthts_core.storage_support import CorruptDataError
 from synthts_core.testing.conformance.storage import make_dataset
-from synthts_core.testing.mongo import SecantusServer, free_port
+from synthts_core.testing.mongo import SecantusServer
 
 pytestmark = pytest.mark.mongo
 WRITER = str(Path(__file__).with_name("_writer.py"))

@@ -11,7 +11,7 @@ import msgspec
 import pymongo
 import pytest
 from pymongo.uri_parser import parse_uri
-from synthts_mongo import backend as mongo_backend
+from synthts_mongo import migrations
 from synthts_mongo.backend import MongoStorage
 from synthts_mongo.documents import DATASETS, JOBS, SCHEMA, SCHEMA_VERSION
 
@@ -131,7 +131,7 @@ def test_schema_1_is_migrated_in_place_in_batches(fresh_mongo_uri, monkeypatch) 
     first.close()
     assert "metadata" not in _db(fresh_mongo_uri)[DATASETS].find_one()
 
-    monkeypatch.setattr(mongo_backend, "MIGRATE_BATCH", 3)  # several batches per collection
+    monkeypatch.setattr(migrations, "MIGRATE_BATCH", 3)  # several batches per collection
     store = MongoStorage(fresh_mongo_uri, settings)
     store.open()  # migrates
     try:
@@ -182,7 +182,7 @@ def test_a_migration_that_crashed_half_way_is_finished_by_the_next_open(fresh_mo
                 server.stop()  # the server dies between two batches of the migration
             return original(coll, ops, *args, **kwargs)
 
-        monkeypatch.setattr(mongo_backend, "MIGRATE_BATCH", 2)
+        monkeypatch.setattr(migrations, "MIGRATE_BATCH", 2)
         monkeypatch.setattr(pymongo.collection.Collection, "bulk_write", bulk_write_then_die)
         with pytest.raises(BackendUnavailableError, match="did not answer"):
             MongoStorage(uri, settings).open()

@@ -44,7 +44,7 @@ def test_every_declared_sort_key_sorts_on_mongo(mongo_storage) -> None:
 
 
 def test_the_backends_map_exactly_the_declared_keys() -> None:
-    from synthts_mongo.backend import SORT_FIELDS
+    from synthts_mongo.datasets import SORT_FIELDS
     from synthts_sqlite.backend import SORT_SQL
 
     assert set(SORT_SQL) == set(DATASET_SORTS)

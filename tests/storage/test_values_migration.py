@@ -19,8 +19,8 @@ import pytest
 from pymongo.uri_parser import parse_uri
 
 from synthts_core.domain import Dataset, Normalisation, checksum
-from synthts_core.services.models import record_data_normalisation
-from synthts_core.services.units import in_units
+from synthts_core.normalisation import in_units
+from synthts_core.services.model_loading import dataset_units
 from synthts_core.settings import Settings
 from synthts_core.storage_support import VALUES_LAYOUT, CorruptDataError
 from synthts_core.testing.conformance.storage import make_dataset
@@ -218,9 +218,9 @@ def test_a_model_that_learned_the_old_values_still_answers_in_real_units(backend
         before = {"dataset": {"name": "plant", "checksum": old.meta.checksum}}
         after = {"dataset": {"name": "plant", "checksum": meta.checksum}}
         for config, generates in ((before, "normalised"), (after, "real")):
-            record_data_normalisation(rt, config)  # type: ignore[arg-type]
-            assert config["units"]["generates"] == generates
-            assert config["units"]["scale"] == old.meta.normalisation.scale
+            norm, answers_in = dataset_units(rt, config)  # type: ignore[arg-type]
+            assert answers_in == generates
+            assert norm.scale == old.meta.normalisation.scale
 
     reopened(backend, check)
 

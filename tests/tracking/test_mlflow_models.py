@@ -107,7 +107,6 @@ def test_scoring_server_answers_and_refuses_bad_input(trained: Runtime) -> None:
     from fastapi.testclient import TestClient
     from mlflow.pyfunc import scoring_server
 
-    from synthts_core.services.models import sample
 
     uri = _client(trained).get_model_version_download_uri(MODEL, "1")
     app = scoring_server.init(mlflow.pyfunc.load_model(uri))
@@ -118,7 +117,8 @@ def test_scoring_server_answers_and_refuses_bad_input(trained: Runtime) -> None:
         assert answer.status_code == 200, answer.text
         predictions = answer.json()["predictions"]
         assert [p["label"] for p in predictions] == ["fast"] * 3
-        expected = sample(trained, f"{MODEL}@1", 3, labels=["fast"], seed=SEED).values
+        expected = trained.services.models.sample(f"{MODEL}@1", 3, labels=["fast"],
+                                                  seed=SEED).values
         np.testing.assert_allclose(np.asarray([p["values"] for p in predictions]), expected,
                                    rtol=1e-5, atol=1e-5)
         bad = http.post("/invocations", json={"dataframe_records": [{"label": "nope"}]})

@@ -12,8 +12,8 @@ import pytest
 from synthts_mlflow.plugin import make_tracker
 
 from synthts_core.errors import BackendUnavailableError, BadInputError, NotFoundError
+from synthts_core.ports import free_port
 from synthts_core.settings import Settings
-from synthts_core.testing.mlflow_server import free_port
 from tests.tracking.conftest import tiny_bundle, tiny_config
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from synthts_core.errors import BadInputError, LimitExceededError, NotFoundError
 from synthts_core.services import models
-from synthts_core.services.models import ModelCache
+from synthts_core.services.model_cache import ModelCache
 from tests.tracking.conftest import TinyPlugin, tiny_bundle, tiny_config
 
 
@@ -110,14 +110,14 @@ def test_generate_counts_labels_seed_and_real_units(embedded_runtime: Any) -> No
 def test_unconditional_model_refuses_labels(embedded_runtime: Any) -> None:
     config = tiny_config(label_names=[], n_channels=1)
     embedded_runtime.tracker.register_model("tiny-uncond", tiny_bundle(config))
-    result = models.sample(embedded_runtime, "tiny-uncond", 5, seed=3)
+    result = embedded_runtime.services.models.sample("tiny-uncond", 5, seed=3)
     assert result.values.shape == (5, 1, 16) and result.labels is None
     with pytest.raises(BadInputError, match="unconditional"):
-        models.sample(embedded_runtime, "tiny-uncond@1", 5, labels=["a"])
+        embedded_runtime.services.models.sample("tiny-uncond@1", 5, labels=["a"])
 
 
 def test_missing_architecture_is_a_clear_error(embedded_runtime: Any) -> None:
     config = tiny_config() | {"architecture": "not-installed"}
     embedded_runtime.tracker.register_model("orphan", tiny_bundle(config))
     with pytest.raises(NotFoundError, match=r"not-installed.*installed: tiny"):
-        models.sample(embedded_runtime, "orphan", 1)
+        embedded_runtime.services.models.sample("orphan", 1)

@@ -18,10 +18,10 @@ from synthts_mlflow.logged_model import model_id_of
 from synthts_mlflow.plugin import make_tracker
 
 from synthts_core.domain import JobSpec
+from synthts_core.ports import free_port
 from synthts_core.runtime import Runtime
 from synthts_core.services import training
 from synthts_core.settings import Settings
-from synthts_core.testing.mlflow_server import free_port
 from tests.tracking.conftest import fresh_data_dir, tiny_bundle
 from tests.training.conftest import TINY_SPACE, tiny_dataset
 

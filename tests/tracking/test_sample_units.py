@@ -111,19 +111,28 @@ def test_counts_and_labels_by_name_first(embedded_runtime: Any, units_model: np.
 
 def test_registration_records_the_units_so_deleting_the_dataset_keeps_them(
         embedded_runtime: Any, units_model: np.ndarray, tmp_path: Path) -> None:
-    from synthts_core.services.models import load_model, record_data_normalisation
+    import msgspec
+
+    from synthts_core.loaded_model import LoadedModel
+    from synthts_core.services.model_loading import load_model
 
     plant = embedded_runtime.storage.get_dataset_meta("plant")
+    assert plant.normalisation.method == "zscore"  # units that differ from the real ones
     ref = embedded_runtime.tracker.get_version("units-gan", "1")
     config = dict(embedded_runtime.tracker.load_bundle("units-gan", "1").config)
-    record_data_normalisation(embedded_runtime, config)  # what training does at registration
-    assert config["units"]["method"] == "zscore" and config["units"]["generates"] == "real"
-    np.testing.assert_allclose(config["units"]["scale"], plant.normalisation.scale)
+    assert "units" not in config
+    # what training (``training_trial``) writes into the config at registration
+    config["units"] = {**msgspec.to_builtins(plant.normalisation), "generates": "real"}
     bundle = embedded_runtime.tracker.load_bundle("units-gan", "1")
     embedded_runtime.tracker.register_model(
         "units-gan", ModelBundle(config=config, weights=bundle.weights, metrics={"mmd": 0.1}))
     embedded_runtime.storage.delete_dataset("plant")
     recorded = load_model(embedded_runtime, embedded_runtime.tracker.get_version("units-gan", "2"))
     assert recorded.data_normalisation.scale == plant.normalisation.scale
+    assert recorded.output_units == "real"
+    # built directly from the bundle (as the MLflow pyfunc model does), no storage asked
+    direct = LoadedModel(recorded.ref, config, recorded.trainer, recorded.device)
+    assert direct.data_normalisation.scale == plant.normalisation.scale
+    assert direct.data_normalisation.method == "zscore" and direct.output_units == "real"
     lost = load_model(embedded_runtime, ref)  # no record, no dataset: the stored units remain
     assert lost.data_normalisation.method == "none"

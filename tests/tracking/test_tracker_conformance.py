@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from synthts_core.runtime import Runtime
@@ -15,3 +17,11 @@ class TestMlflowTrackerConformance(TrackerConformance):
         rt = Runtime(tracker_settings)
         yield rt.tracker
         rt.close()
+
+    def metric_history(self, tracker, run_id: str) -> dict[str, list[tuple[int, float]]]:
+        return tracker.run_history(run_id)
+
+    def dataset_inputs(self, tracker, run_id: str) -> list[tuple[str, str]]:
+        """MLflow keeps a digest of 36 characters; the whole checksum is in the source."""
+        inputs = tracker.client.get_run(run_id).inputs.dataset_inputs
+        return [(d.dataset.name, json.loads(d.dataset.source)["checksum"]) for d in inputs]

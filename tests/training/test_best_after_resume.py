@@ -3,12 +3,15 @@ the resume goes through the real path (a failed job run again with ``resume=True
 
 from __future__ import annotations
 
+import pytest
+
 from synthts_core.domain import ModelBundle
 from synthts_core.services import training
 from synthts_core.services.selection import rescore_bundle
 from tests.training.test_selection import _version
 
 
+@pytest.mark.slow
 def test_best_stays_on_the_better_version_after_a_resumed_job(rt, dataset, tiny_spec) -> None:
     good = _version(rt, dataset, epochs=60)
     score = rescore_bundle(rt, good.config, good.weights, dataset, "mmd", 0)

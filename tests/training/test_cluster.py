@@ -50,6 +50,7 @@ def _driver(tmp_path: Path, **env: str) -> tuple[int, dict]:
     return proc.returncode, json.loads(lines[-1])
 
 
+@pytest.mark.slow
 def test_token_head_needs_the_token_and_says_so(tmp_path: Path) -> None:
     head = start_ray_head(tmp_path, token=TOKEN)
     try:

@@ -36,7 +36,8 @@ from pathlib import Path
 
 import pytest
 
-from synthts_core.testing.ray_head import RayHead, free_port, start_ray_head
+from synthts_core.ports import free_port
+from synthts_core.testing.ray_head import RayHead, start_ray_head
 
 from .conftest import tiny_dataset
 

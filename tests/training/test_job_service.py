@@ -14,10 +14,11 @@ import msgspec
 import pytest
 from click.testing import CliRunner
 
+from synthts_core import job_form
 from synthts_core.domain import JobSpec, TrainingJob, TrialState, utcnow
 from synthts_core.errors import BadInputError, ConflictError
 from synthts_core.runtime import Runtime
-from synthts_core.services import job_form, leases, training
+from synthts_core.services import leases, training
 from synthts_core.settings import Settings
 
 from .conftest import tiny_dataset

@@ -20,6 +20,7 @@ from synthts_core.domain import JobOwner, JobSpec, TrainingJob, utcnow
 from synthts_core.errors import ConflictError
 from synthts_core.runtime import Runtime
 from synthts_core.services import leases, training
+from synthts_core.services.training.outcome import finish_job
 from synthts_core.settings import Settings
 
 
@@ -81,11 +82,12 @@ def test_a_job_marked_failed_loses_its_owner_whose_heartbeat_then_stops(rt: Runt
 def test_a_process_that_lost_its_lease_records_nothing(rt: Runtime) -> None:
     owner = leases.new_owner()
     job = _store(rt, "running", owner)
-    # this run's token is not the owner's: _finish must not write succeeded/cancelled over it
+    # this run's token is not the owner's: finish_job (``outcome``) must not write
+    # succeeded/cancelled over it
     leases.request_stop(job.id, "cancel", "SIGTERM")
     try:
         with pytest.raises(ConflictError, match="another process took it over"):
-            training._finish(rt, job.id, [], "old-token")
+            finish_job(rt, job.id, [], "old-token")
         after = rt.storage.get_job(job.id)
         assert after.status == "running" and after.owner == owner and not after.errors
         # a lost lease overrides an earlier cancel (whose path would end the job's runs)

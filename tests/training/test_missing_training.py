@@ -21,6 +21,7 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "ragged_waves.ts"
 pytestmark = [pytest.mark.ray]
 
 
+@pytest.mark.slow
 def test_a_job_learns_from_series_with_missing_points(rt, tiny_spec, tmp_path) -> None:
     base = tiny_dataset()
     values = base.values.copy()
@@ -88,6 +89,7 @@ def test_a_family_that_cannot_learn_gaps_is_refused_when_the_job_is_submitted(
     assert rt.storage.list_jobs().total == 0  # nothing stored
 
 
+@pytest.mark.slow
 def test_series_of_unequal_lengths_train_and_sample_at_their_lengths(rt, tiny_spec,
                                                                      tmp_path) -> None:
     """The ``.ts`` fixture of unequal lengths (with a few missing points) imports through the

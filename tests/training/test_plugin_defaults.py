@@ -18,6 +18,8 @@ from synthts_core.plugins import make_plugin_manager
 from synthts_core.runtime import Runtime
 from synthts_core.schema import ParamSchema, float_param
 from synthts_core.services import main_job, training
+from synthts_core.services.evaluation import higher_is_better
+from synthts_core.services.training.spec import job_label_indices
 from synthts_core.services.training_trial import curve_metric, curve_tiebreak
 from synthts_core.settings import Settings
 
@@ -193,11 +195,11 @@ def test_every_architecture_that_declares_a_main_job_space_is_searched(
 
 
 def test_higher_is_better_is_one_rule_strict_where_it_ranks_trials(rt: Runtime) -> None:
-    assert training.higher_is_better(rt, "tstr") is True
-    assert training.higher_is_better(rt, "mmd") is False
+    assert higher_is_better(rt.registries, "tstr") is True
+    assert higher_is_better(rt.registries, "mmd") is False
     with pytest.raises(NotFoundError, match="nope"):
-        training.higher_is_better(rt, "nope")
-    assert training.higher_is_better(rt, "nope", strict=False) is False
+        higher_is_better(rt.registries, "nope")
+    assert higher_is_better(rt.registries, "nope", strict=False) is False
     assert rt.services.jobs.higher_is_better("tstr") is True
     assert rt.services.jobs.higher_is_better("nope") is False
 
@@ -207,10 +209,10 @@ def test_a_label_the_dataset_lacks_is_bad_input_naming_labels(rt: Runtime) -> No
     job = rt.storage.create_job(TrainingJob(id="job-labels", spec=JobSpec(
         dataset="tiny", labels=["fast", "medium"], architectures=["cgan"])))
     with pytest.raises(BadInputError, match=r"labels: 'medium' is not a label.*slow, fast"):
-        training._label_indices(rt, job)
+        job_label_indices(rt, job)
     ok = rt.storage.create_job(TrainingJob(id="job-labels-ok", spec=JobSpec(
         dataset="tiny", labels=["fast"], architectures=["cgan"])))
-    assert training._label_indices(rt, ok) == [1]
+    assert job_label_indices(rt, ok) == [1]
 
 
 def test_default_spaces_follow_the_data(rt: Runtime) -> None:

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from synthts_core.services.training_trial import _apply, training_normalisation
+from synthts_core.normalisation import apply_scaling as _apply
+from synthts_core.services.training_trial import training_normalisation
 
 
 def _values() -> np.ndarray:

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from synthts_core.cli import cli
-from synthts_core.services.models import load_model
+from synthts_core.services.model_loading import load_model
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

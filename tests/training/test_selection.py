@@ -7,14 +7,11 @@ import numpy as np
 import pytest
 
 from synthts_core.domain import JobSpec, ModelBundle, TrainingJob
+from synthts_core.normalisation import fit_scaling
 from synthts_core.runtime import Runtime
-from synthts_core.services import training
 from synthts_core.services.selection import rescore_bundle
-from synthts_core.services.training_trial import (
-    minmax_normalisation,
-    quality_score,
-    scored_epochs,
-)
+from synthts_core.services.training.best_trial import beats_current_best
+from synthts_core.services.training_trial import quality_score, scored_epochs
 from synthts_core.settings import Settings
 from tests.training.conftest import tiny_dataset
 
@@ -51,7 +48,7 @@ def rt(tmp_path):
 def _version(rt: Runtime, dataset, *, epochs: int) -> ModelBundle:
     """A tiny cwgan_gp trained for ``epochs`` epochs (0 = untrained: a bad model)."""
     arch = rt.registries.architectures.get("cwgan_gp")
-    norm = minmax_normalisation(dataset.values)
+    norm = fit_scaling(dataset.values, "minmax")
     config = {"architecture": "cwgan_gp", "latent_dim": 8, "batch_size": 16, "n_critic": 2,
               "embed_dim": 4, "length": 32, "n_channels": 2, "n_classes": 2,
               "label_names": list(dataset.meta.label_names), "normalisation": norm, "seed": 1,
@@ -65,6 +62,7 @@ def _version(rt: Runtime, dataset, *, epochs: int) -> ModelBundle:
     return ModelBundle(config=config, weights=trainer.weights(), metrics={})
 
 
+@pytest.mark.slow
 def test_best_never_moves_to_a_worse_version(rt):
     ds = tiny_dataset()
     rt.storage.create_dataset(ds)
@@ -77,8 +75,8 @@ def test_best_never_moves_to_a_worse_version(rt):
                                                       {"mmd": good_score}), aliases=["best"])
     job = TrainingJob(id="job-x", spec=JobSpec(dataset="tiny", architectures=["cwgan_gp"],
                                                select_metric="mmd"))
-    assert not training._beats_current_best(rt, job, "tiny-gan", bad_score)
-    assert training._beats_current_best(rt, job, "tiny-gan", good_score * 0.5)
+    assert not beats_current_best(rt, job, "tiny-gan", bad_score)
+    assert beats_current_best(rt, job, "tiny-gan", good_score * 0.5)
 
 
 def test_ties_on_the_strong_score_go_to_the_checkpoint_closest_to_the_data(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from synthts_tui.app import SynthtsApp
 from synthts_tui.client import SynthtsClient
-from synthts_tui.local_api import LocalApi, free_port
+from synthts_tui.local_api import LocalApi
 from synthts_tui.screens.datasets import DatasetsScreen
 from synthts_tui.screens.generate import GenerateScreen
 from synthts_tui.screens.home import HomeScreen
@@ -14,6 +14,7 @@ from synthts_tui.widgets.dialogs import ErrorDialog
 from textual.command import CommandPalette
 from textual.widgets import Input
 
+from synthts_core.ports import free_port
 from tests.tui.tui_helpers import wait_for
 
 

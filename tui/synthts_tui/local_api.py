@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import socket
 import threading
 import time
 from collections.abc import Iterable
 from typing import Any
+
+from synthts_core.ports import free_port
 
 PRELOAD = ("ray.tune",)
 """Modules the in-process API may import lazily that read ``sys.stdout`` at import time.
@@ -21,10 +22,6 @@ and ``ray.tune`` fails to import under it, so a training job started from the TU
 on its first line. Importing them before the app starts avoids that."""
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 class LocalApi:

@@ -11,7 +11,7 @@ import click
 from synthts_core import hookimpl
 
 if TYPE_CHECKING:
-    from synthts_core.cli import CommandRegistry
+    from synthts_core.registry import CommandRegistry
 
 
 def _log_to_file(path: str) -> None:

@@ -27,7 +27,7 @@ from synthts_core.api.schemas import (
     ValuesRead,
 )
 from synthts_core.api.security import WRITE_SECURITY
-from synthts_core.api.state import ApiState
+from synthts_core.api.state import UploadSlots
 from synthts_core.api.uploads import (
     UPLOAD_DRY_RUN,
     UPLOAD_OPERATION,
@@ -35,15 +35,12 @@ from synthts_core.api.uploads import (
     import_upload,
 )
 from synthts_core.domain import DatasetQuery, DatasetSort
-from synthts_core.runtime import Runtime
+from synthts_core.normalisation import Units
 from synthts_core.services.datasets import DatasetService, ExportFormat, ExportLayout
-from synthts_core.services.models import check_volume
-from synthts_core.services.units import Units
+from synthts_core.services.importing.options import Format, Layout, NormaliseMethod
 
 NameParam = Parameter(max_length=128, description="Dataset name",
                       examples=[Example(summary="a dataset", value="harmonics")])
-EXPORT_MEDIA = {"csv": encoding.CSV, "parquet": encoding.PARQUET, "npy": encoding.NPY,
-                "npz": "application/x-npz", "ts": "text/x-ts"}
 
 
 class DatasetsController(Controller):
@@ -69,11 +66,11 @@ class DatasetsController(Controller):
           operation_class=UPLOAD_OPERATION, responses={**problems(401, 408, 409, 413, 415, 429),
                                                        200: UPLOAD_DRY_RUN})
     async def upload_dataset(
-        self, request: Request[Any, Any, Any], datasets: DatasetService, api: ApiState,
+        self, request: Request[Any, Any, Any], datasets: DatasetService, uploads: UploadSlots,
         name: str = Parameter(max_length=128, description="Name of the new dataset"),
-        format: Literal["csv", "json", "npy", "npz", "parquet", "ts"] | None = Parameter(
+        format: Format | None = Parameter(
             default=None, description="Body format; default from Content-Type"),
-        layout: Literal["auto", "long", "wide"] = Parameter(
+        layout: Layout = Parameter(
             default="auto", description="Tables: long (one row per time point) or wide (one "
             "row per series); auto: long when window or time_column is given"),
         label_column: str | None = Parameter(default=None, max_length=128,
@@ -90,7 +87,7 @@ class DatasetsController(Controller):
                                        description="Cut each series into windows this long"),
         stride: int | None = Parameter(default=None, ge=1, le=10_000_000,
                                        description="Step between windows (default: window)"),
-        normalise: Literal["none", "zscore", "minmax"] = Parameter(
+        normalise: NormaliseMethod = Parameter(
             default="zscore", description="Normalisation recorded beside the values (stored as "
             "given) for reads with units=normalised"),
         tags: list[str] | None = Parameter(default=None, description="Tags of the dataset"),
@@ -126,7 +123,7 @@ class DatasetsController(Controller):
                                 time_column=time_column, channel_column=channel_column,
                                 holdout=holdout, holdout_from=holdout_from,
                                 holdout_seed=holdout_seed)
-        with api.uploads:  # a 429 while SYNTHTS_MAX_CONCURRENT_UPLOADS are in progress
+        with uploads:  # a 429 while SYNTHTS_MAX_CONCURRENT_UPLOADS are in progress
             body = await request.body()  # a 408 when the body stalls
             await sync_to_thread(datasets.ensure_free, name)
             result = await sync_to_thread(import_upload, body, options, datasets)
@@ -177,8 +174,7 @@ class DatasetsController(Controller):
          responses=problems(404, 413), operation_class=encoding.alternative_media(
              (encoding.NPY, "binary")))
     def get_values(
-        self, request: Request[Any, Any, Any], datasets: DatasetService, runtime: Runtime,
-        name: str = NameParam,
+        self, request: Request[Any, Any, Any], datasets: DatasetService, name: str = NameParam,
         offset: int = Parameter(default=0, ge=0, le=10**9,
                                 description="First series (after the label filter)"),
         limit: int = Parameter(default=100, ge=1, le=100_000, description="Series to return"),
@@ -204,10 +200,7 @@ class DatasetsController(Controller):
                                  offset, limit, label, per_label, units)
         if encoding.not_modified(request, etag):
             return Response(None, status_code=304, headers={"ETag": etag})  # type: ignore[arg-type]
-        if not binary:
-            check_volume(len(series), len(channels), meta.length,
-                         runtime.settings.max_generate_values, what="JSON values requested")
-        ds = datasets.read_selection(selection, units)
+        ds = datasets.read_selection(selection, units, limited=not binary)
         headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Synthts-Units": units}
         if binary:
             return encoding.npy_response(ds.values, ds.labels, meta.label_names, headers)
@@ -276,7 +269,7 @@ class DatasetsController(Controller):
         if encoding.not_modified(request, etag):
             return Response(b"", status_code=304, headers={"ETag": etag})
         data = datasets.export(name, format, layout=layout, units=units)
-        return Response(data, media_type=EXPORT_MEDIA[format], headers={
+        return Response(data, media_type=encoding.MEDIA_TYPES[format], headers={
             "ETag": etag, "Content-Disposition": encoding.attachment(f"{name}.{format}")})
 
     @delete("/{name:str}", operation_id="deleteDataset", sync_to_thread=True,

@@ -10,6 +10,7 @@ from synthts_core.api.schemas import (
     EvaluationRead,
     MetricInfoList,
     MetricInfoRead,
+    catalogue_read,
 )
 from synthts_core.api.security import WRITE_SECURITY
 from synthts_core.services.catalogue import CatalogueService
@@ -39,8 +40,6 @@ class MetricsController(Controller):
     @get("/", operation_id="listMetrics", sync_to_thread=False, responses=problems())
     def list_metrics(self, catalogue: CatalogueService) -> Response[MetricInfoList]:
         """Installed quality metrics (what an evaluation may ask for)."""
-        items = [MetricInfoRead(name=e.name, description=getattr(e.item, "description", "") or "",
-                                higher_is_better=bool(e.item.higher_is_better), plugin=e.plugin)
-                 for e in catalogue.metrics()]
+        items = [catalogue_read(info, MetricInfoRead) for info in catalogue.metrics()]
         return Response(MetricInfoList(items=items),
                         headers={"Cache-Control": "public, max-age=300"})

@@ -1,15 +1,14 @@
 """Generation from a registered model version: series per label (any count per label), latent
 interpolation, and plotly figures of both.
 
-The hot path is kept short: a loaded model comes from the bounded ``ModelCache`` without a
-thread hop when it is already there (loading happens in a worker thread), every forward pass
-runs on the app's single inference thread, and the answer is float32 ``.npy`` or JSON whose
-numbers have 9 significant digits, which parse back to exactly the float32 values.
+The app's ``ServingService`` (``services.serving``) does the work: its model cache, its
+batching and its inference thread. This controller translates: the answer is float32 ``.npy``
+or JSON whose numbers have 9 significant digits, which parse back to exactly the float32
+values.
 """
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 from typing import Any, Literal
 
@@ -20,7 +19,6 @@ from litestar.concurrency import sync_to_thread
 from litestar.params import Parameter
 
 from synthts_core.api import encoding
-from synthts_core.api.batching import can_batch
 from synthts_core.api.problems import problems
 from synthts_core.api.schemas import (
     GenerateCreate,
@@ -29,8 +27,7 @@ from synthts_core.api.schemas import (
     InterpolationRead,
 )
 from synthts_core.api.security import WRITE_SECURITY
-from synthts_core.api.state import ApiState
-from synthts_core.services.models import ModelService
+from synthts_core.services.serving import ServingService
 
 ModelName = Parameter(max_length=128, description="Registered model name")
 VersionParam = Parameter(max_length=128, description="Version number or alias")
@@ -39,43 +36,6 @@ UnitsParam = Parameter(default="real", description="real: the units the training
 INLINE_VALUES = 200_000
 """JSON answers up to this many values are encoded on the event loop (a few ms); larger ones
 in a worker thread."""
-
-
-async def loaded_model(api: ApiState, name: str, version: str) -> Any:
-    """The cached model; a miss (or an alias, which must be resolved) loads in a thread."""
-    from synthts_core.domain import check_name
-
-    check_name(name, "name")
-    cache = api.models
-    if version.isdigit() and (name, version) in cache.keys():  # noqa: SIM118 - a method
-        return cache.get(name, version)  # in memory: no I/O, no thread hop
-    return await sync_to_thread(cache.get, name, version)
-
-
-async def _generate(api: ApiState, name: str, version: str, data: GenerateCreate
-                    ) -> tuple[Any, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Checked and planned here; run batched with other requests for the same version (or
-    alone when SYNTHTS_GENERATE_BATCHING is off); then cut to lengths and given the learnt
-    gaps where asked (``LoadedModel.finish``). Returns (model, values, labels, lengths)."""
-    model = await loaded_model(api, name, version)
-    max_values = api.runtime.settings.max_generate_values
-    batcher = api.batcher
-    model.gaps_pattern(data.missing, data.length)  # refused before any work
-    if batcher is not None and can_batch(model):
-        label_idx, total = model.plan_request(data.n, data.labels, data.counts, max_values,
-                                              data.length)
-        values, labels = await batcher.generate(model, label_idx, total, data.seed,
-                                                model.generation_length(data.length))
-    else:
-        run = partial(model.generate, data.n, labels=data.labels, counts=data.counts,
-                      seed=data.seed, max_values=max_values, length=data.length)
-        values, labels = await asyncio.get_running_loop().run_in_executor(api.inference, run)
-    lengths = None
-    if data.length is not None or data.missing != "none" or model.config.get("lengths"):
-        # after the forward pass, so batching leaves a request's cuts and gaps alone
-        values, lengths = await sync_to_thread(model.finish, values, labels, data.seed,
-                                               data.missing, data.length)
-    return model, values, labels, lengths
 
 
 def with_values(document: Any, values: np.ndarray, lengths: np.ndarray | None = None) -> bytes:
@@ -110,7 +70,8 @@ class GenerationController(Controller):
           security=WRITE_SECURITY, responses=problems(401, 404, 413, 415, 503),
           operation_class=encoding.alternative_media((encoding.NPY, "binary")))
     async def generate(
-        self, request: Request[Any, Any, Any], api: ApiState, data: GenerateCreate,
+        self, request: Request[Any, Any, Any], generation: ServingService,
+        data: GenerateCreate,
         name: str = ModelName, version: str = VersionParam,
         format: Literal["json", "npy"] | None = Parameter(
             default=None, description="json or npy; default from the Accept header"),
@@ -123,8 +84,10 @@ class GenerationController(Controller):
         learnt series of unequal lengths draws each series' length from its class's (JSON:
         ``lengths`` and each series as long as it is; ``.npy``: NaN past each end), unless
         ``length`` asks for one."""
-        model, values, labels, lengths = await _generate(api, name, version, data)
-        values = model.in_units(values, units)
+        got = await generation.generate(name, version, n=data.n, labels=data.labels,
+                                        counts=data.counts, seed=data.seed, length=data.length,
+                                        missing=data.missing, units=units)
+        model, values, labels, lengths = got.model, got.values, got.labels, got.lengths
         ref = model.ref
         headers = {"X-Synthts-Model": f"{ref.name}@{ref.version}", "X-Synthts-Units": units}
         if encoding.wants_binary(request, format):
@@ -139,7 +102,7 @@ class GenerationController(Controller):
           security=WRITE_SECURITY, responses=problems(401, 404, 413, 415, 503),
           operation_class=encoding.alternative_media((encoding.HTML, "html")))
     async def generate_figure(
-        self, api: ApiState, models: ModelService, data: GenerateCreate, name: str = ModelName,
+        self, generation: ServingService, data: GenerateCreate, name: str = ModelName,
         version: str = VersionParam,
         dataset: str | None = Parameter(default=None, max_length=128,
                                         description="Real dataset to plot beside the samples"),
@@ -150,20 +113,23 @@ class GenerationController(Controller):
     ) -> Response[dict[str, Any]]:
         """A plotly figure of generated series per label, beside real series of ``dataset``
         when given (JSON for clients that render plotly, or a standalone HTML page)."""
-        model, values, labels, _ = await _generate(api, name, version, data)
+        model, fig = await generation.samples_figure(
+            name, version, n=data.n, labels=data.labels, counts=data.counts, seed=data.seed,
+            length=data.length, missing=data.missing, dataset=dataset, per_label=per_label,
+            units=units)
         title = f"{model.ref.name}@{model.ref.version}"
-        fig = await sync_to_thread(partial(models.samples_figure, model, values, labels,
-                                           dataset=dataset, per_label=per_label, units=units))
         return await sync_to_thread(_figure_response, fig, format, title)
 
     @post("/interpolate", operation_id="interpolateLatent", status_code=200,
           security=WRITE_SECURITY, responses=problems(401, 404, 413, 415, 503))
-    async def interpolate(self, api: ApiState, models: ModelService, data: InterpolateCreate,
+    async def interpolate(self, generation: ServingService, data: InterpolateCreate,
                           name: str = ModelName, version: str = VersionParam
                           ) -> Response[InterpolationRead]:
         """Series along a path in latent space: between two labels (``start_label`` ->
         ``end_label``) at one latent point, or between two latent points (vectors or seeds)."""
-        model, walk = await _interpolate(api, models, name, version, data)
+        model, walk = await generation.interpolate(
+            name, version, steps=data.steps, seed=data.seed, start_label=data.start_label,
+            end_label=data.end_label, start=data.start, end=data.end)
         weights = walk.label_weights
         document = InterpolationRead(
             model=model.ref.name, version=str(model.ref.version), steps=data.steps,
@@ -177,8 +143,7 @@ class GenerationController(Controller):
           security=WRITE_SECURITY, responses=problems(401, 404, 413, 415, 503),
           operation_class=encoding.alternative_media((encoding.HTML, "html")))
     async def interpolation_figure(
-        self, api: ApiState, models: ModelService, data: InterpolateCreate,
-        name: str = ModelName,
+        self, generation: ServingService, data: InterpolateCreate, name: str = ModelName,
         version: str = VersionParam,
         format: Literal["json", "html"] = Parameter(
             default="json", description="Plotly figure JSON, or a standalone HTML page"),
@@ -186,22 +151,14 @@ class GenerationController(Controller):
         """The interpolation as an animated plotly figure (one frame per step)."""
         from synthts_core import figures
 
-        model, walk = await _interpolate(api, models, name, version, data)
+        model, walk = await generation.interpolate(
+            name, version, steps=data.steps, seed=data.seed, start_label=data.start_label,
+            end_label=data.end_label, start=data.start, end=data.end)
         title = f"{model.ref.name}@{model.ref.version}: {walk.description}"
         captions = [f"{float(f):.2f}" for f in np.asarray(walk.fractions)]
         fig = await sync_to_thread(partial(figures.interpolation_animation, walk.values,
                                            captions=captions, title=title))
         return await sync_to_thread(_figure_response, fig, format, title)
-
-
-async def _interpolate(api: ApiState, models: ModelService, name: str, version: str,
-                       data: InterpolateCreate) -> tuple[Any, Any]:
-    models.check_walk(data.start_label, data.end_label)
-    model = await loaded_model(api, name, version)
-    run = models.walk(model, steps=data.steps, seed=data.seed, start_label=data.start_label,
-                      end_label=data.end_label, start=data.start, end=data.end)
-    walk = await asyncio.get_running_loop().run_in_executor(api.inference, run)
-    return model, walk
 
 
 def _figure_response(fig: Any, format: str, title: str) -> Response[Any]:

@@ -25,7 +25,7 @@ from synthts_core.api.schemas import (
     JobPage,
     JobRead,
     PageInfo,
-    ParamRead,
+    catalogue_read,
 )
 from synthts_core.api.schemas.models import JobFail
 from synthts_core.api.security import WRITE_SECURITY
@@ -34,17 +34,6 @@ from synthts_core.services.jobs import JobService
 
 JobId = Parameter(max_length=128, description="Job id as returned by POST /jobs")
 KEEPALIVE_S = 15.0
-
-
-def _install_signal_handler() -> None:
-    """The server's jobs end ``cancelled`` (not left ``running``) when it is stopped by SIGTERM
-    (see ``training.install_server_signal_handler``); done once, when the API is imported."""
-    from synthts_core.services.training import install_server_signal_handler
-
-    install_server_signal_handler()
-
-
-_install_signal_handler()
 
 
 class JobsController(Controller):
@@ -158,11 +147,6 @@ class ArchitecturesController(Controller):
     def list_architectures(self, catalogue: CatalogueService) -> Response[ArchitectureList]:
         """Installed model architectures of every family with their hyper-parameter spaces
         (what a job may search)."""
-        items = [ArchitectureRead(
-            name=e.name, family=str(getattr(e.item, "family", "gan")),
-            description=getattr(e.item, "description", "") or "",
-            conditional=bool(e.item.conditional), plugin=e.plugin,
-            space=[msgspec.convert(p, ParamRead) for p in e.item.space.to_json()])
-            for e in catalogue.architectures()]
+        items = [catalogue_read(info, ArchitectureRead) for info in catalogue.architectures()]
         return Response(ArchitectureList(items=items),
                         headers={"Cache-Control": "public, max-age=300"})

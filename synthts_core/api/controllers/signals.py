@@ -12,33 +12,18 @@ from litestar.params import Parameter
 from synthts_core.api.links import linked
 from synthts_core.api.problems import problems
 from synthts_core.api.schemas import (
-    ParamRead,
     PresetList,
     PresetRead,
     PreviewCreate,
     PreviewRead,
     SignalList,
     SignalRead,
+    catalogue_read,
 )
 from synthts_core.api.security import WRITE_SECURITY
 from synthts_core.services.catalogue import CatalogueService
 
 CACHE_HEADERS = {"Cache-Control": "public, max-age=300"}
-
-
-def signal_read(entry: Any) -> SignalRead:
-    gen = entry.item
-    return SignalRead(
-        name=entry.name, kind=gen.kind, description=getattr(gen, "description", "") or "",
-        plugin=entry.plugin,
-        params=[msgspec.convert(p, ParamRead) for p in gen.schema.to_json()],
-    )
-
-
-def preset_read(entry: Any) -> PresetRead:
-    preset = entry.item
-    return PresetRead(name=entry.name, description=preset.description, plugin=entry.plugin,
-                      spec=msgspec.to_builtins(preset.spec()))
 
 
 class SignalsController(Controller):
@@ -54,7 +39,7 @@ class SignalsController(Controller):
         """The catalogue: every installed signal and noise generator with its parameter schema
         (name, kind, default, bounds, help) so a client can build a form. Cacheable: it
         changes only when plugins do."""
-        items = [signal_read(e) for e in catalogue.signals(kind)]
+        items = [catalogue_read(info, SignalRead) for info in catalogue.signals(kind)]
         return Response(SignalList(items=items), headers=CACHE_HEADERS)
 
     @get("/{name:str}", operation_id="getSignal", sync_to_thread=False,
@@ -63,7 +48,7 @@ class SignalsController(Controller):
                    name: str = Parameter(max_length=128, description="Generator name")
                    ) -> Response[SignalRead]:
         """One generator's parameter schema, e.g. to build a form for it."""
-        return Response(signal_read(catalogue.signal(name)), headers=CACHE_HEADERS)
+        return Response(catalogue_read(catalogue.signal(name), SignalRead), headers=CACHE_HEADERS)
 
     @post("/preview", operation_id="previewSignal", sync_to_thread=True, status_code=200,
           security=WRITE_SECURITY, responses=problems(401, 413, 415))
@@ -92,7 +77,7 @@ class PresetsController(Controller):
          operation_class=linked("listPresets"))
     def list_presets(self, catalogue: CatalogueService) -> Response[PresetList]:
         """Named dataset specs (e.g. the seed's ten harmonic classes) with their full spec."""
-        reads = [preset_read(e) for e in catalogue.presets()]
+        reads = [catalogue_read(info, PresetRead) for info in catalogue.presets()]
         return Response(PresetList(items=reads), headers=CACHE_HEADERS)
 
     @get("/{name:str}", operation_id="getPreset", sync_to_thread=True, responses=problems(404))
@@ -100,7 +85,7 @@ class PresetsController(Controller):
                    name: str = Parameter(max_length=128, description="Preset name")
                    ) -> Response[PresetRead]:
         """One preset and the spec it expands to with default options."""
-        return Response(preset_read(catalogue.preset(name)), headers=CACHE_HEADERS)
+        return Response(catalogue_read(catalogue.preset(name), PresetRead), headers=CACHE_HEADERS)
 
 
 def _tolist(array: Any) -> Any:

@@ -13,6 +13,7 @@ from synthts_core.api.schemas.common import (
     Problem,
     Seed,
     Tag,
+    catalogue_read,
 )
 from synthts_core.api.schemas.data import (
     ArchitectureList,
@@ -115,4 +116,5 @@ __all__ = [
     "TrialRead",
     "ValuesRead",
     "VersionList",
+    "catalogue_read",
 ]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import msgspec
 from msgspec import Meta, Struct
 
 from synthts_core.domain import NAME_PATTERN
@@ -14,6 +15,15 @@ Label = Annotated[str, Meta(min_length=1, max_length=128)]
 Seed = Annotated[int, Meta(ge=0, le=2**32 - 1)]
 Tag = Annotated[str, Meta(min_length=1, max_length=64)]
 Finite = Annotated[float, Meta(ge=-1e12, le=1e12)]
+
+
+R = TypeVar("R")
+
+
+def catalogue_read(info: Any, schema: type[R]) -> R:
+    """A catalogue read model (``synthts_core.catalogue_items``) as its wire schema: the
+    schema's fields read off the item by name, whatever else the item holds."""
+    return msgspec.convert(info, schema, from_attributes=True)
 
 
 FREE_FORM_DEPTH = 8

@@ -17,6 +17,7 @@ from synthts_core.api.schemas.common import (
     Tag,
     check_free_form,
 )
+from synthts_core.interfaces import DEFAULT_FAMILY
 
 # ----------------------------------------------------------------------------- health
 
@@ -113,7 +114,7 @@ class ArchitectureRead(Struct, kw_only=True):
 
     name: str
     description: str
-    family: str = "gan"
+    family: str = DEFAULT_FAMILY
     conditional: bool
     plugin: str
     space: list[ParamRead]

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from synthts_core import job_form
 from synthts_core.api.schemas.common import Finite, Label, Name, PageInfo, Seed, check_free_form
 from synthts_core.privacy import PrivacyRecord
-from synthts_core.services import job_form
 
 # ----------------------------------------------------------------------------- jobs
 
@@ -26,7 +26,7 @@ class JobCreate(Struct, forbid_unknown_fields=True, kw_only=True):
                                  "installed architecture that is a default (the job as "
                                  "created lists them)"))] | None = None
     search_space: Annotated[dict[str, Any], Meta(max_length=256)] = {}
-    # the numeric fields' bounds and defaults: services.job_form (the CLI and TUI use them too)
+    # the numeric fields' bounds and defaults: job_form (the CLI and TUI use them too)
     num_trials: Annotated[int, job_form.meta("num_trials")] = job_form.FIELDS[
         "num_trials"].default
     epochs: Annotated[int, job_form.meta("epochs"), Meta(description=(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from synthts_core.services.job_form import bounds
+from synthts_core.job_form import bounds
 
 
 @click.command("demo")

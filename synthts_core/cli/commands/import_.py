@@ -4,6 +4,8 @@ dataset through the same import path (and defaults) as ``POST /datasets/upload``
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -14,46 +16,42 @@ def _split(text: str | None) -> list[str] | None:
     return [c.strip() for c in text.split(",") if c.strip()] if text else None
 
 
+def _declared_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """A flag for every option ``ImportOptions`` declares, with its type, default, choices and
+    help (``services.importing.options``: the upload endpoint takes the same options)."""
+    from synthts_core.services.importing.options import declared_options
+
+    for opt in reversed(declared_options()):
+        flag = opt.cli if opt.cli and opt.cli.startswith("--") else \
+            "--" + opt.name.replace("_", "-")
+        kwargs: dict[str, Any] = {"help": opt.cli_help}
+        if opt.kind == "list":
+            kwargs["help"] += " Comma-separated." if opt.cli == "comma" else " Repeatable."
+            kwargs["multiple"] = opt.cli != "comma"
+        elif opt.choices is not None:
+            kwargs["type"] = click.Choice(opt.choices)
+        elif opt.kind in ("int", "float"):
+            kwargs["type"] = int if opt.kind == "int" else float
+        if opt.required:
+            kwargs["required"] = True
+        elif opt.kind != "list":  # a list's default is its absence (comma) or no repeat
+            kwargs.update(default=opt.default, show_default=opt.default not in (None, ""))
+        command = click.option(flag, opt.name, **kwargs)(command)
+    return command
+
+
 @click.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--name", required=True, help="Dataset name.")
-@click.option("--layout", type=click.Choice(["auto", "long", "wide"]), default="auto",
-              show_default=True, help="Tables: long = one row per time point, wide = one row "
-              "per series (UCR style). auto: long when --window or --time-column is given, "
-              "else wide; tables written by `datasets export` are recognised.")
-@click.option("--window", type=int, help="Cut series into windows of this many points "
-              "(long tables: default one series per recording and label run).")
-@click.option("--stride", type=int, help="Points between window starts (default: window).")
-@click.option("--columns", help="Comma-separated value columns (default: every numeric column "
-              "without a role; a column named like an id or a time is refused).")
-@click.option("--label-column", help="Column holding the class label.")
-@click.option("--series-column", help="Long tables: recording id (windows never span two).")
-@click.option("--time-column", help="Long tables: time of each row (rows are sorted by it).")
-@click.option("--channel-column", help="Channel of each row (long: with one value column; "
-              "wide: one row per series and channel).")
-@click.option("--normalise", type=click.Choice(["zscore", "minmax", "none"]), default="zscore",
-              show_default=True, help="Per-channel normalisation recorded beside the "
-              "values, which are stored as given (reads with --units normalised apply it).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json", "npy", "npz", "ts"]),
-              help="File format (default: from the suffix).")
+@_declared_flags
 @click.option("--holdout-file", "holdout_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False), help="Real series to keep out of "
               "training (e.g. an archive's TEST file; repeatable), read like FILES and "
               "appended: evaluations score TSTR and the memorisation guard against them.")
-@click.option("--holdout", type=float, help="Keep this fraction of each class out of training "
-              "(stratified, drawn with --holdout-seed, recorded with the dataset).")
-@click.option("--holdout-seed", type=int, default=0, show_default=True,
-              help="Seed of the --holdout draw.")
-@click.option("--tag", "tags", multiple=True, help="Tag of the dataset (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Print what would be stored; store nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report (and metadata) as JSON.")
 @click.pass_context
-def command(ctx: click.Context, files: tuple[str, ...], name: str, layout: str,
-            window: int | None, stride: int | None, columns: str | None,
-            label_column: str | None, series_column: str | None, time_column: str | None,
-            channel_column: str | None, normalise: str, fmt: str | None,
-            holdout_files: tuple[str, ...], holdout: float | None, holdout_seed: int,
-            tags: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+def command(ctx: click.Context, files: tuple[str, ...], holdout_files: tuple[str, ...],
+            dry_run: bool, as_json: bool, **given: Any) -> None:
     """Import real series from FILES (several wide tables: one file per channel; several
     array or .ts files: their series appended, e.g. an archive's TRAIN and TEST files).
 
@@ -70,12 +68,10 @@ def command(ctx: click.Context, files: tuple[str, ...], name: str, layout: str,
     from synthts_core.domain import lengths_text, missing_text, to_builtins
     from synthts_core.services.importing import ImportOptions
 
-    options = ImportOptions(
-        name=name, format=fmt, layout=layout, columns=_split(columns),  # type: ignore[arg-type]
-        label_column=label_column, series_column=series_column, time_column=time_column,
-        channel_column=channel_column, window=window, stride=stride,
-        normalise=normalise, tags=list(tags), holdout=holdout,  # type: ignore[arg-type]
-        holdout_seed=holdout_seed)
+    given["columns"] = _split(given["columns"])
+    given["tags"] = list(given["tags"])
+    options = ImportOptions(**given)
+    name = options.name
     sources = list(files) if len(files) > 1 else files[0]
     with cli_runtime(ctx) as rt:
         datasets = rt.services.datasets

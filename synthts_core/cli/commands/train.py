@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from synthts_core import job_form
 from synthts_core.cli import cli_runtime
-from synthts_core.services import job_form
 
 if TYPE_CHECKING:
     from synthts_core.domain import TrainingJob
@@ -51,7 +51,7 @@ def load_job_file(path: Path) -> dict[str, Any]:
 
 
 class FormInt(click.IntRange):
-    """An integer option bounded by the job form (``services.job_form``): its range shows in
+    """An integer option bounded by the job form (``synthts_core.job_form``): its range shows in
     ``--help``, and a value outside it is the service's own error, naming the field."""
 
     def __init__(self, field: str) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from synthts_core.domain import Normalisation
 from synthts_core.errors import BadInputError
+from synthts_core.normalisation import CHANNEL_AXES, IMPORT_FITS, usable_scale
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 FLOAT32_OVERFLOW = float.fromhex("0x1.ffffffp+127")
@@ -70,20 +71,22 @@ def imported_values(values: np.ndarray, unit: str = "series") -> np.ndarray:
 def fit_normalisation(values: np.ndarray, method: str) -> Normalisation:
     """Per-channel ``method`` fitted to the stored float32 ``values`` (in float64), with
     ``real = normalised * scale + offset``: zscore (mean, standard deviation) or minmax
-    (minimum, range), of the observed values only (NaN is a missing point). A constant
-    channel, or one whose spread is below float32's smallest normal number, gets scale 1 (it
-    normalises to about 0, never to a division by zero); a channel with no observed value
-    gets offset 0 and scale 1."""
+    (minimum, range), of the observed values only (NaN is a missing point;
+    ``synthts_core.normalisation.IMPORT_FITS``). A constant channel, or one whose spread is
+    below float32's smallest normal number, gets scale 1 (it normalises to about 0, never to a
+    division by zero); a channel with no observed value gets offset 0 and scale 1."""
     if method == "none":
         return Normalisation()
     stats = np.asarray(values, dtype=np.float32)
     if not np.isnan(stats).any():
-        offset, scale = _stats(stats, method)
+        offset, scale = IMPORT_FITS[method](stats)
     else:  # observed values only; a channel missing everywhere gets the identity
-        empty = np.isnan(stats).all(axis=(0, 2))
+        empty = np.isnan(stats).all(axis=CHANNEL_AXES)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # "mean of empty slice"
-            offset, scale = _stats(stats.astype(np.float64), method, nan=True)
+            # in float64: NumPy's nanstd subtracts the mean in the array's own dtype, which
+            # overflows near float32's largest numbers
+            offset, scale = IMPORT_FITS[method](stats.astype(np.float64))
         offset = np.where(empty, 0.0, offset)
         scale = np.where(empty, 1.0, scale)
     for what, arr in (("offset", offset), ("scale", scale)):
@@ -91,20 +94,6 @@ def fit_normalisation(values: np.ndarray, method: str) -> Normalisation:
             ch = int(np.flatnonzero(~np.isfinite(arr))[0])
             raise BadInputError("normalise", f"the {method} {what} of channel {ch} is not "
                                 "finite", allowed="another normalisation, or rescaled values")
-    scale = np.where(scale >= np.finfo(np.float32).tiny, scale, 1.0)
+    scale = usable_scale(scale, smallest=float(np.finfo(np.float32).tiny))
     return Normalisation(method=method, offset=offset.tolist(),  # type: ignore[arg-type]
                          scale=scale.tolist())
-
-
-def _stats(stats: np.ndarray, method: str, *, nan: bool = False
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """(offset, scale) per channel in float64 of (series, channels, length) values;
-    ``nan``: leaving missing points out (give float64 then: NumPy's nanstd subtracts the mean
-    in the array's own dtype, which overflows near float32's largest numbers)."""
-    if method == "zscore":
-        mean, std = (np.nanmean, np.nanstd) if nan else (np.mean, np.std)
-        return (mean(stats, axis=(0, 2), dtype=np.float64),
-                std(stats, axis=(0, 2), dtype=np.float64))
-    low, high = (np.nanmin, np.nanmax) if nan else (np.min, np.max)
-    offset = low(stats, axis=(0, 2)).astype(np.float64)
-    return offset, high(stats, axis=(0, 2)).astype(np.float64) - offset

@@ -19,8 +19,8 @@ import numpy as np
 
 from synthts_core.errors import BadInputError, LimitExceededError
 from synthts_core.services.importing.jsonvalues import parse_series_array
+from synthts_core.services.importing.options import FORMATS
 
-FORMATS: tuple[str, ...] = ("csv", "parquet", "json", "npy", "npz", "ts")
 SUFFIXES = {"tsv": "csv", "pq": "parquet", "txt": "csv"}
 LIMIT_SETTING = "SYNTHTS_MAX_GENERATE_VALUES"
 

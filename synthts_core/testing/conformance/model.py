@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from synthts_core.errors import BadInputError
-from synthts_core.interfaces import BatchableModel, GenerativeModel
+from synthts_core.interfaces import DEFAULT_FAMILY, BatchableModel, GenerativeModel
 from synthts_core.schema import ParamSchema
 
 MODEL_MEMBERS = tuple(n for n in vars(GenerativeModel) if not n.startswith("_"))
@@ -179,7 +179,7 @@ class ModelArchitectureConformance:
     def test_declarations_are_valid(self, architecture, tiny_config) -> None:
         """What the family declares is what the core can use."""
         assert getattr(architecture, "scaling", "minmax") in ("minmax", "standard")
-        assert isinstance(getattr(architecture, "family", "gan"), str)
+        assert isinstance(getattr(architecture, "family", DEFAULT_FAMILY), str)
         params = getattr(architecture, "conformance_params", {}) or {}
         unknown = sorted(set(params) - set(architecture.space.names))
         assert not unknown, f"conformance_params names no parameter of the space: {unknown}"

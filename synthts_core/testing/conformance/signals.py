@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from synthts_core.errors import BadInputError
-from synthts_core.schema import Param, ParamSchema
-from synthts_core.services.signals import validate_params
+from synthts_core.schema import Param, ParamSchema, validate_params
 
 
 def _outside_value(p: Param) -> Any | None:

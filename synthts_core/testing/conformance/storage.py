@@ -8,6 +8,7 @@ stored bytes, so they belong in the backend's own tests, not here.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from synthts_core.domain import (
     Dataset,
     DatasetQuery,
     HoldoutSplit,
+    JobOwner,
     JobSpec,
     TimeAxis,
     TrainingJob,
@@ -48,6 +50,11 @@ class StorageBackendConformance:
 
     def test_ping_on_an_open_backend(self, storage) -> None:
         storage.ping()
+
+    def test_has_every_method_of_the_protocol(self, storage) -> None:
+        from synthts_core.interfaces import StorageBackend
+
+        assert isinstance(storage, StorageBackend)
 
     def test_create_returns_meta_and_get_meta_matches(self, storage) -> None:
         ds = make_dataset("alpha", tags=["t1"], generators=["sine"], description="first")
@@ -424,3 +431,65 @@ class StorageBackendConformance:
         assert [j.id for j in running.items] == ["job-3", "job-1"] and running.total == 2
         with pytest.raises(BadInputError):
             storage.list_jobs(limit=0)
+
+    # ------------------------------------------------------------------ the job lease
+
+    @staticmethod
+    def _owner(token: str) -> JobOwner:
+        return JobOwner(host="conformance", pid=4242, token=token)
+
+    def test_if_owner_takes_a_free_lease_and_the_owner_keeps_writing(self, storage) -> None:
+        storage.create_job(self._job("job-lease"))
+        taken = storage.update_job("job-lease", if_owner=None, owner=self._owner("a"),
+                                   status="running", heartbeat_at=T0)
+        assert taken.owner is not None and taken.owner.token == "a"
+        beat = T0 + timedelta(seconds=30)
+        kept = storage.update_job("job-lease", if_owner="a", heartbeat_at=beat, progress=0.5)
+        assert (kept.heartbeat_at, kept.progress) == (beat, 0.5)
+        assert storage.get_job("job-lease") == kept
+        released = storage.update_job("job-lease", if_owner="a", owner=None, status="succeeded")
+        assert released.owner is None
+        assert storage.update_job("job-lease", if_owner=None, status="queued").status == "queued"
+
+    @pytest.mark.parametrize("expected", ["someone-else", None])
+    def test_if_owner_with_the_wrong_owner_changes_nothing(self, storage, expected) -> None:
+        storage.create_job(self._job("job-held"))
+        before = storage.update_job("job-held", owner=self._owner("a"), status="running",
+                                    heartbeat_at=T0)
+        with pytest.raises(ConflictError):
+            storage.update_job("job-held", if_owner=expected, owner=self._owner("b"),
+                               status="cancelled", heartbeat_at=T0 + timedelta(hours=1),
+                               error="taken over")
+        assert storage.get_job("job-held") == before
+
+    def test_if_owner_on_a_free_job_refuses_a_claimed_owner(self, storage) -> None:
+        before = storage.create_job(self._job("job-free"))
+        with pytest.raises(ConflictError):
+            storage.update_job("job-free", if_owner="a", status="running")
+        assert storage.get_job("job-free") == before
+
+    def test_if_owner_lets_one_of_several_racers_take_the_lease(self, storage) -> None:
+        """Threads stand in for processes: each checks and writes in one step, so exactly one
+        takes the free job and the others see a conflict."""
+        storage.create_job(self._job("job-race"))
+        racers = 4
+        start = threading.Barrier(racers)
+        won: list[str] = []
+        lost: list[str] = []
+
+        def take(token: str) -> None:
+            start.wait()
+            try:
+                storage.update_job("job-race", if_owner=None, owner=self._owner(token))
+                won.append(token)
+            except ConflictError:
+                lost.append(token)
+
+        threads = [threading.Thread(target=take, args=(f"r{i}",)) for i in range(racers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert len(won) == 1 and len(lost) == racers - 1
+        owner = storage.get_job("job-race").owner
+        assert owner is not None and owner.token == won[0]

@@ -216,7 +216,7 @@ class EvaluateScreen(BaseScreen):
             n = min(int(values["n_per_label"]), EMBED_PER_LABEL)
             real = self.client.dataset_values(dataset, per_label=n)["values"]
             fake = self.client.generate(model, version, n=n, seed=values["seed"])["values"]
-            from synthts_core.services.evaluation import pca_2d  # the evaluation's own PCA
+            from synthts_core.projection import pca_2d  # the evaluation's own PCA
 
             real_points, fake_points = (p.tolist() for p in pca_2d(real, fake))
             name, groups = "PCA", {"real": real_points, "synthetic": fake_points}

@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Label, Select, SelectionList, Static, TextArea
 
-from synthts_core.services.job_form import form_json
+from synthts_core.job_form import form_json
 from synthts_tui.client import ApiError, JobEventStream
 from synthts_tui.messages import (
     JobChanged,

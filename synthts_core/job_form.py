@@ -2,8 +2,9 @@
 
 Everything that takes a job's numbers derives from ``JOB_FORM``: the API's ``JobCreate``
 (``meta``: its ``ge``/``le``), the CLI's options (``synthts train``, ``synthts demo``), the
-training service's checks (``check``) and the TUI's train form (``form_json``). Light on
-purpose: the TUI and the API schemas import it without the training stack.
+training service's checks (``check``) and the TUI's train form (``form_json``). A leaf of the
+core, light on purpose: the TUI and the API schemas import it without the training stack, and
+the TUI (an HTTP client) never imports a service.
 """
 
 from __future__ import annotations

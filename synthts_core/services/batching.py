@@ -15,7 +15,7 @@ unbatched call would draw them (``trainer.sampling_latents``), so a request gets
 series whether or not it shared a pass (up to float rounding of a larger matrix product). A
 generator that draws noise of its own while sampling gets each request's noise drawn as that
 request alone would draw it (``trainer.sampling_noise``). Models that cannot draw ahead (not a
-``BatchableGanModel``) run one request per pass.
+``BatchableModel``) run one request per pass.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class _Pending:
 def can_batch(model: Any) -> bool:
     """Whether a request's series can be reproduced inside a shared pass: the model's trainer
     can draw a request's latents (and any noise of its own) ahead, as ``generate`` would
-    (``BatchableGanModel``, decided when the model was loaded); otherwise sharing a pass would
+    (``BatchableModel``, decided when the model was loaded); otherwise sharing a pass would
     change a seeded request's series."""
     return bool(getattr(model, "batchable", False))
 
